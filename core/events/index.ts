@@ -1,0 +1,5 @@
+// Public surface of the ChangeEvent contract (package export "tributary/events").
+export * from './change-event.ts';
+export * from './connect-schema.ts';
+export * from './serde.ts';
+export { parseJson, stringifyJson } from './json.ts';

@@ -1,0 +1,161 @@
+/**
+ * JSON text <-> values without losing 64-bit integers.
+ *
+ * Change events carry int64 values (PostgreSQL int8 columns, LSNs, transaction ids) that may
+ * exceed Number.MAX_SAFE_INTEGER. On the wire they are plain JSON numbers, as Kafka Connect's
+ * JsonConverter writes them. In memory an integer that does not fit a double exactly is a
+ * `bigint`. `stringifyJson` writes bigints as bare digits; `parseJson` returns bigints for
+ * integer literals outside the safe range and plain numbers otherwise.
+ */
+
+const UNSAFE_INTEGER = /\d{16}/; // 16+ consecutive digits may be an unsafe integer
+
+export function parseJson(text: string): unknown {
+  // Fast path: the native parser is exact when no number literal can exceed 2^53.
+  if (!UNSAFE_INTEGER.test(text)) return JSON.parse(text);
+  return new LosslessParser(text).parseDocument();
+}
+
+// JSON.stringify has no hook to emit raw number text, so a bigint goes through a marker string
+// that is unquoted afterwards. The marker starts with NUL (always escaped as \u0000 in JSON
+// output) followed by a per-process random nonce, so real string data cannot collide with it.
+const NONCE = Math.random().toString(36).slice(2, 10);
+const BIGINT_MARK = `\u0000bigint-${NONCE}:`;
+const MARKER_TEXT = `\\u0000bigint-${NONCE}:`; // how the marker appears in JSON text
+const MARKER_PATTERN = new RegExp(`"${MARKER_TEXT.replace(/\\/g, '\\\\')}(-?\\d+)"`, 'g');
+
+function bigintReplacer(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? BIGINT_MARK + v.toString() : v;
+}
+
+export function stringifyJson(value: unknown): string {
+  const text = JSON.stringify(value, bigintReplacer) ?? 'null';
+  return text.includes(MARKER_TEXT) ? text.replace(MARKER_PATTERN, '$1') : text;
+}
+
+class LosslessParser {
+  private pos = 0;
+  constructor(private readonly text: string) {}
+
+  parseDocument(): unknown {
+    const value = this.parseValue();
+    this.skipWhitespace();
+    if (this.pos !== this.text.length) this.fail('unexpected trailing characters');
+    return value;
+  }
+
+  private parseValue(): unknown {
+    this.skipWhitespace();
+    const ch = this.text[this.pos];
+    switch (ch) {
+      case '{':
+        return this.parseObject();
+      case '[':
+        return this.parseArray();
+      case '"':
+        return this.parseString();
+      case 't':
+        return this.literal('true', true);
+      case 'f':
+        return this.literal('false', false);
+      case 'n':
+        return this.literal('null', null);
+      default:
+        return this.parseNumber();
+    }
+  }
+
+  private parseObject(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    this.pos++; // {
+    this.skipWhitespace();
+    if (this.text[this.pos] === '}') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      this.skipWhitespace();
+      if (this.text[this.pos] !== '"') this.fail('expected a property name');
+      const key = this.parseString();
+      this.skipWhitespace();
+      if (this.text[this.pos] !== ':') this.fail("expected ':'");
+      this.pos++;
+      const value = this.parseValue();
+      if (key === '__proto__')
+        Object.defineProperty(out, key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else out[key] = value;
+      this.skipWhitespace();
+      const sep = this.text[this.pos++];
+      if (sep === '}') return out;
+      if (sep !== ',') this.fail("expected ',' or '}'");
+    }
+  }
+
+  private parseArray(): unknown[] {
+    const out: unknown[] = [];
+    this.pos++; // [
+    this.skipWhitespace();
+    if (this.text[this.pos] === ']') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.parseValue());
+      this.skipWhitespace();
+      const sep = this.text[this.pos++];
+      if (sep === ']') return out;
+      if (sep !== ',') this.fail("expected ',' or ']'");
+    }
+  }
+
+  private parseString(): string {
+    const start = this.pos;
+    this.pos++; // opening quote
+    for (;;) {
+      const ch = this.text.charCodeAt(this.pos);
+      if (Number.isNaN(ch)) this.fail('unterminated string');
+      if (ch === 0x22) break; // closing quote
+      this.pos += ch === 0x5c ? 2 : 1; // skip escaped character
+    }
+    this.pos++;
+    // Delegate escape handling to the native parser on the exact string token.
+    return JSON.parse(this.text.slice(start, this.pos)) as string;
+  }
+
+  private parseNumber(): number | bigint {
+    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(
+      this.text.slice(this.pos, this.pos + 400),
+    );
+    if (!match) this.fail('unexpected character');
+    const token = match![0];
+    this.pos += token.length;
+    if (match![2] === undefined && match![3] === undefined) {
+      const n = Number(token);
+      return Number.isSafeInteger(n) ? n : BigInt(token);
+    }
+    return Number(token);
+  }
+
+  private literal<T>(word: string, value: T): T {
+    if (!this.text.startsWith(word, this.pos)) this.fail('unexpected token');
+    this.pos += word.length;
+    return value;
+  }
+
+  private skipWhitespace(): void {
+    while (this.pos < this.text.length) {
+      const ch = this.text.charCodeAt(this.pos);
+      if (ch !== 0x20 && ch !== 0x0a && ch !== 0x0d && ch !== 0x09) return;
+      this.pos++;
+    }
+  }
+
+  private fail(what: string): never {
+    throw new SyntaxError(`invalid JSON at position ${this.pos}: ${what}`);
+  }
+}

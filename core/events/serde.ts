@@ -1,0 +1,254 @@
+/**
+ * ChangeEvent <-> Kafka record serde.
+ *
+ * Two JSON forms, both byte-compatible with Debezium:
+ *   - 'json': the plain value, as Kafka Connect's JsonConverter writes with schemas.enable=false;
+ *   - 'json-schema': `{schema, payload}`, as JsonConverter writes with schemas.enable=true.
+ * A delete is followed by a tombstone (same key, null value) unless disabled, so compacted
+ * topics drop the key. The per-key version travels in the `tributary.version` header.
+ * Decoding validates the envelope and throws ChangeEventError naming the offending field.
+ */
+import { ChangeEventError } from '../errors/index.ts';
+import { OPS, VERSION_HEADER, MAX_VERSION } from './change-event.ts';
+import type {
+  ChangeEvent,
+  Envelope,
+  EventSchemas,
+  Op,
+  RowKey,
+  SourceInfo,
+  TransactionBlock,
+} from './change-event.ts';
+import { canonicalSchema, envelopeSchema } from './connect-schema.ts';
+import type { ConnectSchema } from './connect-schema.ts';
+import { parseJson, stringifyJson } from './json.ts';
+
+export type JsonFormat = 'json' | 'json-schema';
+
+export interface SerdeOptions {
+  format: JsonFormat;
+  /** Emit a tombstone after each delete (Debezium's tombstones.on.delete, default true). */
+  tombstonesOnDelete?: boolean;
+}
+
+/** A Kafka record in Tributary's neutral shape (what core/kafka produces and consumes). */
+export interface EncodedRecord {
+  topic: string;
+  key: Buffer;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** A tombstone: the key is deleted, compaction may drop every earlier record of it. */
+export interface Tombstone {
+  topic: string;
+  key: RowKey;
+  version: bigint;
+}
+
+export type DecodedRecord =
+  { kind: 'change'; event: ChangeEvent } | { kind: 'tombstone'; tombstone: Tombstone };
+
+/** The value object with properties in Debezium's order (for byte-exact output). */
+export function canonicalEnvelope(v: Envelope): Envelope {
+  const out: Envelope = {
+    before: v.before,
+    after: v.after,
+    source: v.source,
+    transaction: v.transaction,
+    op: v.op,
+    ts_ms: v.ts_ms,
+  };
+  if (v.ts_us !== undefined) out.ts_us = v.ts_us;
+  if (v.ts_ns !== undefined) out.ts_ns = v.ts_ns;
+  return out;
+}
+
+export function encodeKey(event: Pick<ChangeEvent, 'key' | 'schemas'>, format: JsonFormat): Buffer {
+  if (format === 'json') return Buffer.from(stringifyJson(event.key));
+  const schemas = requireSchemas(event.schemas);
+  return Buffer.from(stringifyJson({ schema: canonicalSchema(schemas.key), payload: event.key }));
+}
+
+export function encodeValue(
+  event: Pick<ChangeEvent, 'value' | 'schemas'>,
+  format: JsonFormat,
+): Buffer {
+  const payload = canonicalEnvelope(event.value);
+  if (format === 'json') return Buffer.from(stringifyJson(payload));
+  const s = requireSchemas(event.schemas);
+  const schema = canonicalSchema(envelopeSchema(s.row, s.source, s.envelopeName));
+  return Buffer.from(stringifyJson({ schema, payload }));
+}
+
+/** The Kafka record(s) for one event: the event itself, plus a tombstone after a delete. */
+export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): EncodedRecord[] {
+  checkVersion(event.version, 'version');
+  const key = encodeKey(event, options.format);
+  const headers = { [VERSION_HEADER]: event.version.toString() };
+  const records: EncodedRecord[] = [
+    { topic: event.topic, key, value: encodeValue(event, options.format), headers },
+  ];
+  if (event.value.op === 'd' && options.tombstonesOnDelete !== false) {
+    records.push({ topic: event.topic, key, value: null, headers: { ...headers } });
+  }
+  return records;
+}
+
+/**
+ * Decodes a consumed record. Accepts both JSON forms (detected per record). The version header
+ * is required: every Tributary record carries it.
+ */
+export function fromKafkaRecord(record: {
+  topic: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string | Buffer | undefined>;
+}): DecodedRecord {
+  if (record.key === null || record.key.length === 0)
+    throw new ChangeEventError('key', 'missing; every change event is keyed by its primary key');
+  const key = unwrapPayload(parseText(record.key, 'key'), 'key');
+  if (key === null || typeof key !== 'object' || Array.isArray(key)) {
+    throw new ChangeEventError('key', 'must be a JSON object of primary-key columns');
+  }
+  const rawVersion = record.headers[VERSION_HEADER];
+  if (rawVersion === undefined)
+    throw new ChangeEventError(
+      `headers.${VERSION_HEADER}`,
+      'missing; the per-key version header is required',
+    );
+  const version = parseVersion(rawVersion.toString());
+  if (record.value === null)
+    return { kind: 'tombstone', tombstone: { topic: record.topic, key: key as RowKey, version } };
+  const parsed = parseText(record.value, 'value');
+  const value = validateEnvelope(unwrapPayload(parsed, 'value'), 'value');
+  return { kind: 'change', event: { topic: record.topic, key: key as RowKey, value, version } };
+}
+
+/** Checks that `v` satisfies the envelope contract; returns it typed, in canonical order. */
+export function validateEnvelope(v: unknown, path = 'value'): Envelope {
+  const obj = asObject(
+    v,
+    path,
+    'must be a JSON object {before, after, source, transaction, op, ts_ms}',
+  );
+  const op = obj.op;
+  if (op === undefined || op === null)
+    throw new ChangeEventError(`${path}.op`, `missing; expected one of ${OPS.join(', ')}`);
+  if (typeof op !== 'string' || !(OPS as readonly string[]).includes(op)) {
+    throw new ChangeEventError(
+      `${path}.op`,
+      `unknown op ${JSON.stringify(op)}; expected one of ${OPS.join(', ')} (c=create, u=update, d=delete, r=read, t=truncate)`,
+    );
+  }
+  const before = optionalRow(obj.before, `${path}.before`);
+  const after = optionalRow(obj.after, `${path}.after`);
+  switch (op as Op) {
+    case 'c':
+    case 'r':
+    case 'u':
+      if (after === null)
+        throw new ChangeEventError(`${path}.after`, `must be a row object for op "${op}"`);
+      break;
+    case 'd':
+      if (after !== null) throw new ChangeEventError(`${path}.after`, 'must be null for op "d"');
+      break;
+    case 't':
+      if (before !== null || after !== null)
+        throw new ChangeEventError(`${path}.before`, 'before and after must be null for op "t"');
+      break;
+  }
+  const source = validateSource(obj.source, `${path}.source`);
+  const tsMs = obj.ts_ms;
+  if (typeof tsMs !== 'number' || !Number.isInteger(tsMs))
+    throw new ChangeEventError(`${path}.ts_ms`, 'must be an integer (epoch milliseconds)');
+  const transaction = validateTransaction(obj.transaction, `${path}.transaction`);
+  const out: Envelope = { before, after, source, transaction, op: op as Op, ts_ms: tsMs };
+  if (obj.ts_us !== undefined && obj.ts_us !== null)
+    out.ts_us = integerField(obj.ts_us, `${path}.ts_us`) as number;
+  if (obj.ts_ns !== undefined && obj.ts_ns !== null)
+    out.ts_ns = integerField(obj.ts_ns, `${path}.ts_ns`);
+  return out;
+}
+
+function validateSource(v: unknown, path: string): SourceInfo {
+  const s = asObject(v, path, 'must be an object with version, connector, name, ts_ms, db');
+  for (const f of ['version', 'connector', 'name', 'db'] as const) {
+    if (typeof s[f] !== 'string') throw new ChangeEventError(`${path}.${f}`, 'must be a string');
+  }
+  if (typeof s.ts_ms !== 'number')
+    throw new ChangeEventError(`${path}.ts_ms`, 'must be an integer (epoch milliseconds)');
+  return s as SourceInfo;
+}
+
+function validateTransaction(v: unknown, path: string): TransactionBlock | null {
+  if (v === undefined || v === null) return null;
+  const t = asObject(v, path, 'must be null or {id, total_order, data_collection_order}');
+  if (typeof t.id !== 'string') throw new ChangeEventError(`${path}.id`, 'must be a string');
+  integerField(t.total_order, `${path}.total_order`);
+  integerField(t.data_collection_order, `${path}.data_collection_order`);
+  return t as unknown as TransactionBlock;
+}
+
+function optionalRow(v: unknown, path: string): Record<string, unknown> | null {
+  if (v === undefined || v === null) return null;
+  return asObject(v, path, 'must be null or a row object');
+}
+
+function asObject(v: unknown, path: string, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new ChangeEventError(path, what);
+  return v as Record<string, unknown>;
+}
+
+function integerField(v: unknown, path: string): number | bigint {
+  if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) return v;
+  throw new ChangeEventError(path, 'must be an integer');
+}
+
+function parseText(buf: Buffer, path: string): unknown {
+  try {
+    return parseJson(buf.toString('utf8'));
+  } catch (err) {
+    throw new ChangeEventError(path, `not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+}
+
+/** Unwraps the `{schema, payload}` form; plain JSON passes through. */
+function unwrapPayload(v: unknown, path: string): unknown {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'payload' in v && 'schema' in v) {
+    const schema = (v as { schema: unknown }).schema;
+    if (schema !== null && (typeof schema !== 'object' || Array.isArray(schema))) {
+      throw new ChangeEventError(`${path}.schema`, 'must be a Kafka Connect schema object');
+    }
+    return (v as { payload: unknown }).payload;
+  }
+  return v;
+}
+
+function parseVersion(text: string): bigint {
+  if (!/^\d{1,20}$/.test(text))
+    throw new ChangeEventError(
+      `headers.${VERSION_HEADER}`,
+      `must be an unsigned 64-bit decimal, got ${JSON.stringify(text)}`,
+    );
+  const v = BigInt(text);
+  checkVersion(v, `headers.${VERSION_HEADER}`);
+  return v;
+}
+
+function checkVersion(v: bigint, path: string): void {
+  if (typeof v !== 'bigint' || v < 0n || v > MAX_VERSION)
+    throw new ChangeEventError(path, 'must be an unsigned 64-bit integer (bigint)');
+}
+
+function requireSchemas(s: EventSchemas | undefined): EventSchemas {
+  if (!s)
+    throw new ChangeEventError(
+      'schemas',
+      "required for the 'json-schema' format; the connector must attach key/row/source schemas",
+    );
+  return s;
+}
+
+export type { ConnectSchema };
