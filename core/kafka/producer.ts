@@ -1,0 +1,229 @@
+import { baseOptions, Producer } from './client.ts';
+import type { MessageToProduce, Transaction } from './client.ts';
+import type { KafkaConfig } from './config.ts';
+import { toKafkaError } from './errors.ts';
+import { partitionForKey } from './partitioner.ts';
+import type { IncomingRecord, OutgoingRecord } from './records.ts';
+import type { KafkaConsumer } from './consumer.ts';
+import { ProducerFencedError, TributaryError } from '../errors/index.ts';
+
+type RawProducer = Producer<Buffer, Buffer, string, Buffer>;
+
+/**
+ * Keyed records go to partition toPositive(murmur2(key)) % partitions, like the Java client,
+ * so every change of one primary key lands on one partition (per-key order). The partition is
+ * computed here, from partition counts cached per topic, rather than by the client.
+ */
+class PartitionAssigner {
+  private readonly counts = new Map<string, { count: number; at: number }>();
+  private roundRobin = 0;
+
+  constructor(
+    private readonly producer: RawProducer,
+    private readonly ttlMs = 60_000,
+  ) {}
+
+  async assign(records: OutgoingRecord[]): Promise<OutgoingRecord[]> {
+    const now = Date.now();
+    const stale = new Set<string>();
+    for (const r of records) {
+      const c = this.counts.get(r.topic);
+      if (r.partition === undefined && (!c || now - c.at > this.ttlMs)) stale.add(r.topic);
+    }
+    if (stale.size > 0) {
+      const md = await this.producer.metadata({ topics: [...stale] });
+      for (const t of stale) {
+        const count = md.topics.get(t)?.partitionsCount;
+        if (!count)
+          throw new TributaryError(
+            'UNKNOWN_TOPIC',
+            `topic "${t}" does not exist; create it first (KafkaAdmin.ensureTopics)`,
+          );
+        this.counts.set(t, { count, at: now });
+      }
+    }
+    return records.map((r) => {
+      if (r.partition !== undefined) return r;
+      const count = this.counts.get(r.topic)!.count;
+      const partition =
+        r.key && r.key.length > 0 ? partitionForKey(r.key, count) : this.roundRobin++ % count;
+      return { ...r, partition };
+    });
+  }
+}
+
+function toMessage(r: OutgoingRecord): MessageToProduce<Buffer, Buffer, string, Buffer> {
+  const m: MessageToProduce<Buffer, Buffer, string, Buffer> = {
+    topic: r.topic,
+    key: r.key ?? undefined,
+    // null value = tombstone; the client writes a null (length -1) record value.
+    value: r.value as Buffer,
+  };
+  if (r.headers) {
+    const h = new Map<string, Buffer>();
+    for (const [k, v] of Object.entries(r.headers))
+      h.set(k, typeof v === 'string' ? Buffer.from(v) : v);
+    m.headers = h;
+  }
+  if (r.partition !== undefined) m.partition = r.partition;
+  if (r.timestamp !== undefined) m.timestamp = r.timestamp;
+  return m;
+}
+
+function newRawProducer(config: KafkaConfig, role: string, transactionalId?: string): RawProducer {
+  return new Producer<Buffer, Buffer, string, Buffer>({
+    ...baseOptions(config, role),
+    idempotent: true,
+    acks: -1,
+    autocreateTopics: false,
+    serializers: { headerKey: (k?: string) => (k === undefined ? undefined : Buffer.from(k)) },
+    ...(transactionalId ? { transactionalId } : {}),
+  });
+}
+
+/**
+ * Idempotent producer (acks=all, no duplicates on retry). `send` may be called concurrently;
+ * records of one call keep their order per partition. close() once at the end.
+ */
+export class KafkaProducer {
+  private readonly producer: RawProducer;
+  private readonly partitions: PartitionAssigner;
+
+  constructor(config: KafkaConfig) {
+    this.producer = newRawProducer(config, 'producer');
+    this.partitions = new PartitionAssigner(this.producer);
+  }
+
+  async send(records: OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    try {
+      const assigned = await this.partitions.assign(records);
+      await this.producer.send({ messages: assigned.map(toMessage) });
+    } catch (err) {
+      throw toKafkaError(err, `producing ${records.length} record(s)`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
+
+/**
+ * Transactional producer: one per transactional.id. Creating the first transaction registers
+ * the id with the broker, which fences any older producer with the same id (its next send or
+ * commit fails with ProducerFencedError). Lifecycle: begin() -> send()/sendOffsets()* ->
+ * commit() | abort(), one transaction at a time; close() once at the end.
+ */
+export class TransactionalProducer {
+  private readonly producer: RawProducer;
+  private readonly partitions: PartitionAssigner;
+
+  constructor(
+    config: KafkaConfig,
+    readonly transactionalId: string,
+  ) {
+    this.producer = newRawProducer(config, `txn-${transactionalId}`, transactionalId);
+    this.partitions = new PartitionAssigner(this.producer);
+  }
+
+  private registered = false;
+
+  async begin(): Promise<KafkaTransaction> {
+    try {
+      // The first transaction registers the id with InitProducerId. It must say "no known
+      // producer" (id -1, epoch -1) so the coordinator bumps the epoch and fences any older
+      // instance; the client's default (0, 0) is answered with PRODUCER_FENCED when another
+      // producer already holds the id.
+      const txn = await this.producer.beginTransaction(
+        this.registered ? {} : { producerId: -1n, producerEpoch: -1 },
+      );
+      this.registered = true;
+      return new KafkaTransaction(txn, this.transactionalId, this.partitions);
+    } catch (err) {
+      throw toKafkaError(err, 'beginning a transaction', this.transactionalId);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.resolve(this.producer.close(true)).catch(() => undefined);
+  }
+}
+
+export class KafkaTransaction {
+  private done = false;
+
+  constructor(
+    private readonly txn: Transaction<Buffer, Buffer, string, Buffer>,
+    private readonly transactionalId: string,
+    private readonly partitions: PartitionAssigner,
+  ) {}
+
+  async send(records: OutgoingRecord[]): Promise<void> {
+    this.checkOpen();
+    if (records.length === 0) return;
+    try {
+      const assigned = await this.partitions.assign(records);
+      await this.txn.send({ messages: assigned.map(toMessage) });
+    } catch (err) {
+      throw toKafkaError(
+        err,
+        `producing ${records.length} record(s) in a transaction`,
+        this.transactionalId,
+      );
+    }
+  }
+
+  /**
+   * Adds the consumer group's offsets for the given consumed records to this transaction
+   * (Kafka's sendOffsetsToTransaction): for each partition the position after the highest
+   * offset given is committed atomically with the produced records. The consumer's group
+   * generation travels with it, so a zombie from an older generation is fenced (KIP-447).
+   */
+  async sendOffsets(consumer: KafkaConsumer, consumed: IncomingRecord[]): Promise<void> {
+    this.checkOpen();
+    const last = new Map<string, IncomingRecord>();
+    for (const r of consumed) {
+      const k = `${r.topic}\u0000${r.partition}`;
+      const prev = last.get(k);
+      if (!prev || prev.offset < r.offset) last.set(k, r);
+    }
+    if (last.size === 0) return;
+    try {
+      await this.txn.addConsumer(consumer.raw);
+      for (const r of last.values()) await this.txn.addOffset(consumer.rawMessage(r));
+    } catch (err) {
+      throw toKafkaError(err, 'adding consumed offsets to the transaction', this.transactionalId);
+    }
+  }
+
+  async commit(): Promise<void> {
+    this.checkOpen();
+    this.done = true;
+    try {
+      await this.txn.commit();
+    } catch (err) {
+      throw toKafkaError(err, 'committing the transaction', this.transactionalId);
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      await this.txn.abort();
+    } catch (err) {
+      const e = toKafkaError(err, 'aborting the transaction', this.transactionalId);
+      // A fenced producer cannot abort; the broker aborts its transaction on fencing anyway.
+      if (!(e instanceof ProducerFencedError)) throw e;
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.done)
+      throw new TributaryError(
+        'TRANSACTION_COMPLETED',
+        'this transaction was already committed or aborted; begin a new one',
+      );
+  }
+}
