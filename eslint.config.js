@@ -1,12 +1,13 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', 'infra/kafka/libs/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       // Only core/kafka may import a Kafka client package: everything else goes through the wrapper.
@@ -14,7 +15,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['kafkajs', '@platformatic/kafka'], message: 'Import Kafka through core/kafka.' },
+            {
+              group: ['kafkajs', '@platformatic/kafka'],
+              message: 'Import Kafka through core/kafka.',
+            },
           ],
         },
       ],

@@ -73,6 +73,22 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
+# grant_traverse <os-user> <dir>: makes sure a service's OS user (postgres, mysql) can reach
+# <dir> through its parent folders, adding only the execute (search) bit where it is missing.
+grant_traverse() {
+  local user=$1 dir=$2 d
+  runuser -u "$user" -- test -x "$dir" 2>/dev/null && return 0
+  d=$dir
+  while [ "$d" != "/" ]; do
+    d=$(dirname "$d")
+    if ! runuser -u "$user" -- test -x "$d" 2>/dev/null; then
+      log "granting $user search permission on $d (o+x) so it can reach $dir"
+      chmod o+x "$d"
+    fi
+  done
+  runuser -u "$user" -- test -x "$dir" || die "user $user cannot enter $dir; make its parent folders searchable (chmod o+x)"
+}
+
 is_service() { local s; for s in "${ALL_SERVICES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 # resolve_services <args...>: prints the services named (all when none), dies on an unknown one.

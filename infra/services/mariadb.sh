@@ -32,6 +32,7 @@ skip-name-resolve
 log-error=$LOG_DIR/mariadb.log
 CNF
   chown -R mysql:mysql "$MARIADB_DIR"
+  grant_traverse mysql "$MARIADB_DIR/data"
   if [ ! -d "$MARIADB_DIR/data/mysql" ]; then
     log "mariadb: initialising $MARIADB_DIR/data"
     mariadb-install-db --defaults-file="$MARIADB_DIR/my.cnf" --auth-root-authentication-method=socket \

@@ -24,7 +24,7 @@ postgres_start() {
   mkdir -p "$PG_DIR"
   chown "$PG_USER_OS" "$PG_DIR"
   # The OS user must be able to reach the data folder through the checkout's parents.
-  pg_as test -x "$PG_DIR" || die "postgres: user $PG_USER_OS cannot enter $PG_DIR; make its parent folders world-executable (chmod o+x)"
+  grant_traverse "$PG_USER_OS" "$PG_DIR"
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "postgres: initdb $PG_DATA"
     pg_as "$bin/initdb" -D "$PG_DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \

@@ -1,0 +1,82 @@
+// The `tributary` command line. Each command lives in its own module; this file parses the
+// command name, prints help, and turns errors into a clear message and an exit code.
+import { readFileSync } from 'node:fs';
+import { TributaryError } from '../../core/errors/index.ts';
+import { runDemo } from './demo.ts';
+
+interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: {
+    summary: 'smoke-test the local stack and round-trip change events through Kafka',
+    usage: 'tributary demo [--events N] [--brokers host:port]',
+    run: runDemo,
+  },
+  version: {
+    summary: 'print the Tributary version',
+    usage: 'tributary version',
+    run: async () => {
+      console.log(packageVersion());
+      return 0;
+    },
+  },
+};
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(
+    ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
+  );
+  return [
+    `tributary ${packageVersion()} — change-data-capture on Apache Kafka`,
+    '',
+    'Usage: tributary <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `tributary <command> --help` for a command’s options.',
+    'Local services: infra/up, infra/status, infra/down (see README.md).',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return 0;
+  }
+  if (name === '--version') return COMMANDS.version!.run([]);
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(
+      `tributary: unknown command "${name}"; valid commands: ${Object.keys(COMMANDS).join(', ')} (see tributary --help)`,
+    );
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`Usage: ${command.usage}\n\n${command.summary}`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof TributaryError) {
+      console.error(`tributary ${name}: ${err.message} [${err.code}]`);
+      return err.code === 'CONFIG_INVALID' ? 2 : 1;
+    }
+    console.error(`tributary ${name}: unexpected error`, err);
+    return 1;
+  }
+}
