@@ -121,6 +121,19 @@ export class KafkaConsumer {
     }
   }
 
+  /**
+   * End offsets per partition of `topic` as this consumer's isolation level sees them
+   * (read_committed: the last stable offset, i.e. after the last decided transaction).
+   */
+  async endOffsets(topic: string): Promise<bigint[]> {
+    try {
+      const offsets = await this.consumer.listOffsets({ topics: [topic] });
+      return offsets.get(topic) ?? [];
+    } catch (err) {
+      throw toKafkaError(err, `listing end offsets of "${topic}"`);
+    }
+  }
+
   /** Commits, for each partition, the position after the highest offset among `records`. */
   async commit(records: IncomingRecord[]): Promise<void> {
     const last = new Map<string, RawMessage>();
