@@ -129,6 +129,15 @@ export class TransactionalProducer {
 
   private registered = false;
 
+  /**
+   * Registers the transactional.id with the broker now (fencing any older instance and letting
+   * the coordinator abort its open transaction) without writing anything.
+   */
+  async init(): Promise<void> {
+    const txn = await this.begin();
+    await txn.abort();
+  }
+
   async begin(): Promise<KafkaTransaction> {
     try {
       // The first transaction registers the id with InitProducerId. It must say "no known
@@ -152,6 +161,8 @@ export class TransactionalProducer {
 
 export class KafkaTransaction {
   private done = false;
+  /** Whether anything reached the broker; an untouched transaction ends locally. */
+  private touched = false;
 
   constructor(
     private readonly txn: Transaction<Buffer, Buffer, string, Buffer>,
@@ -164,6 +175,7 @@ export class KafkaTransaction {
     if (records.length === 0) return;
     try {
       const assigned = await this.partitions.assign(records);
+      this.touched = true;
       await this.txn.send({ messages: assigned.map(toMessage) });
     } catch (err) {
       throw toKafkaError(
@@ -190,6 +202,7 @@ export class KafkaTransaction {
     }
     if (last.size === 0) return;
     try {
+      this.touched = true;
       await this.txn.addConsumer(consumer.raw);
       for (const r of last.values()) await this.txn.addOffset(consumer.rawMessage(r));
     } catch (err) {
@@ -201,7 +214,8 @@ export class KafkaTransaction {
     this.checkOpen();
     this.done = true;
     try {
-      await this.txn.commit();
+      if (!this.touched) await this.txn.cancel();
+      else await this.txn.commit();
     } catch (err) {
       throw toKafkaError(err, 'committing the transaction', this.transactionalId);
     }
@@ -211,7 +225,8 @@ export class KafkaTransaction {
     if (this.done) return;
     this.done = true;
     try {
-      await this.txn.abort();
+      if (!this.touched) await this.txn.cancel();
+      else await this.txn.abort();
     } catch (err) {
       const e = toKafkaError(err, 'aborting the transaction', this.transactionalId);
       // A fenced producer cannot abort; the broker aborts its transaction on fencing anyway.
