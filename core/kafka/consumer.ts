@@ -3,6 +3,7 @@ import { baseOptions, Consumer, FetchIsolationLevels } from './client.ts';
 import type { Message, MessagesStream } from './client.ts';
 import type { KafkaConfig } from './config.ts';
 import { toKafkaError } from './errors.ts';
+import { installReadCommittedFilter } from './read-committed.ts';
 import type { IncomingRecord } from './records.ts';
 import { TributaryError } from '../errors/index.ts';
 
@@ -49,6 +50,9 @@ export class KafkaConsumer {
           : FetchIsolationLevels.READ_COMMITTED,
       deserializers: { headerKey: (k?: Buffer) => (k === undefined ? '' : k.toString()) },
     });
+    // The client's own aborted-transaction filter misses some aborted records (see
+    // read-committed.ts); every fetch response is re-filtered before the stream sees it.
+    installReadCommittedFilter(this.consumer);
   }
 
   /** @internal for KafkaTransaction.sendOffsets */

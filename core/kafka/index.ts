@@ -6,6 +6,15 @@ export { defaultKafkaConfig } from './config.ts';
 export type { KafkaConfig } from './config.ts';
 export { KafkaConsumer } from './consumer.ts';
 export type { ConsumerOptions } from './consumer.ts';
+export { KafkaPartitionConsumer } from './partition-consumer.ts';
+export type {
+  FetchedPartition,
+  GroupAssignment,
+  GroupGeneration,
+  PartitionConsumerOptions,
+  TopicPartition,
+} from './partition-consumer.ts';
+export { filterAbortedTransactions } from './read-committed.ts';
 export { KafkaProducer, KafkaTransaction, TransactionalProducer } from './producer.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export type { IncomingRecord, OutgoingRecord, TopicPartitionOffset } from './records.ts';

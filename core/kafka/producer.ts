@@ -5,6 +5,8 @@ import { toKafkaError } from './errors.ts';
 import { partitionForKey } from './partitioner.ts';
 import type { IncomingRecord, OutgoingRecord } from './records.ts';
 import type { KafkaConsumer } from './consumer.ts';
+import type { GroupGeneration } from './partition-consumer.ts';
+import type { TopicPartitionOffset } from './records.ts';
 import { ProducerFencedError, TributaryError } from '../errors/index.ts';
 
 type RawProducer = Producer<Buffer, Buffer, string, Buffer>;
@@ -207,6 +209,36 @@ export class KafkaTransaction {
       for (const r of last.values()) await this.txn.addOffset(consumer.rawMessage(r));
     } catch (err) {
       throw toKafkaError(err, 'adding consumed offsets to the transaction', this.transactionalId);
+    }
+  }
+
+  /**
+   * Like sendOffsets, for a caller that tracks positions itself (KafkaPartitionConsumer):
+   * `positions` are the next offsets to read, committed for `generation`'s group atomically
+   * with this transaction. The generation fences members of older generations (KIP-447): a
+   * member that lost its partitions in a rebalance gets ILLEGAL_GENERATION/UNKNOWN_MEMBER_ID.
+   */
+  async sendPositions(
+    generation: GroupGeneration,
+    positions: TopicPartitionOffset[],
+  ): Promise<void> {
+    this.checkOpen();
+    if (positions.length === 0) return;
+    type AddConsumerArg = Parameters<Transaction<Buffer, Buffer, string, Buffer>['addConsumer']>[0];
+    type AddOffsetArg = Parameters<Transaction<Buffer, Buffer, string, Buffer>['addOffset']>[0];
+    try {
+      // The client reads only groupId from the consumer and the group metadata from the message.
+      await this.txn.addConsumer({ groupId: generation.groupId } as unknown as AddConsumerArg);
+      for (const p of positions) {
+        await this.txn.addOffset({
+          topic: p.topic,
+          partition: p.partition,
+          offset: p.offset - 1n, // the client commits message.offset + 1
+          metadata: { consumer: { ...generation } },
+        } as unknown as AddOffsetArg);
+      }
+    } catch (err) {
+      throw toKafkaError(err, 'adding consumed positions to the transaction', this.transactionalId);
     }
   }
 

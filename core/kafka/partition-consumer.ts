@@ -1,0 +1,431 @@
+import { randomBytes } from 'node:crypto';
+import { baseOptions, Consumer, FetchIsolationLevels } from './client.ts';
+import type { KafkaConfig } from './config.ts';
+import { brokerErrorIds, toKafkaError } from './errors.ts';
+import { installReadCommittedFilter } from './read-committed.ts';
+import type { IncomingRecord, TopicPartitionOffset } from './records.ts';
+import { TributaryError } from '../errors/index.ts';
+
+type RawConsumer = Consumer<Buffer, Buffer, string, Buffer>;
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** The group generation a member holds; offsets committed with it fence older generations. */
+export interface GroupGeneration {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  coordinatorId: number;
+}
+
+export interface GroupAssignment {
+  generation: GroupGeneration;
+  partitions: TopicPartition[];
+}
+
+/** What one fetch returned for one partition. */
+export interface FetchedPartition {
+  topic: string;
+  partition: number;
+  records: IncomingRecord[];
+  /** Position to fetch next (after the last batch returned, control markers included). */
+  nextOffset: bigint;
+  highWatermark: bigint;
+  lastStableOffset: bigint;
+}
+
+export interface PartitionConsumerOptions {
+  /** Consumer group; omit for a group-less reader (restores, global tables, verifiers). */
+  groupId?: string;
+  isolation?: 'read_committed' | 'read_uncommitted';
+  sessionTimeoutMs?: number;
+  rebalanceTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /**
+   * 'co-partitioned' (default) gives partition N of every subscribed topic to the same member,
+   * as Kafka Streams does for a task; 'round-robin' spreads topic-partitions independently.
+   */
+  assignor?: 'co-partitioned' | 'round-robin';
+  /** Upper bound of one fetch response (bytes, default 8 MiB) and per partition (default 1 MiB). */
+  maxBytes?: number;
+  maxBytesPerPartition?: number;
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * A consumer that reads from positions the caller owns. Unlike KafkaConsumer (which streams
+ * from the group's committed offsets), nothing here moves on its own: the caller passes the
+ * positions to every fetch(), so after an abort or a rebalance it simply fetches from the
+ * committed offsets again and no stale in-flight data can slip in between.
+ *
+ * Group membership (join, heartbeats, rejoin on rebalance) runs in the background once join()
+ * is called; onAssignment listeners hear every new generation with its partitions, and
+ * onRevoke listeners hear when the member learns that a rebalance started.
+ * Lifecycle: [join()] -> fetch()/committed()/commit()* -> close(). fetch() calls must not
+ * overlap each other; the other methods may run concurrently.
+ */
+export class KafkaPartitionConsumer {
+  private readonly consumer: RawConsumer;
+  private readonly isolationLevel: number;
+  private readonly assignListeners: Array<(a: GroupAssignment) => void> = [];
+  private readonly revokeListeners: Array<() => void> = [];
+  private assignment: GroupAssignment | undefined;
+  private groupError: unknown;
+  private joined = false;
+
+  constructor(
+    config: KafkaConfig,
+    private readonly options: PartitionConsumerOptions = {},
+  ) {
+    const groupId = options.groupId ?? `tributary-reader-${randomBytes(6).toString('hex')}`;
+    this.isolationLevel =
+      options.isolation === 'read_uncommitted'
+        ? FetchIsolationLevels.READ_UNCOMMITTED
+        : FetchIsolationLevels.READ_COMMITTED;
+    this.consumer = new Consumer<Buffer, Buffer, string, Buffer>({
+      ...baseOptions(config, `reader-${groupId}`),
+      groupId,
+      autocommit: false,
+      sessionTimeout: options.sessionTimeoutMs ?? 10_000,
+      rebalanceTimeout: options.rebalanceTimeoutMs ?? options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 1_000,
+      isolationLevel: this.isolationLevel,
+      maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
+      maxWaitTime: 500,
+    });
+    installReadCommittedFilter(this.consumer);
+    // The client reports failed rejoins as 'error' events; keep them for the caller.
+    this.consumer.on('error', (err: unknown) => (this.groupError ??= err));
+    this.consumer.on('consumer:group:join', (payload) => {
+      const partitions: TopicPartition[] = [];
+      for (const a of payload.assignments ?? [])
+        for (const p of a.partitions) partitions.push({ topic: a.topic, partition: p });
+      partitions.sort((a, b) => a.partition - b.partition || a.topic.localeCompare(b.topic));
+      this.assignment = {
+        generation: {
+          groupId: this.consumer.groupId,
+          generationId: payload.generationId ?? this.consumer.generationId,
+          memberId: payload.memberId,
+          coordinatorId: this.consumer.coordinatorId ?? -1,
+        },
+        partitions,
+      };
+      for (const l of this.assignListeners) l(this.assignment);
+    });
+    const revoke = () => {
+      for (const l of this.revokeListeners) l();
+    };
+    this.consumer.on('consumer:group:rebalance', revoke);
+    this.consumer.on('consumer:group:rejoin', revoke);
+  }
+
+  get groupId(): string {
+    return this.consumer.groupId;
+  }
+
+  onAssignment(listener: (a: GroupAssignment) => void): void {
+    this.assignListeners.push(listener);
+  }
+
+  onRevoke(listener: () => void): void {
+    this.revokeListeners.push(listener);
+  }
+
+  /** The latest assignment (undefined before the first join completes). */
+  currentAssignment(): GroupAssignment | undefined {
+    return this.assignment;
+  }
+
+  /** True while the member holds a live group membership. */
+  isActive(): boolean {
+    return this.joined && this.consumer.isActive();
+  }
+
+  /** Throws the error of a failed background rejoin, if any (the member must be re-created). */
+  throwIfFailed(): void {
+    if (this.groupError !== undefined)
+      throw toKafkaError(this.groupError, `membership of group "${this.consumer.groupId}"`);
+  }
+
+  /** Joins the group subscribed to `topics`; resolves with the first assignment. */
+  async join(topics: string[]): Promise<GroupAssignment> {
+    if (this.options.groupId === undefined)
+      throw new TributaryError('NO_GROUP', 'this reader was created without a groupId');
+    this.consumer.topics.trackAll(...topics);
+    try {
+      await this.consumer.joinGroup({
+        sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
+        rebalanceTimeout:
+          this.options.rebalanceTimeoutMs ?? this.options.sessionTimeoutMs ?? 10_000,
+        heartbeatInterval: this.options.heartbeatIntervalMs ?? 1_000,
+        ...(this.options.assignor === 'round-robin'
+          ? {}
+          : { partitionAssigner: coPartitionedAssigner }),
+      });
+    } catch (err) {
+      throw toKafkaError(err, `joining group "${this.consumer.groupId}" for ${topics.join(', ')}`);
+    }
+    this.joined = true;
+    if (!this.assignment) throw new TributaryError('NO_ASSIGNMENT', 'joined without an assignment');
+    return this.assignment;
+  }
+
+  /** Committed group offsets (undefined where the group has none). */
+  async committed(partitions: TopicPartition[]): Promise<Map<string, bigint | undefined>> {
+    const byTopic = groupByTopic(partitions);
+    try {
+      const res = await this.consumer.listCommittedOffsets({
+        topics: [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps })),
+      });
+      const out = new Map<string, bigint | undefined>();
+      for (const { topic, partition } of partitions) {
+        const o = res.get(topic)?.[partition];
+        out.set(tpKey(topic, partition), o !== undefined && o >= 0n ? o : undefined);
+      }
+      return out;
+    } catch (err) {
+      throw toKafkaError(err, `reading committed offsets of group "${this.consumer.groupId}"`);
+    }
+  }
+
+  /** Earliest or latest offsets; 'latest' under read_committed is the last stable offset. */
+  async offsets(
+    partitions: TopicPartition[],
+    which: 'earliest' | 'latest',
+  ): Promise<Map<string, bigint>> {
+    const byTopic = groupByTopic(partitions);
+    try {
+      const res = await this.consumer.listOffsets({
+        topics: [...byTopic.keys()],
+        partitions: Object.fromEntries(byTopic),
+        timestamp: which === 'earliest' ? -2n : -1n,
+        isolationLevel: this.isolationLevel,
+      });
+      const out = new Map<string, bigint>();
+      for (const { topic, partition } of partitions)
+        out.set(tpKey(topic, partition), res.get(topic)?.[partition] ?? 0n);
+      return out;
+    } catch (err) {
+      throw toKafkaError(err, `listing ${which} offsets`);
+    }
+  }
+
+  /** Partition count of each topic (0 for a topic that does not exist). */
+  async partitionCounts(topics: string[]): Promise<Map<string, number>> {
+    try {
+      const md = await this.consumer.metadata({ topics, forceUpdate: true });
+      return new Map(topics.map((t) => [t, md.topics.get(t)?.partitionsCount ?? 0]));
+    } catch (err) {
+      if (brokerErrorIds(err).includes('UNKNOWN_TOPIC_OR_PARTITION'))
+        return new Map(topics.map((t) => [t, 0]));
+      throw toKafkaError(err, `reading metadata of ${topics.join(', ')}`);
+    }
+  }
+
+  /**
+   * Fetches from the given positions (one request per partition leader, in parallel) and
+   * waits at most `maxWaitMs` for data. Aborted transactional records are never returned
+   * under read_committed.
+   */
+  async fetch(positions: TopicPartitionOffset[], maxWaitMs = 500): Promise<FetchedPartition[]> {
+    if (positions.length === 0) return [];
+    const topics = [...new Set(positions.map((p) => p.topic))];
+    let md;
+    try {
+      md = await this.consumer.metadata({ topics });
+    } catch (err) {
+      throw toKafkaError(err, `reading metadata of ${topics.join(', ')}`);
+    }
+    type Req = {
+      topicId: string;
+      partitions: {
+        partition: number;
+        fetchOffset: bigint;
+        partitionMaxBytes: number;
+        currentLeaderEpoch: number;
+        lastFetchedEpoch: number;
+      }[];
+    };
+    const byLeader = new Map<number, Map<string, Req>>();
+    const topicById = new Map<string, string>();
+    for (const pos of positions) {
+      const tmd = md.topics.get(pos.topic);
+      const pmd = tmd?.partitions[pos.partition];
+      if (!tmd || !pmd)
+        throw new TributaryError(
+          'UNKNOWN_TOPIC',
+          `topic-partition ${pos.topic}[${pos.partition}] does not exist`,
+          { retryable: true },
+        );
+      topicById.set(tmd.id, pos.topic);
+      let reqs = byLeader.get(pmd.leader);
+      if (!reqs) byLeader.set(pmd.leader, (reqs = new Map()));
+      let req = reqs.get(tmd.id);
+      if (!req) reqs.set(tmd.id, (req = { topicId: tmd.id, partitions: [] }));
+      req.partitions.push({
+        partition: pos.partition,
+        fetchOffset: pos.offset,
+        partitionMaxBytes: this.options.maxBytesPerPartition ?? 1024 * 1024,
+        currentLeaderEpoch: -1,
+        lastFetchedEpoch: -1,
+      });
+    }
+    const out: FetchedPartition[] = [];
+    await Promise.all(
+      [...byLeader].map(async ([node, reqs]) => {
+        let response;
+        try {
+          response = await this.consumer.fetch({
+            node,
+            topics: [...reqs.values()],
+            maxWaitTime: maxWaitMs,
+            minBytes: 1,
+            maxBytes: this.options.maxBytes ?? 8 * 1024 * 1024,
+            isolationLevel: this.isolationLevel,
+          });
+        } catch (err) {
+          throw toKafkaError(err, `fetching from broker ${node}`);
+        }
+        for (const t of response.responses) {
+          const topic = topicById.get(t.topicId);
+          if (topic === undefined) continue;
+          for (const p of t.partitions) {
+            const requested = positions.find(
+              (x) => x.topic === topic && x.partition === p.partitionIndex,
+            );
+            out.push(convertPartition(topic, p, requested?.offset ?? 0n));
+          }
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** Commits group offsets (positions = next offset to read) outside any transaction. */
+  async commit(positions: TopicPartitionOffset[]): Promise<void> {
+    if (positions.length === 0) return;
+    try {
+      await this.consumer.commit({
+        offsets: positions.map((p) => ({ ...p, leaderEpoch: -1 })),
+      });
+    } catch (err) {
+      throw toKafkaError(err, `committing offsets of group "${this.consumer.groupId}"`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.resolve(this.consumer.close(true)).catch(() => undefined);
+  }
+}
+
+interface RawFetchPartition {
+  partitionIndex: number;
+  highWatermark: bigint;
+  lastStableOffset: bigint;
+  records?: {
+    firstOffset: bigint;
+    lastOffsetDelta: number;
+    firstTimestamp: bigint;
+    attributes: number;
+    records: {
+      timestampDelta: bigint;
+      offsetDelta: number;
+      key?: Buffer | null;
+      value?: Buffer | null;
+      headers: [Buffer | null, Buffer | null][];
+    }[];
+  }[];
+}
+
+const IS_CONTROL = 1 << 5;
+
+function convertPartition(
+  topic: string,
+  p: RawFetchPartition,
+  requested: bigint,
+): FetchedPartition {
+  const records: IncomingRecord[] = [];
+  let nextOffset = requested;
+  for (const batch of p.records ?? []) {
+    const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+    if (last + 1n > nextOffset) nextOffset = last + 1n;
+    if (batch.attributes & IS_CONTROL) continue;
+    for (const r of batch.records) {
+      const offset = batch.firstOffset + BigInt(r.offsetDelta);
+      if (offset < requested) continue; // a batch may start before the requested offset
+      const headers: Record<string, Buffer> = {};
+      for (const [k, v] of r.headers) if (k) headers[k.toString()] = v ?? Buffer.alloc(0);
+      records.push({
+        topic,
+        partition: p.partitionIndex,
+        offset,
+        key: r.key ?? null,
+        value: r.value ?? null,
+        headers,
+        timestamp: batch.firstTimestamp + BigInt(r.timestampDelta),
+      });
+    }
+  }
+  return {
+    topic,
+    partition: p.partitionIndex,
+    records,
+    nextOffset,
+    highWatermark: p.highWatermark,
+    lastStableOffset: p.lastStableOffset,
+  };
+}
+
+function groupByTopic(partitions: TopicPartition[]): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) {
+    let ps = m.get(topic);
+    if (!ps) m.set(topic, (ps = []));
+    ps.push(partition);
+  }
+  return m;
+}
+
+interface AssignorMember {
+  topics?: string[];
+}
+interface AssignorMetadata {
+  topics: Map<string, { partitionsCount: number }>;
+}
+
+/**
+ * Co-partitioned assignment: partition N of every topic goes to the same member, so a task
+ * that joins or aggregates across topics sees all of its keys. Members are ordered by id and
+ * partition indexes dealt round-robin, which keeps the result deterministic for all members.
+ */
+function coPartitionedAssigner(
+  _current: string,
+  members: Map<string, AssignorMember>,
+  topics: Set<string>,
+  metadata: AssignorMetadata,
+) {
+  const ids = [...members.keys()].sort();
+  const result = ids.map((memberId) => ({
+    memberId,
+    assignments: new Map<string, { topic: string; partitions: number[] }>(),
+  }));
+  let maxPartitions = 0;
+  for (const t of topics)
+    maxPartitions = Math.max(maxPartitions, metadata.topics.get(t)?.partitionsCount ?? 0);
+  for (let p = 0; p < maxPartitions; p++) {
+    const member = result[p % result.length]!;
+    for (const t of [...topics].sort()) {
+      if (p >= (metadata.topics.get(t)?.partitionsCount ?? 0)) continue;
+      const subscribed = members.get(member.memberId)?.topics;
+      if (subscribed && !subscribed.includes(t)) continue;
+      let a = member.assignments.get(t);
+      if (!a) member.assignments.set(t, (a = { topic: t, partitions: [] }));
+      a.partitions.push(p);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,130 @@
+// KafkaPartitionConsumer (caller-owned positions, group membership, transactional positions)
+// and the read_committed filter, against the real broker.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  defaultKafkaConfig,
+  KafkaAdmin,
+  KafkaConsumer,
+  KafkaPartitionConsumer,
+  TransactionalProducer,
+} from '../../../core/kafka/index.ts';
+import type { IncomingRecord, OutgoingRecord } from '../../../core/kafka/index.ts';
+import { ensureServices, uniqueName } from '../helpers.ts';
+
+const config = defaultKafkaConfig('tributary-test');
+let admin: KafkaAdmin;
+const cleanup: Array<() => Promise<void>> = [];
+
+before(async () => {
+  ensureServices('kafka');
+  admin = new KafkaAdmin(config);
+});
+
+after(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  await admin.close();
+});
+
+function records(topic: string, tag: string, n: number): OutgoingRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    topic,
+    key: Buffer.from(`k${i}`),
+    value: Buffer.from(`${tag}-${i}`),
+  }));
+}
+
+/** Writes 10 transactions from one producer, aborting every other one. */
+async function alternatingTransactions(topic: string): Promise<string[]> {
+  const producer = new TransactionalProducer(config, uniqueName('alt'));
+  const committed: string[] = [];
+  try {
+    for (let t = 0; t < 10; t++) {
+      const txn = await producer.begin();
+      const recs = records(topic, `t${t}`, 5);
+      await txn.send(recs);
+      if (t % 2 === 0) await txn.abort();
+      else {
+        await txn.commit();
+        committed.push(...recs.map((r) => r.value!.toString()));
+      }
+    }
+  } finally {
+    await producer.close();
+  }
+  return committed;
+}
+
+test('read_committed hides every aborted transaction of a producer that aborts often', async () => {
+  const topic = uniqueName('rc');
+  await admin.ensureTopics([{ name: topic, partitions: 1 }]);
+  const committed = await alternatingTransactions(topic);
+
+  const consumer = new KafkaConsumer(config, { groupId: uniqueName('rc-g') });
+  cleanup.push(() => consumer.close());
+  await consumer.subscribe([topic]);
+  const seen: IncomingRecord[] = [];
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && seen.length < committed.length)
+    seen.push(...(await consumer.poll(1000, 500)));
+  seen.push(...(await consumer.poll(1000, 500)));
+  assert.deepEqual(
+    seen.map((r) => r.value!.toString()),
+    committed,
+  );
+
+  const reader = new KafkaPartitionConsumer(config);
+  cleanup.push(() => reader.close());
+  const got: string[] = [];
+  let position = 0n;
+  const end = (await reader.offsets([{ topic, partition: 0 }], 'latest')).values().next().value!;
+  while (position < end) {
+    const [p] = await reader.fetch([{ topic, partition: 0, offset: position }], 200);
+    got.push(...p!.records.map((r) => r.value!.toString()));
+    position = p!.nextOffset;
+  }
+  assert.deepEqual(got, committed, 'the positional reader sees only committed records');
+});
+
+test('positions committed in a transaction with the member generation; a stale generation is refused', async () => {
+  const topic = uniqueName('pos');
+  await admin.ensureTopics([{ name: topic, partitions: 2 }]);
+  const groupId = uniqueName('pos-g');
+  const member = new KafkaPartitionConsumer(config, { groupId, sessionTimeoutMs: 6000 });
+  cleanup.push(() => member.close());
+  const assignment = await member.join([topic]);
+  assert.deepEqual(
+    assignment.partitions.map((p) => p.partition),
+    [0, 1],
+  );
+  const tps = assignment.partitions;
+  const before = await member.committed(tps);
+  assert.ok([...before.values()].every((v) => v === undefined));
+
+  const producer = new TransactionalProducer(config, uniqueName('pos-tx'));
+  cleanup.push(() => producer.close());
+  const txn = await producer.begin();
+  await txn.send(records(topic, 'x', 3));
+  await txn.sendPositions(assignment.generation, [
+    { topic, partition: 0, offset: 7n },
+    { topic, partition: 1, offset: 3n },
+  ]);
+  await txn.commit();
+  const after = await member.committed(tps);
+  assert.deepEqual([...after.values()], [7n, 3n]);
+
+  const stale = await producer.begin();
+  await assert.rejects(
+    async () => {
+      await stale.sendPositions(
+        { ...assignment.generation, generationId: assignment.generation.generationId - 1 },
+        [{ topic, partition: 0, offset: 9n }],
+      );
+      await stale.commit();
+    },
+    (err: Error & { details?: { kafkaCode?: string } }) =>
+      /ILLEGAL_GENERATION|FENCED/.test(`${err.message} ${err.details?.kafkaCode}`),
+  );
+  await stale.abort().catch(() => undefined);
+  assert.equal((await member.committed(tps)).values().next().value, 7n);
+});
