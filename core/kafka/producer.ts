@@ -228,6 +228,7 @@ export class KafkaTransaction {
     type AddOffsetArg = Parameters<Transaction<Buffer, Buffer, string, Buffer>['addOffset']>[0];
     try {
       // The client reads only groupId from the consumer and the group metadata from the message.
+      this.touched = true;
       await this.txn.addConsumer({ groupId: generation.groupId } as unknown as AddConsumerArg);
       for (const p of positions) {
         await this.txn.addOffset({
