@@ -87,7 +87,15 @@ export interface ChangeEvent {
   version: bigint;
   /** Present when the connector knows the column types; required for the schema JSON form. */
   schemas?: EventSchemas;
+  /**
+   * Extra Kafka headers, e.g. `tributary.unavailable` (columns whose unchanged TOAST value was
+   * replaced by the placeholder). The version header is added by the serde.
+   */
+  headers?: Record<string, string>;
 }
+
+/** Header listing the columns (comma-separated) that carry the unavailable-value placeholder. */
+export const UNAVAILABLE_HEADER = 'tributary.unavailable';
 
 export const VERSION_HEADER = 'tributary.version';
 export const MAX_VERSION = (1n << 64n) - 1n;

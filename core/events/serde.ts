@@ -85,7 +85,7 @@ export function encodeValue(
 export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): EncodedRecord[] {
   checkVersion(event.version, 'version');
   const key = encodeKey(event, options.format);
-  const headers = { [VERSION_HEADER]: event.version.toString() };
+  const headers = { ...event.headers, [VERSION_HEADER]: event.version.toString() };
   const records: EncodedRecord[] = [
     { topic: event.topic, key, value: encodeValue(event, options.format), headers },
   ];
@@ -122,7 +122,12 @@ export function fromKafkaRecord(record: {
     return { kind: 'tombstone', tombstone: { topic: record.topic, key: key as RowKey, version } };
   const parsed = parseText(record.value, 'value');
   const value = validateEnvelope(unwrapPayload(parsed, 'value'), 'value');
-  return { kind: 'change', event: { topic: record.topic, key: key as RowKey, value, version } };
+  const event: ChangeEvent = { topic: record.topic, key: key as RowKey, value, version };
+  for (const [name, raw] of Object.entries(record.headers)) {
+    if (name === VERSION_HEADER || raw === undefined) continue;
+    (event.headers ??= {})[name] = raw.toString();
+  }
+  return { kind: 'change', event };
 }
 
 /** Checks that `v` satisfies the envelope contract; returns it typed, in canonical order. */

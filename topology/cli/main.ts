@@ -2,6 +2,7 @@
 // command name, prints help, and turns errors into a clear message and an exit code.
 import { readFileSync } from 'node:fs';
 import { TributaryError } from '../../core/errors/index.ts';
+import { runCapture } from './capture.ts';
 import { runDemo } from './demo.ts';
 
 interface Command {
@@ -11,6 +12,11 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  capture: {
+    summary: 'capture one PostgreSQL source into Kafka (snapshot + streaming, exactly-once)',
+    usage: 'tributary capture --config <source.yaml> [--progress-interval-ms N]',
+    run: runCapture,
+  },
   demo: {
     summary: 'smoke-test the local stack and round-trip change events through Kafka',
     usage: 'tributary demo [--events N] [--brokers host:port]',

@@ -1,0 +1,368 @@
+/**
+ * The capture engine: runs one source connector into Kafka with exactly-once effect.
+ *
+ * Start-up order matters: the transactional producer is initialised first (fencing any older
+ * instance of the same source), then the stored offset is read back with read_committed,
+ * then the connector checks that it can resume from it (e.g. the replication slot is intact),
+ * then the stream opens and — when the snapshot mode asks for it — the DBLog snapshot runs
+ * interleaved with it. Each Kafka transaction carries change events plus the offset of the
+ * last one; the source is acknowledged only after that transaction commits.
+ */
+import { TributaryError, toTributaryError } from '../../core/errors/index.ts';
+import type { ChangeEvent } from '../../core/events/index.ts';
+import type { JsonFormat } from '../../core/events/index.ts';
+import { KafkaAdmin, TransactionalProducer } from '../../core/kafka/index.ts';
+import type { KafkaConfig, TopicSpec } from '../../core/kafka/index.ts';
+import { ensureOffsetsTopic, loadOffset } from './offsets.ts';
+import { TransactionalPublisher } from './publisher.ts';
+import { SnapshotCoordinator } from './snapshot.ts';
+import type {
+  ChangeStream,
+  SnapshotProgress,
+  SnapshotReader,
+  StoredOffset,
+  StreamPosition,
+  StreamSink,
+} from './types.ts';
+
+export type SnapshotMode = 'initial' | 'never' | 'always' | 'when_needed' | 'initial_only';
+
+export interface ResumeCheck {
+  ok: boolean;
+  /** Why the stored position cannot be resumed (slot lost, dropped, recreated). */
+  reason?: string;
+}
+
+export interface SourceHealth {
+  lagBytes?: number;
+  walStatus?: string;
+  warning?: string;
+  /** Set when the source can no longer be captured without loss (e.g. wal_status = lost). */
+  fatal?: string;
+}
+
+/** What a database connector provides to the engine. */
+export interface CaptureConnector {
+  readonly name: string;
+  /** Checks the source setup and creates what is missing (publication, slot). Clear errors. */
+  prepare(): Promise<void>;
+  /** Topics the connector writes to, created before streaming. */
+  topics(): TopicSpec[];
+  /** Facts stored with each offset and checked on resume. */
+  facts(): Record<string, unknown>;
+  /** Can the stream resume from `stored` without losing changes? */
+  checkResume(stored: StoredOffset | null): Promise<ResumeCheck>;
+  /** Recreates the source-side position after a loss (e.g. a new slot), before a re-snapshot. */
+  resetAfterLoss(): Promise<void>;
+  openStream(sink: StreamSink, from: StoredOffset | null): Promise<ChangeStream>;
+  snapshotReader(): SnapshotReader | null;
+  health?(): Promise<SourceHealth>;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  source: string;
+  kafka: KafkaConfig;
+  offsetsTopic: string;
+  format: JsonFormat;
+  tombstonesOnDelete: boolean;
+  batchSize: number;
+  lingerMs: number;
+  maxBuffered: number;
+  snapshotMode: SnapshotMode;
+  snapshotChunkSize: number;
+  onSlotLoss: 'fail' | 'resnapshot';
+  heartbeatIntervalMs: number;
+  healthIntervalMs: number;
+  progressIntervalMs: number;
+  log: (message: string) => void;
+}
+
+export interface EngineStats {
+  events: number;
+  skipped: number;
+  transactions: number;
+  startedAt: number;
+  lagBytes?: number;
+  walStatus?: string;
+  snapshot?: SnapshotCoordinator['stats'];
+  snapshotCompleted: boolean;
+}
+
+export class CaptureEngine {
+  private stopping = false;
+  private stopError: Error | null = null;
+  private resolveStopped!: () => void;
+  private readonly stopped = new Promise<void>((r) => (this.resolveStopped = r));
+  private producer: TransactionalProducer | null = null;
+  private publisher: TransactionalPublisher | null = null;
+  private stream: ChangeStream | null = null;
+  private coordinator: SnapshotCoordinator | null = null;
+  private resumeAfter: StreamPosition | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  readonly stats: EngineStats = {
+    events: 0,
+    skipped: 0,
+    transactions: 0,
+    startedAt: Date.now(),
+    snapshotCompleted: false,
+  };
+
+  constructor(
+    private readonly connector: CaptureConnector,
+    private readonly options: EngineOptions,
+  ) {}
+
+  /** Runs until stop() or a fatal error (which it rethrows). */
+  async run(): Promise<void> {
+    const o = this.options;
+    try {
+      await this.start();
+    } catch (err) {
+      await this.shutdown(err as Error);
+      throw this.stopError ?? err;
+    }
+    await this.stopped;
+    if (this.stopError) throw this.stopError;
+  }
+
+  /** Graceful stop: finishes the open Kafka transaction, acknowledges it, closes everything. */
+  async stop(): Promise<void> {
+    await this.shutdown(null);
+  }
+
+  private async start(): Promise<void> {
+    const o = this.options;
+    await this.connector.prepare();
+
+    const admin = new KafkaAdmin(o.kafka);
+    try {
+      await ensureOffsetsTopic(admin, o.offsetsTopic);
+      await admin.ensureTopics(this.connector.topics());
+    } finally {
+      await admin.close();
+    }
+
+    this.producer = new TransactionalProducer(o.kafka, `tributary-capture-${o.source}`);
+    await this.producer.init(); // fences any older instance before we read the offsets back
+    let stored = await loadOffset(o.kafka, o.offsetsTopic, o.source);
+    o.log(
+      stored
+        ? `resuming after position ${JSON.stringify(stored.position)} (ack ${stored.ack}, snapshot ${stored.snapshot ? (stored.snapshot.completed ? 'completed' : 'in progress') : 'none'})`
+        : 'no stored offset: first start',
+    );
+
+    let forceSnapshot = false;
+    const check = await this.connector.checkResume(stored);
+    if (!check.ok) {
+      if (o.onSlotLoss === 'fail' || o.snapshotMode === 'never') {
+        throw new TributaryError(
+          'SOURCE_POSITION_LOST',
+          `${check.reason}. Changes may have been lost, so capture stops. To start over with a fresh snapshot set on_slot_loss: resnapshot (or snapshot mode when_needed).`,
+        );
+      }
+      o.log(
+        `${check.reason}; on_slot_loss=resnapshot: recreating the source position and snapshotting again`,
+      );
+      await this.connector.resetAfterLoss();
+      stored = null;
+      forceSnapshot = true;
+    }
+    this.resumeAfter = stored?.position ?? null;
+
+    const snapshotFrom = this.snapshotPlan(stored, forceSnapshot);
+    const initial: StoredOffset = stored ?? {
+      v: 1,
+      source: o.source,
+      position: null,
+      ack: 0,
+      snapshot: null,
+      connector: this.connector.facts(),
+      ts_ms: Date.now(),
+    };
+    this.publisher = new TransactionalPublisher(
+      this.producer,
+      {
+        source: o.source,
+        offsetsTopic: o.offsetsTopic,
+        format: o.format,
+        tombstonesOnDelete: o.tombstonesOnDelete,
+        batchSize: o.batchSize,
+        lingerMs: o.lingerMs,
+        maxBuffered: o.maxBuffered,
+        connector: this.connector.facts(),
+      },
+      {
+        committed: (offset, events) => {
+          this.stats.transactions++;
+          if (events === 0 && offset.ack === 0) return;
+          this.stream?.acknowledge(offset.ack);
+        },
+        drained: () => this.stream?.resume(),
+        failed: (err) => void this.shutdown(err),
+      },
+      { ...initial, snapshot: snapshotFrom === undefined ? initial.snapshot : snapshotFrom },
+    );
+    this.stats.snapshotCompleted = initial.snapshot?.completed ?? false;
+
+    this.stream = await this.connector.openStream(this.sink(), stored);
+
+    const reader = this.connector.snapshotReader();
+    if (snapshotFrom !== undefined && reader) {
+      this.coordinator = new SnapshotCoordinator(
+        reader,
+        { publishChunk: (e, order, p) => this.publishChunk(e, order, p), log: o.log },
+        o.snapshotChunkSize,
+        snapshotFrom,
+      );
+      this.stats.snapshot = this.coordinator.stats;
+      o.log(
+        `snapshot: ${this.coordinator.currentProgress.pending.length} table(s) to read in chunks of ${o.snapshotChunkSize}`,
+      );
+      this.coordinator.run().then(
+        (progress) => {
+          if (this.stopping) return;
+          this.stats.snapshotCompleted = progress.completed;
+          this.publisher?.setSnapshotProgress(progress);
+          o.log(`snapshot completed: ${this.coordinator?.stats.rows ?? 0} rows`);
+          if (o.snapshotMode === 'initial_only')
+            void this.publisher?.flush().then(() => this.shutdown(null));
+        },
+        (err) => void (this.stopping ? undefined : this.shutdown(err as Error)),
+      );
+    } else if (o.snapshotMode === 'initial_only' && (stored?.snapshot?.completed ?? false)) {
+      o.log('snapshot mode initial_only: the snapshot was already completed; nothing to do');
+      void this.shutdown(null);
+      return;
+    }
+
+    if (reader?.writeHeartbeat && o.heartbeatIntervalMs > 0) {
+      this.every(o.heartbeatIntervalMs, () =>
+        reader.writeHeartbeat!().catch((err) =>
+          o.log(`heartbeat failed: ${(err as Error).message}`),
+        ),
+      );
+    }
+    if (this.connector.health && o.healthIntervalMs > 0) {
+      const checkHealth = async () => {
+        const h = await this.connector.health!();
+        this.stats.lagBytes = h.lagBytes;
+        this.stats.walStatus = h.walStatus;
+        if (h.warning) o.log(`warning: ${h.warning}`);
+        if (h.fatal) await this.shutdown(new TributaryError('SOURCE_POSITION_LOST', h.fatal));
+      };
+      await checkHealth();
+      this.every(o.healthIntervalMs, () =>
+        checkHealth().catch((err) => o.log(`health check failed: ${(err as Error).message}`)),
+      );
+    }
+    if (o.progressIntervalMs > 0)
+      this.every(o.progressIntervalMs, () => o.log(this.progressLine()));
+  }
+
+  /** undefined: no snapshot; otherwise the progress to start or resume from (null = fresh). */
+  private snapshotPlan(
+    stored: StoredOffset | null,
+    forced: boolean,
+  ): SnapshotProgress | null | undefined {
+    const mode = this.options.snapshotMode;
+    if (mode === 'never') return undefined;
+    const inProgress = stored?.snapshot && !stored.snapshot.completed ? stored.snapshot : null;
+    if (forced) return null;
+    if (mode === 'always') return inProgress;
+    if (!stored) return null; // initial, when_needed, initial_only: first start
+    if (inProgress) return inProgress;
+    if (mode === 'initial_only' && !stored.snapshot) return null;
+    return undefined;
+  }
+
+  private sink(): StreamSink {
+    return {
+      event: (event: ChangeEvent, position: StreamPosition, table: string) => {
+        const after = this.resumeAfter;
+        if (
+          after &&
+          (position.order < after.order ||
+            (position.order === after.order && position.index <= after.index))
+        ) {
+          this.stats.skipped++;
+          return true;
+        }
+        this.coordinator?.observeChange(table, event.key);
+        this.stats.events++;
+        return this.publisher!.add(event, position);
+      },
+      unitEnd: (_order: number, ack: number) => this.publisher?.advanceAck(ack),
+      watermark: (id, kind, order) => this.coordinator?.watermark(id, kind, order),
+      idle: (ack: number) => this.publisher?.advanceAck(ack),
+      fail: (err: Error) => void this.shutdown(err),
+    };
+  }
+
+  private async publishChunk(
+    events: Array<{ event: ChangeEvent; index: number }>,
+    order: number,
+    progress: SnapshotProgress,
+  ): Promise<void> {
+    const publisher = this.publisher!;
+    for (const { event, index } of events) publisher.add(event, { order, index });
+    publisher.setSnapshotProgress(progress);
+    await publisher.flush();
+  }
+
+  private progressLine(): string {
+    const s = this.stats;
+    const secs = (Date.now() - s.startedAt) / 1000;
+    const parts = [
+      `streaming: ${s.events.toLocaleString('en-US')} events (${Math.round(s.events / Math.max(secs, 0.001)).toLocaleString('en-US')}/s avg), ${s.transactions} Kafka transactions`,
+    ];
+    if (s.skipped) parts.push(`${s.skipped} replayed events skipped`);
+    if (s.lagBytes !== undefined)
+      parts.push(
+        `slot lag ${formatBytes(s.lagBytes)}${s.walStatus ? ` (wal_status ${s.walStatus})` : ''}`,
+      );
+    if (s.snapshot && !s.snapshotCompleted) {
+      const sn = s.snapshot;
+      const rate = sn.rows / Math.max((Date.now() - sn.startedAt) / 1000, 0.001);
+      parts.push(
+        `snapshot: ${sn.tablesDone}/${sn.tables} tables, ${sn.rows.toLocaleString('en-US')} rows (${Math.round(rate).toLocaleString('en-US')} rows/s)`,
+      );
+    }
+    return parts.join('; ');
+  }
+
+  private every(ms: number, fn: () => unknown): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private async shutdown(err: Error | null): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (err) this.stopError = toTributaryError(err);
+    for (const t of this.timers) clearInterval(t);
+    this.coordinator?.stop();
+    this.stream?.pause();
+    if (!err && this.publisher) {
+      try {
+        await this.publisher.flush();
+      } catch (e) {
+        this.stopError = toTributaryError(e);
+      }
+    }
+    this.publisher?.close();
+    await this.stream?.close().catch(() => undefined);
+    await this.producer?.close().catch(() => undefined);
+    await this.connector.close().catch(() => undefined);
+    this.options.log(err ? `stopped with error: ${this.stopError?.message}` : 'stopped cleanly');
+    this.resolveStopped();
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -1,0 +1,107 @@
+/**
+ * Source offsets in a compacted Kafka topic, keyed by source name. Offsets are written inside
+ * the same Kafka transaction as the change events they describe, so a reader with
+ * read_committed sees an offset only together with its events.
+ *
+ * Format: JSON, versioned (`v: 1`); fields are only ever added. See test/fixtures/capture/offsets.
+ */
+import { ConfigError, TributaryError } from '../../core/errors/index.ts';
+import { parseJson, stringifyJson } from '../../core/events/index.ts';
+import { KafkaAdmin, KafkaConsumer } from '../../core/kafka/index.ts';
+import type { KafkaConfig, OutgoingRecord } from '../../core/kafka/index.ts';
+import type { StoredOffset } from './types.ts';
+
+export const DEFAULT_OFFSETS_TOPIC = 'tributary.offsets';
+
+export async function ensureOffsetsTopic(admin: KafkaAdmin, topic: string): Promise<void> {
+  await admin.ensureTopics([
+    {
+      name: topic,
+      partitions: 1,
+      configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
+    },
+  ]);
+}
+
+export function offsetRecord(topic: string, offset: StoredOffset): OutgoingRecord {
+  return {
+    topic,
+    key: Buffer.from(offset.source),
+    value: Buffer.from(stringifyJson(offset)),
+  };
+}
+
+/** Parses a stored offset, accepting every version written so far. */
+export function parseStoredOffset(text: string, source: string): StoredOffset {
+  let v: unknown;
+  try {
+    v = parseJson(text);
+  } catch (err) {
+    throw new TributaryError('OFFSET_CORRUPT', `stored offset of source "${source}" is not JSON`, {
+      cause: err,
+    });
+  }
+  const o = v as Partial<StoredOffset> | null;
+  if (!o || typeof o !== 'object' || o.v !== 1) {
+    throw new TributaryError(
+      'OFFSET_UNSUPPORTED',
+      `stored offset of source "${source}" has unsupported format version ${JSON.stringify(o?.v)}; upgrade Tributary`,
+    );
+  }
+  return {
+    v: 1,
+    source: o.source ?? source,
+    position: o.position ?? null,
+    ack: Number(o.ack ?? 0),
+    snapshot: o.snapshot ?? null,
+    connector: o.connector ?? {},
+    ts_ms: Number(o.ts_ms ?? 0),
+  };
+}
+
+/**
+ * Reads the latest committed offset of `source` (read_committed, up to the last stable
+ * offset). Call only after this instance's transactional producer is initialised, so that a
+ * fenced predecessor can no longer add to it.
+ */
+export async function loadOffset(
+  config: KafkaConfig,
+  topic: string,
+  source: string,
+): Promise<StoredOffset | null> {
+  if (!source) throw new ConfigError('name', 'source name is empty');
+  const consumer = new KafkaConsumer(config, {
+    groupId: `tributary-offsets-reader-${source}`,
+    isolation: 'read_committed',
+  });
+  try {
+    await consumer.subscribe([topic]);
+    const ends = await consumer.endOffsets(topic);
+    const remaining = new Map(ends.map((end, partition) => [partition, end]));
+    for (const [p, end] of remaining) if (end === 0n) remaining.delete(p);
+    let latest: StoredOffset | null = null;
+    const deadline = Date.now() + 60_000;
+    // Reads until every partition reached its end offset, or until the stream goes quiet:
+    // transaction markers occupy offsets too, so the last record may sit before the end.
+    while (remaining.size > 0) {
+      if (Date.now() > deadline) {
+        throw new TributaryError(
+          'OFFSET_READ_TIMEOUT',
+          `reading offsets topic "${topic}" took over 60 s`,
+          { retryable: true },
+        );
+      }
+      const batch = await consumer.poll(10_000, 500);
+      if (batch.length === 0) break;
+      for (const r of batch) {
+        if (r.key?.toString() === source)
+          latest = r.value === null ? null : parseStoredOffset(r.value.toString(), source);
+        const end = remaining.get(r.partition);
+        if (end !== undefined && r.offset + 1n >= end) remaining.delete(r.partition);
+      }
+    }
+    return latest;
+  } finally {
+    await consumer.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The contract between the capture engine and a database connector.
+ *
+ * The engine owns the hard parts — snapshot↔stream coordination (DBLog watermarks), offsets,
+ * Kafka transactions, acknowledgements, heartbeats and backpressure. A connector implements
+ * small interfaces: it opens its change stream and reports what it sees through a StreamSink,
+ * and (optionally) reads snapshot chunks and writes watermarks.
+ *
+ * Ordering model: every event the stream delivers has a StreamPosition (order, index).
+ * `order` increases in stream order (PostgreSQL: the commit LSN of the transaction, or the LSN
+ * of a non-transactional message); `index` numbers the events inside one `order` unit from 0.
+ * The stored offset is the position of the last event committed to Kafka; on restart every
+ * event at or before it is skipped.
+ */
+import type { ChangeEvent, RowKey } from '../../core/events/index.ts';
+
+export interface StreamPosition {
+  order: number;
+  index: number;
+}
+
+/** What the connector tells the engine, in stream order. All calls are synchronous. */
+export interface StreamSink {
+  /**
+   * A change event. Returns false when the engine's in-flight buffer is full: the connector
+   * must stop reading (pause its socket) until `resume()` is called on it.
+   */
+  event(event: ChangeEvent, position: StreamPosition, table: string): boolean;
+  /**
+   * The unit `order` is complete (PostgreSQL: the transaction committed). `ack` is the source
+   * position to confirm once everything up to here is durable in Kafka (PostgreSQL: end LSN).
+   */
+  unitEnd(order: number, ack: number): void;
+  /** A snapshot watermark written by the engine came back through the stream. */
+  watermark(id: string, kind: 'low' | 'high', order: number): void;
+  /**
+   * The stream is idle at `ack` (e.g. a heartbeat message came back and no unit is open):
+   * the engine may confirm it after recording it in Kafka.
+   */
+  idle(ack: number): void;
+  /** A fatal stream error (connection lost, protocol error). The engine stops. */
+  fail(err: Error): void;
+}
+
+/** A running change stream. */
+export interface ChangeStream {
+  /** Confirms that everything up to `ack` is durable downstream (e.g. PostgreSQL flush LSN). */
+  acknowledge(ack: number): void;
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+/** A table the snapshot reads, by its stream name (e.g. "public.orders"). */
+export interface SnapshotTable {
+  name: string;
+}
+
+/** One keyset chunk: rows in key order, already converted to events by the connector. */
+export interface SnapshotChunk {
+  /** Events with op "r"; `version`/`source` are finalised by the engine at the high watermark. */
+  rows: Array<{ key: RowKey; build: (ctx: SnapshotRowContext) => ChangeEvent }>;
+  /** Key of the last row read (to continue after), or null when the table was empty. */
+  lastKey: unknown[] | null;
+  /** True when the table has no rows after this chunk. */
+  last: boolean;
+}
+
+export interface SnapshotRowContext {
+  /** Debezium source.snapshot marker: true, first, first_in_data_collection, last_in_data_collection, last. */
+  marker: 'true' | 'first' | 'first_in_data_collection' | 'last_in_data_collection' | 'last';
+  /** The low watermark's position: the snapshot row's per-key version. */
+  version: bigint;
+}
+
+/** Optional capability: a connector that can snapshot tables. */
+export interface SnapshotReader {
+  tables(): SnapshotTable[];
+  /** Reads up to `limit` rows of `table` with key greater than `afterKey` (null: from the start). */
+  readChunk(table: string, afterKey: unknown[] | null, limit: number): Promise<SnapshotChunk>;
+  /** Writes a watermark into the change stream (PostgreSQL: pg_logical_emit_message). */
+  writeWatermark(id: string, kind: 'low' | 'high'): Promise<void>;
+  /** Writes a heartbeat into the change stream so an idle source still advances. */
+  writeHeartbeat?(): Promise<void>;
+}
+
+/** Snapshot progress stored with the offsets after every chunk. */
+export interface SnapshotProgress {
+  /** Tables fully read. */
+  done: string[];
+  /** Last key read per table in progress. */
+  lastKey: Record<string, unknown[] | null>;
+  /** Tables still to read, in order (including the one in progress). */
+  pending: string[];
+  /** Set when every table is done. */
+  completed: boolean;
+}
+
+/** The stored offset of a source (versioned; only ever extended). */
+export interface StoredOffset {
+  v: 1;
+  source: string;
+  /** Position of the last event committed to Kafka (null before the first event). */
+  position: StreamPosition | null;
+  /** Last source position confirmed to the database (PostgreSQL: flush LSN). */
+  ack: number;
+  snapshot: SnapshotProgress | null;
+  /** Connector-specific facts to check on resume (PostgreSQL: slot name, system id). */
+  connector: Record<string, unknown>;
+  /** Wall-clock time of the write (ms), for operators. */
+  ts_ms: number;
+}

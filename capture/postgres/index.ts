@@ -1,0 +1,38 @@
+// Builds a runnable capture for one PostgreSQL source from its validated config.
+import { CaptureEngine } from '../engine/engine.ts';
+import type { PostgresSourceConfig } from './config.ts';
+import { PostgresConnector } from './connector.ts';
+
+export interface CaptureRunOptions {
+  log?: (message: string) => void;
+  progressIntervalMs?: number;
+  healthIntervalMs?: number;
+}
+
+export function createPostgresCapture(
+  config: PostgresSourceConfig,
+  options: CaptureRunOptions = {},
+): CaptureEngine {
+  const log = options.log ?? ((m: string) => console.log(`[capture ${config.name}] ${m}`));
+  const connector = new PostgresConnector(config, log);
+  return new CaptureEngine(connector, {
+    source: config.name,
+    kafka: { brokers: config.kafka.brokers, clientId: `tributary-capture-${config.name}` },
+    offsetsTopic: config.kafka.offsetsTopic,
+    format: config.format,
+    tombstonesOnDelete: config.tombstonesOnDelete,
+    batchSize: config.publisher.batchSize,
+    lingerMs: config.publisher.lingerMs,
+    maxBuffered: config.publisher.maxBuffered,
+    snapshotMode: config.snapshot.mode,
+    snapshotChunkSize: config.snapshot.chunkSize,
+    onSlotLoss: config.onSlotLoss,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    healthIntervalMs: options.healthIntervalMs ?? 5_000,
+    progressIntervalMs: options.progressIntervalMs ?? 2_000,
+    log,
+  });
+}
+
+export { loadPostgresSource, parsePostgresSource } from './config.ts';
+export type { PostgresSourceConfig } from './config.ts';

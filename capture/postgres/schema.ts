@@ -1,0 +1,203 @@
+/**
+ * Table schemas of captured tables: column converters (PostgreSQL text → Debezium values),
+ * key columns and the Kafka Connect schemas of key and row. Built from the catalog at start and
+ * rebuilt from every pgoutput Relation message, so additive DDL flows through without restart.
+ */
+import type pg from 'pg';
+import { field } from '../../core/events/index.ts';
+import type { ConnectSchema, EventSchemas, Row, RowKey } from '../../core/events/index.ts';
+import { UNCHANGED_TOAST } from './connection/pgoutput.ts';
+import type { TupleValue } from './connection/pgoutput.ts';
+import { converterFor } from './types.ts';
+import type { ColumnConverter, PgTypeCatalog, TypeMappingOptions } from './types.ts';
+
+export const PG_SOURCE_SCHEMA: ConnectSchema = {
+  type: 'struct',
+  fields: [
+    field('version', { type: 'string', optional: false }),
+    field('connector', { type: 'string', optional: false }),
+    field('name', { type: 'string', optional: false }),
+    field('ts_ms', { type: 'int64', optional: false }),
+    field('snapshot', {
+      type: 'string',
+      optional: true,
+      name: 'io.debezium.data.Enum',
+      version: 1,
+      parameters: {
+        allowed:
+          'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental',
+      },
+      default: 'false',
+    }),
+    field('db', { type: 'string', optional: false }),
+    field('sequence', { type: 'string', optional: true }),
+    field('ts_us', { type: 'int64', optional: true }),
+    field('ts_ns', { type: 'int64', optional: true }),
+    field('schema', { type: 'string', optional: false }),
+    field('table', { type: 'string', optional: false }),
+    field('txId', { type: 'int64', optional: true }),
+    field('lsn', { type: 'int64', optional: true }),
+    field('xmin', { type: 'int64', optional: true }),
+  ],
+  optional: false,
+  name: 'io.debezium.connector.postgresql.Source',
+};
+
+/** Catalog facts about one table (columns in attnum order, without dropped/generated ones). */
+export interface TableMeta {
+  schema: string;
+  table: string;
+  oid: number;
+  replicaIdentity: 'd' | 'n' | 'f' | 'i';
+  columns: Array<{
+    name: string;
+    typeOid: number;
+    typmod: number;
+    notNull: boolean;
+    sqlType: string;
+  }>;
+  /** Primary-key columns (or the replica identity index columns), in key order. */
+  keyColumns: string[];
+}
+
+export interface ColumnInfo {
+  name: string;
+  typeOid: number;
+  typmod: number;
+}
+
+export class TableSchema {
+  readonly name: string;
+  readonly topic: string;
+  readonly columns: ColumnInfo[];
+  readonly converters: ColumnConverter[];
+  readonly keyColumns: string[];
+  readonly schemas: EventSchemas;
+  private readonly keyIndexes: number[];
+
+  constructor(
+    readonly meta: TableMeta,
+    columns: ColumnInfo[],
+    catalog: PgTypeCatalog,
+    options: TypeMappingOptions,
+    prefix: string,
+  ) {
+    this.name = `${meta.schema}.${meta.table}`;
+    this.topic = `${prefix}.${meta.schema}.${meta.table}`;
+    this.columns = columns;
+    this.converters = columns.map((c) =>
+      converterFor({ typeOid: c.typeOid, typmod: c.typmod }, catalog, options),
+    );
+    this.keyColumns = meta.keyColumns.filter((k) => columns.some((c) => c.name === k));
+    this.keyIndexes = this.keyColumns.map((k) => columns.findIndex((c) => c.name === k));
+    const notNull = new Map(meta.columns.map((c) => [c.name, c.notNull]));
+    const fields = columns.map((c, i) =>
+      field(c.name, { ...this.converters[i]!.schema, optional: !(notNull.get(c.name) ?? false) }),
+    );
+    const base = `${prefix}.${meta.schema}.${meta.table}`;
+    this.schemas = {
+      key: {
+        type: 'struct',
+        fields: this.keyIndexes.map((i) => ({ ...fields[i]!, optional: false })),
+        optional: false,
+        name: `${base}.Key`,
+      },
+      row: { type: 'struct', fields, optional: true, name: `${base}.Value` },
+      source: PG_SOURCE_SCHEMA,
+      envelopeName: `${base}.Envelope`,
+    };
+  }
+
+  /**
+   * Converts a tuple (text values in column order) into a row. Unchanged TOAST values become
+   * the placeholder and their column names are collected in `unavailable`.
+   */
+  toRow(values: TupleValue[], unavailable?: string[]): Row {
+    const row: Row = {};
+    const cols = this.columns;
+    for (let i = 0; i < cols.length; i++) {
+      const v = values[i];
+      const name = cols[i]!.name;
+      if (v === null || v === undefined) row[name] = null;
+      else if (v === UNCHANGED_TOAST) {
+        row[name] = this.converters[i]!.unavailable;
+        unavailable?.push(name);
+      } else row[name] = this.converters[i]!.fromText(v);
+    }
+    return row;
+  }
+
+  keyOf(row: Row): RowKey {
+    const key: RowKey = {};
+    for (const k of this.keyColumns) key[k] = row[k];
+    return key;
+  }
+}
+
+/** Loads catalog facts for the given "schema.table" names (missing tables are absent from the map). */
+export async function loadTableMeta(
+  client: pg.ClientBase,
+  names: string[],
+): Promise<Map<string, TableMeta>> {
+  const res = await client.query<{
+    oid: number;
+    nspname: string;
+    relname: string;
+    relreplident: string;
+    attname: string;
+    atttypid: number;
+    atttypmod: number;
+    attnotnull: boolean;
+    sqltype: string;
+    pk: string[] | null;
+    ri: string[] | null;
+  }>(
+    `SELECT c.oid::int AS oid, n.nspname, c.relname, c.relreplident::text AS relreplident,
+            a.attname, a.atttypid::int AS atttypid, a.atttypmod, a.attnotnull,
+            format_type(a.atttypid, a.atttypmod) AS sqltype,
+            (SELECT array_agg(k.attname::text ORDER BY x.ord) FROM pg_index i
+               CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS x(attnum, ord)
+               JOIN pg_attribute k ON k.attrelid = i.indrelid AND k.attnum = x.attnum
+              WHERE i.indrelid = c.oid AND i.indisprimary) AS pk,
+            (SELECT array_agg(k.attname::text ORDER BY x.ord) FROM pg_index i
+               CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS x(attnum, ord)
+               JOIN pg_attribute k ON k.attrelid = i.indrelid AND k.attnum = x.attnum
+              WHERE i.indrelid = c.oid AND i.indisreplident) AS ri
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+      WHERE c.relkind IN ('r', 'p') AND (n.nspname || '.' || c.relname) = ANY($1::text[])
+      ORDER BY n.nspname, c.relname, a.attnum`,
+    [names],
+  );
+  const out = new Map<string, TableMeta>();
+  for (const r of res.rows) {
+    const name = `${r.nspname}.${r.relname}`;
+    let meta = out.get(name);
+    if (!meta) {
+      const keyColumns = r.pk ?? r.ri ?? [];
+      meta = {
+        schema: r.nspname,
+        table: r.relname,
+        oid: r.oid,
+        replicaIdentity: r.relreplident as TableMeta['replicaIdentity'],
+        columns: [],
+        keyColumns,
+      };
+      out.set(name, meta);
+    }
+    meta.columns.push({
+      name: r.attname,
+      typeOid: r.atttypid,
+      typmod: r.atttypmod,
+      notNull: r.attnotnull,
+      sqlType: r.sqltype,
+    });
+  }
+  for (const meta of out.values()) {
+    // REPLICA IDENTITY FULL without a key: every column identifies the row.
+    if (meta.keyColumns.length === 0 && meta.replicaIdentity === 'f')
+      meta.keyColumns = meta.columns.map((c) => c.name);
+  }
+  return out;
+}

@@ -1,0 +1,289 @@
+/**
+ * The PostgreSQL change stream: pgoutput messages from the replication connection become
+ * ChangeEvents, reported to the engine's StreamSink in WAL order with their positions.
+ *
+ * Position: order = the transaction's commit LSN (known from Begin), index = the event's
+ * number inside the transaction; non-transactional messages use their own LSN. Per-key
+ * version = the change's WAL LSN (row locks order writers of one row, so it grows per key).
+ *
+ * Messages that need asynchronous work (a Relation with a type the catalog does not know)
+ * queue everything behind them until the work is done, so order is never broken.
+ */
+import { TRIBUTARY_VERSION } from '../../core/version.ts';
+import { stringifyJson, UNAVAILABLE_HEADER } from '../../core/events/index.ts';
+import type { ChangeEvent, Envelope, Row, RowKey } from '../../core/events/index.ts';
+import type { ChangeStream, StreamSink } from '../engine/types.ts';
+import { decodePgOutput } from './connection/pgoutput.ts';
+import type { PgOutputMessage, RelationMessage, TupleValue } from './connection/pgoutput.ts';
+import { ReplicationConnection } from './connection/replication.ts';
+import type { XLogData } from './connection/replication.ts';
+import { TableSchema } from './schema.ts';
+import type { TableMeta } from './schema.ts';
+
+export const WATERMARK_PREFIX = 'tributary-watermark';
+export const HEARTBEAT_PREFIX = 'tributary-heartbeat';
+
+export interface StreamContext {
+  /** Source name (source.name). */
+  name: string;
+  database: string;
+  prefix: string;
+  /** Catalog facts of the captured tables, by "schema.table". */
+  tables: Map<string, TableMeta>;
+  /** Builds a schema for a relation (may need the type catalog refreshed first). */
+  buildSchema(meta: TableMeta, relation: RelationMessage): TableSchema | Promise<TableSchema>;
+  log(message: string): void;
+}
+
+interface OpenTransaction {
+  xid: number;
+  commitLsn: number;
+  commitTimeUs: bigint;
+  index: number;
+}
+
+export class PgChangeStream implements ChangeStream {
+  private readonly relations = new Map<number, TableSchema | null>();
+  private tx: OpenTransaction | null = null;
+  private lastCommitLsn: number | null = null;
+  private queue: XLogData[] | null = null;
+  private paused = false;
+  private failed = false;
+
+  constructor(
+    private readonly connection: ReplicationConnection,
+    private readonly sink: StreamSink,
+    private readonly ctx: StreamContext,
+  ) {}
+
+  start(): void {
+    this.connection.start(0, {
+      onData: (d) => this.onData(d),
+      onError: (err) => this.fail(err),
+      onEnd: () => this.fail(new Error('the replication stream ended unexpectedly')),
+    });
+  }
+
+  acknowledge(ack: number): void {
+    this.connection.confirm(ack);
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.connection.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.connection.resume();
+  }
+
+  async close(): Promise<void> {
+    this.failed = true; // no more callbacks
+    await this.connection.close();
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.sink.fail(err);
+  }
+
+  private onData(d: XLogData): void {
+    if (this.failed) return;
+    if (this.queue) {
+      this.queue.push(d);
+      return;
+    }
+    try {
+      this.handle(d);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  /** Processes queued data after asynchronous work; stops again if more async work starts. */
+  private drain(): void {
+    const q = this.queue!;
+    this.queue = null;
+    while (q.length > 0 && !this.failed) {
+      const d = q.shift()!;
+      if (this.queue) {
+        (this.queue as XLogData[]).push(d, ...q);
+        return;
+      }
+      try {
+        this.handle(d);
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
+    }
+  }
+
+  private handle(d: XLogData): void {
+    const msg: PgOutputMessage = decodePgOutput(d.payload);
+    switch (msg.tag) {
+      case 'begin':
+        this.tx = {
+          xid: msg.xid,
+          commitLsn: msg.commitLsn,
+          commitTimeUs: msg.commitTimeUs,
+          index: 0,
+        };
+        return;
+      case 'commit':
+        this.lastCommitLsn = msg.commitLsn;
+        this.tx = null;
+        this.sink.unitEnd(msg.commitLsn, msg.endLsn);
+        return;
+      case 'relation':
+        return this.onRelation(msg);
+      case 'insert': {
+        const t = this.table(msg.relationId);
+        if (!t) return;
+        const unavailable: string[] = [];
+        const after = t.toRow(msg.newTuple, unavailable);
+        this.emit(t, 'c', t.keyOf(after), null, after, d.walStart, unavailable);
+        return;
+      }
+      case 'update': {
+        const t = this.table(msg.relationId);
+        if (!t) return;
+        const unavailable: string[] = [];
+        const after = t.toRow(msg.newTuple, unavailable);
+        const before = msg.oldTuple ? this.oldRow(t, msg.oldTuple) : null;
+        const key = t.keyOf(after);
+        if (before && msg.oldKind === 'K' && !sameKey(t.keyOf(before), key)) {
+          // Primary-key change: Debezium emits a delete of the old key and a create of the new one.
+          this.emit(t, 'd', t.keyOf(before), before, null, d.walStart, []);
+          this.emit(t, 'c', key, null, after, d.walStart, unavailable);
+          return;
+        }
+        this.emit(t, 'u', key, before, after, d.walStart, unavailable);
+        return;
+      }
+      case 'delete': {
+        const t = this.table(msg.relationId);
+        if (!t) return;
+        const before = this.oldRow(t, msg.oldTuple);
+        this.emit(t, 'd', t.keyOf(before), before, null, d.walStart, []);
+        return;
+      }
+      case 'truncate':
+        for (const relationId of msg.relationIds) {
+          const t = this.table(relationId);
+          if (t) this.emit(t, 't', {}, null, null, d.walStart, []);
+        }
+        return;
+      case 'message':
+        return this.onMessage(msg.prefix, msg.content, msg.lsn, msg.transactional);
+      case 'type':
+      case 'origin':
+        return;
+    }
+  }
+
+  private onMessage(prefix: string, content: Buffer, lsn: number, transactional: boolean): void {
+    if (prefix === WATERMARK_PREFIX) {
+      const { id, kind } = JSON.parse(content.toString()) as { id: string; kind: 'low' | 'high' };
+      this.sink.watermark(id, kind, lsn);
+    } else if (prefix === HEARTBEAT_PREFIX && !transactional && !this.tx) {
+      this.sink.idle(lsn);
+    }
+    // Other applications' logical decoding messages are not published.
+  }
+
+  private onRelation(msg: RelationMessage): void {
+    const name = `${msg.schema}.${msg.table}`;
+    const meta = this.ctx.tables.get(name);
+    if (!meta) {
+      this.relations.set(msg.relationId, null); // not captured (publication has more tables)
+      return;
+    }
+    const built = this.ctx.buildSchema(meta, msg);
+    if (built instanceof Promise) {
+      this.queue = [];
+      built.then(
+        (schema) => {
+          this.relations.set(msg.relationId, schema);
+          this.drain();
+        },
+        (err: Error) => this.fail(err),
+      );
+      return;
+    }
+    const previous = this.relations.get(msg.relationId);
+    if (previous && previous.columns.length !== built.columns.length) {
+      this.ctx.log(
+        `schema change on ${name}: ${previous.columns.length} → ${built.columns.length} columns`,
+      );
+    }
+    this.relations.set(msg.relationId, built);
+  }
+
+  private table(relationId: number): TableSchema | null {
+    const t = this.relations.get(relationId);
+    if (t === undefined)
+      throw new Error(`change for relation ${relationId} before its Relation message`);
+    return t;
+  }
+
+  private oldRow(t: TableSchema, tuple: TupleValue[]): Row {
+    return t.toRow(tuple);
+  }
+
+  private emit(
+    t: TableSchema,
+    op: 'c' | 'u' | 'd' | 't',
+    key: RowKey,
+    before: Row | null,
+    after: Row | null,
+    lsn: number,
+    unavailable: string[],
+  ): void {
+    const tx = this.tx;
+    if (!tx) throw new Error('row change outside a transaction');
+    const commitTimeMs = Number(tx.commitTimeUs / 1000n);
+    const nowMs = Date.now();
+    const value: Envelope = {
+      before,
+      after,
+      source: {
+        version: TRIBUTARY_VERSION,
+        connector: 'postgresql',
+        name: this.ctx.name,
+        ts_ms: commitTimeMs,
+        snapshot: 'false',
+        db: this.ctx.database,
+        sequence: `[${this.lastCommitLsn === null ? 'null' : `"${this.lastCommitLsn}"`},"${lsn}"]`,
+        ts_us: Number(tx.commitTimeUs),
+        ts_ns: tx.commitTimeUs * 1000n,
+        schema: t.meta.schema,
+        table: t.meta.table,
+        txId: tx.xid,
+        lsn,
+        xmin: null,
+      },
+      transaction: null,
+      op,
+      ts_ms: nowMs,
+      ts_us: nowMs * 1000,
+      ts_ns: BigInt(nowMs) * 1_000_000n,
+    };
+    const event: ChangeEvent = {
+      topic: t.topic,
+      key,
+      value,
+      version: BigInt(lsn),
+      schemas: t.schemas,
+    };
+    if (unavailable.length > 0) event.headers = { [UNAVAILABLE_HEADER]: unavailable.join(',') };
+    const position = { order: tx.commitLsn, index: tx.index++ };
+    if (!this.sink.event(event, position, t.name) && !this.paused) this.pause();
+  }
+}
+
+function sameKey(a: RowKey, b: RowKey): boolean {
+  return stringifyJson(a) === stringifyJson(b);
+}
