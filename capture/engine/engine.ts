@@ -195,6 +195,7 @@ export class CaptureEngine {
       {
         committed: (offset, events) => {
           this.stats.transactions++;
+          crashPointAfterCommit(this.stats.transactions);
           if (events === 0 && offset.ack === 0) return;
           this.stream?.acknowledge(offset.ack);
         },
@@ -224,7 +225,7 @@ export class CaptureEngine {
           if (this.stopping) return;
           this.stats.snapshotCompleted = progress.completed;
           this.publisher?.setSnapshotProgress(progress);
-          o.log(`snapshot completed: ${this.coordinator?.stats.rows ?? 0} rows`);
+          o.log(`snapshot completed: ${this.coordinator?.stats.rows ?? 0} rows emitted, ${this.coordinator?.stats.read ?? 0} rows read by this process`);
           if (o.snapshotMode === 'initial_only')
             void this.publisher?.flush().then(() => this.shutdown(null));
         },
@@ -358,6 +359,16 @@ export class CaptureEngine {
     this.options.log(err ? `stopped with error: ${this.stopError?.message}` : 'stopped cleanly');
     this.resolveStopped();
   }
+}
+
+/**
+ * Fault injection for crash tests: with TRIBUTARY_CRASH_AFTER_COMMITS=N the process kills
+ * itself with SIGKILL right after its N-th Kafka transaction committed, before acknowledging
+ * the source — the narrowest crash window there is. Unset in normal operation.
+ */
+function crashPointAfterCommit(commits: number): void {
+  const n = Number(process.env.TRIBUTARY_CRASH_AFTER_COMMITS ?? 0);
+  if (n > 0 && commits >= n) process.kill(process.pid, 'SIGKILL');
 }
 
 function formatBytes(n: number): string {

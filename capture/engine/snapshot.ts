@@ -43,7 +43,10 @@ interface OpenWindow {
 export interface SnapshotStats {
   tables: number;
   tablesDone: number;
+  /** Rows emitted (after dropping those changed inside their chunk window). */
   rows: number;
+  /** Rows read from the database by this process. */
+  read: number;
   dropped: number;
   chunks: number;
   startedAt: number;
@@ -73,6 +76,7 @@ export class SnapshotCoordinator {
       tables: all.length,
       tablesDone: this.progress.done.length,
       rows: 0,
+      read: 0,
       dropped: 0,
       chunks: 0,
       startedAt: Date.now(),
@@ -88,6 +92,9 @@ export class SnapshotCoordinator {
     while (!this.stopped && this.progress.pending.length > 0) {
       const table = this.progress.pending[0]!;
       const afterKey = this.progress.lastKey[table] ?? null;
+      if (afterKey && this.stats.chunks === 0 && this.stats.read === 0) {
+        this.host.log(`snapshot: resuming ${table} after key ${JSON.stringify(afterKey)}`);
+      }
       await this.runChunk(table, afterKey);
     }
     if (!this.stopped && this.progress.pending.length === 0 && !this.progress.completed) {
@@ -141,6 +148,7 @@ export class SnapshotCoordinator {
     const w = this.window!;
     await this.reader.writeWatermark(id, 'low');
     w.chunk = await this.reader.readChunk(table, afterKey, this.chunkSize);
+    this.stats.read += w.chunk.rows.length;
     await this.reader.writeWatermark(id, 'high');
     try {
       await done;
