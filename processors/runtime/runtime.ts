@@ -1,0 +1,394 @@
+import { join } from 'node:path';
+import {
+  KafkaAdmin,
+  KafkaPartitionConsumer,
+  KafkaProducer,
+  defaultKafkaConfig,
+} from '../../core/kafka/index.ts';
+import type { GroupAssignment, KafkaConfig, TopicPartition } from '../../core/kafka/index.ts';
+import { ConfigError, TributaryError } from '../../core/errors/index.ts';
+import { storeName } from '../api/index.ts';
+import type { ChainNode } from './chain.ts';
+import { ProcessorError } from './chain.ts';
+import { parseRuntimeConfig } from './config.ts';
+import type { RuntimeConfig, RuntimeConfigInput } from './config.ts';
+import { GlobalStore } from './global-store.ts';
+import { loadProcessors } from './loader.ts';
+import type { PipelineMetrics } from './pipeline.ts';
+import { StreamTask } from './task.ts';
+import type { LocalStoreSpec, TaskEnv } from './task.ts';
+import type { StagedStore } from './stores/staged-store.ts';
+
+export interface RuntimeMetrics extends PipelineMetrics {
+  tasks: number;
+  commits: number;
+  aborts: number;
+  rebalances: number;
+}
+
+export interface RuntimeOptions {
+  kafka?: KafkaConfig;
+  /** Directory processor module paths are resolved against (default: cwd). */
+  baseDir?: string;
+  log?: (msg: string) => void;
+}
+
+const MAX_BUFFERED_PER_TASK = 20_000;
+
+/**
+ * The processor service: one consumer group over the inputs, one StreamTask per input
+ * partition index (co-partitioned topics share a task), each committing its batches in its
+ * own Kafka transaction every commitIntervalMs. Rebalances close all tasks and start the newly
+ * assigned ones (each start fences the previous owner and restores stores before processing).
+ * Lifecycle: start() -> [stop()]; done resolves when the loop ends and rejects on a fatal
+ * error (a processor with the `fail` policy threw, or the configuration is unusable).
+ */
+export class ProcessorRuntime {
+  readonly config: RuntimeConfig;
+  private readonly kafka: KafkaConfig;
+  private readonly log: (msg: string) => void;
+  private nodes: ChainNode[] = [];
+  private member: KafkaPartitionConsumer | undefined;
+  private reader: KafkaPartitionConsumer | undefined;
+  private sharedProducer: KafkaProducer | undefined;
+  private readonly globals: GlobalStore[] = [];
+  private localStores: LocalStoreSpec[] = [];
+  private tasks = new Map<number, StreamTask>();
+  private pendingAssignment: GroupAssignment | undefined;
+  private assignment: GroupAssignment | undefined;
+  /** Partitions to (re)create when their retry time has come, unless fenced. */
+  private retryAt = new Map<number, number>();
+  private waitingForAssignment = new Set<number>();
+  private revokeRequested = false;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private subscribed: string[] = [];
+  private rebalances = 0;
+  private closedMetrics = { commits: 0, aborts: 0 };
+  private readyResolve!: () => void;
+  /** Resolves once the first assignment's tasks are running. */
+  readonly ready = new Promise<void>((r) => (this.readyResolve = r));
+
+  constructor(
+    config: RuntimeConfigInput | RuntimeConfig,
+    private readonly options: RuntimeOptions = {},
+  ) {
+    this.config = parseRuntimeConfig(config);
+    this.kafka = options.kafka ?? defaultKafkaConfig(`tributary-processor-${this.config.name}`);
+    this.log =
+      options.log ?? ((m) => process.stderr.write(`[processor ${this.config.name}] ${m}\n`));
+  }
+
+  get dlqTopic(): string {
+    return this.config.errors.dlqTopic ?? `${this.config.name}.dlq`;
+  }
+
+  changelogTopic(store: string): string {
+    return `${this.config.name}-${store}-changelog`;
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    this.nodes = await loadProcessors(c.processors, c.errors.policy, this.options.baseDir);
+    const admin = new KafkaAdmin(this.kafka);
+    const globalDecls: Array<{ name: string; topic: string }> = [];
+    const seen = new Set<string>();
+    try {
+      for (const [i, n] of this.nodes.entries())
+        for (const d of n.definition.stores ?? []) {
+          const name = storeName(d);
+          if (seen.has(name)) continue;
+          seen.add(name);
+          if (typeof d === 'object' && d.global) {
+            if (!d.fromTopic)
+              throw new ConfigError(
+                `processors[${i}].stores`,
+                `global store "${name}" needs fromTopic`,
+              );
+            globalDecls.push({ name, topic: d.fromTopic });
+          } else {
+            const spec: LocalStoreSpec = { name, changelog: this.changelogTopic(name) };
+            if (typeof d === 'object' && d.fromTopic) spec.fromTopic = d.fromTopic;
+            this.localStores.push(spec);
+          }
+        }
+      const tableTopics = this.localStores.flatMap((s) => (s.fromTopic ? [s.fromTopic] : []));
+      this.subscribed = [...new Set([...c.inputs, ...tableTopics])];
+      const counts = await admin.partitionCounts([
+        ...this.subscribed,
+        ...globalDecls.map((g) => g.topic),
+      ]);
+      for (const [t, n] of counts)
+        if (n === 0)
+          throw new ConfigError('inputs', `topic "${t}" does not exist; create it or fix the name`);
+      const inputPartitions = Math.max(...c.inputs.map((t) => counts.get(t)!));
+      for (const t of tableTopics)
+        if (counts.get(t) !== inputPartitions)
+          throw new ConfigError(
+            'processors',
+            `table topic "${t}" has ${counts.get(t)} partitions but the inputs have ${inputPartitions}; a co-partitioned store needs the same count (or use a global store)`,
+          );
+      const outPartitions = c.outputPartitions ?? inputPartitions;
+      await admin.ensureTopics([
+        ...(c.output ? [{ name: c.output, partitions: outPartitions }] : []),
+        { name: this.dlqTopic, partitions: 1 },
+        ...this.localStores.map((s) => ({
+          name: s.changelog,
+          partitions: inputPartitions,
+          configs: { 'cleanup.policy': 'compact' },
+        })),
+      ]);
+    } finally {
+      await admin.close();
+    }
+    this.reader = new KafkaPartitionConsumer(this.kafka);
+    for (const g of globalDecls) {
+      const store = await GlobalStore.open(
+        g.name,
+        g.topic,
+        join(c.stateDir, c.name, 'global', g.name),
+        this.kafka,
+      );
+      await store.restore();
+      this.globals.push(store);
+    }
+    if (c.guarantee === 'at_least_once') this.sharedProducer = new KafkaProducer(this.kafka);
+    await this.joinGroup();
+    this.loop = this.run();
+  }
+
+  /** Resolves when the runtime stopped; rejects with the fatal error that stopped it. */
+  get done(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
+  /** Stops: commits what was processed, closes tasks cleanly, leaves the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop?.catch(() => undefined);
+  }
+
+  metrics(): RuntimeMetrics {
+    const m: RuntimeMetrics = {
+      processed: 0,
+      emitted: 0,
+      inputTombstones: 0,
+      skipped: {},
+      deadLettered: {},
+      tasks: this.tasks.size,
+      commits: this.closedMetrics.commits,
+      aborts: this.closedMetrics.aborts,
+      rebalances: this.rebalances,
+    };
+    for (const t of this.tasks.values()) {
+      m.commits += t.commits;
+      m.aborts += t.aborts;
+      const tm = t.metrics;
+      if (!tm) continue;
+      m.processed += tm.processed;
+      m.emitted += tm.emitted;
+      m.inputTombstones += tm.inputTombstones;
+      for (const [k, v] of Object.entries(tm.skipped)) m.skipped[k] = (m.skipped[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(tm.deadLettered))
+        m.deadLettered[k] = (m.deadLettered[k] ?? 0) + v;
+    }
+    return m;
+  }
+
+  private async joinGroup(): Promise<void> {
+    const member = new KafkaPartitionConsumer(this.kafka, {
+      groupId: this.config.name,
+      sessionTimeoutMs: this.config.sessionTimeoutMs,
+      rebalanceTimeoutMs: this.config.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.min(1000, Math.floor(this.config.sessionTimeoutMs / 5)),
+    });
+    member.onAssignment((a) => (this.pendingAssignment = a));
+    member.onRevoke(() => (this.revokeRequested = true));
+    this.member = member;
+    this.pendingAssignment = await member.join(this.subscribed);
+  }
+
+  private env(): TaskEnv {
+    return {
+      config: this.config,
+      kafka: this.kafka,
+      nodes: this.nodes,
+      localStores: this.localStores,
+      globalStores: new Map<string, StagedStore>(this.globals.map((g) => [g.name, g.store])),
+      member: this.member!,
+      reader: this.reader!,
+      sharedProducer: this.sharedProducer,
+      outputTopic: this.config.output,
+      dlqTopic: this.dlqTopic,
+      log: this.log,
+    };
+  }
+
+  private async run(): Promise<void> {
+    let nextCommit = Date.now() + this.config.commitIntervalMs;
+    let nextGlobalPoll = 0;
+    let fatal: unknown;
+    try {
+      while (!this.stopping) {
+        try {
+          this.member!.throwIfFailed();
+        } catch (err) {
+          this.log(`group membership lost (${(err as Error).message}); rejoining`);
+          await this.closeAllTasks(false);
+          await this.member!.close();
+          await this.joinGroup();
+        }
+        if (this.pendingAssignment) await this.applyAssignment();
+        await this.ensureTasks();
+        if (this.revokeRequested) {
+          this.revokeRequested = false;
+          await this.commitAll();
+        }
+        const now = Date.now();
+        if (this.globals.length && now >= nextGlobalPoll) {
+          nextGlobalPoll = now + 200;
+          for (const g of this.globals)
+            await g
+              .poll(0)
+              .catch((err) => this.log(`global store ${g.name}: ${(err as Error).message}`));
+        }
+        await this.fetchAndProcess();
+        if (Date.now() >= nextCommit) {
+          await this.commitAll();
+          nextCommit = Date.now() + this.config.commitIntervalMs;
+        }
+      }
+      await this.commitAll();
+    } catch (err) {
+      fatal = err;
+    }
+    await this.closeAllTasks(fatal === undefined);
+    await this.member?.close();
+    await this.reader?.close();
+    await this.sharedProducer?.close();
+    for (const g of this.globals) await g.close().catch(() => undefined);
+    if (fatal !== undefined) throw fatal;
+  }
+
+  private async fetchAndProcess(): Promise<void> {
+    const requests: Array<{ task: StreamTask; topic: string; partition: number; offset: bigint }> =
+      [];
+    for (const task of this.tasks.values())
+      for (const r of task.fetchRequests(MAX_BUFFERED_PER_TASK)) requests.push({ task, ...r });
+    if (requests.length === 0) {
+      if (this.tasks.size === 0) await sleep(100);
+    } else {
+      const anyBuffered = [...this.tasks.values()].some((t) => t.buffered > 0);
+      try {
+        const fetched = await this.member!.fetch(
+          requests.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+          anyBuffered ? 0 : Math.min(100, this.config.commitIntervalMs),
+        );
+        for (const f of fetched) {
+          const req = requests.find((r) => r.topic === f.topic && r.partition === f.partition);
+          if (req && this.tasks.get(req.task.partition) === req.task)
+            req.task.enqueue(f, req.offset);
+        }
+      } catch (err) {
+        this.log(`fetch failed: ${(err as Error).message}`);
+        await sleep(500);
+      }
+    }
+    for (const task of this.tasks.values()) {
+      try {
+        await task.process(this.config.maxBatchRecords);
+      } catch (err) {
+        if (err instanceof ProcessorError) throw err;
+        throw err instanceof TributaryError
+          ? err
+          : new ProcessorError('(runtime)', (err as Error).message, { cause: err });
+      }
+    }
+  }
+
+  private async commitAll(): Promise<void> {
+    const abortRatio = this.config.faults?.abortRatio ?? 0;
+    const results = await Promise.all(
+      [...this.tasks.values()].map(async (t) => [t, await t.commit(abortRatio)] as const),
+    );
+    for (const [task, result] of results) {
+      if (result === 'fenced') {
+        this.log(
+          `task ${task.partition}: fenced by a newer owner or generation; waiting for the next assignment`,
+        );
+        await this.dropTask(task, false);
+        this.waitingForAssignment.add(task.partition);
+      } else if (result === 'failed') {
+        // An indefinite error: the producer's state is unknown, so it is closed and the task
+        // (with a new producer, which fences the old one) restarts from the committed offsets.
+        await this.dropTask(task, false);
+        this.retryAt.set(task.partition, Date.now() + 1000);
+      }
+    }
+  }
+
+  private async applyAssignment(): Promise<void> {
+    const a = this.pendingAssignment!;
+    this.pendingAssignment = undefined;
+    this.rebalances++;
+    // Eager protocol: the new generation may have moved partitions, so every task restarts
+    // from the committed state (tasks that stay here reopen their stores without a rebuild).
+    await this.closeAllTasks(true);
+    this.assignment = a;
+    this.waitingForAssignment.clear();
+    this.retryAt.clear();
+    for (const p of this.assignedPartitions()) this.retryAt.set(p, 0);
+    this.log(
+      `assigned partitions [${[...this.assignedPartitions()].join(', ')}] (generation ${a.generation.generationId})`,
+    );
+  }
+
+  private assignedPartitions(): Set<number> {
+    return new Set((this.assignment?.partitions ?? []).map((p) => p.partition));
+  }
+
+  private async ensureTasks(): Promise<void> {
+    const now = Date.now();
+    for (const [p, at] of this.retryAt) {
+      if (
+        at > now ||
+        this.tasks.has(p) ||
+        this.waitingForAssignment.has(p) ||
+        this.pendingAssignment
+      )
+        continue;
+      const inputs: TopicPartition[] = this.assignment!.partitions.filter(
+        (tp) => tp.partition === p,
+      );
+      const task = new StreamTask(p, inputs, this.env());
+      try {
+        await task.initialize(this.assignment!.generation);
+        this.tasks.set(p, task);
+        this.retryAt.delete(p);
+      } catch (err) {
+        if (err instanceof ProcessorError || err instanceof ConfigError) throw err;
+        this.log(`task ${p}: start failed (${(err as Error).message}); retrying`);
+        await task.close(false);
+        this.retryAt.set(p, Date.now() + 1000);
+      }
+    }
+    if (this.tasks.size > 0 && this.retryAt.size === 0) this.readyResolve();
+  }
+
+  private async dropTask(task: StreamTask, clean: boolean): Promise<void> {
+    this.tasks.delete(task.partition);
+    this.closedMetrics.commits += task.commits;
+    this.closedMetrics.aborts += task.aborts;
+    await task
+      .close(clean)
+      .catch((err) => this.log(`task ${task.partition}: close failed: ${(err as Error).message}`));
+  }
+
+  private async closeAllTasks(clean: boolean): Promise<void> {
+    for (const t of [...this.tasks.values()]) await this.dropTask(t, clean);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,402 @@
+import { existsSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromKafkaRecord, stringifyJson } from '../../core/events/index.ts';
+import { TransactionalProducer } from '../../core/kafka/index.ts';
+import type {
+  FetchedPartition,
+  GroupGeneration,
+  IncomingRecord,
+  KafkaConfig,
+  KafkaPartitionConsumer,
+  KafkaProducer,
+  OutgoingRecord,
+  TopicPartition,
+  TopicPartitionOffset,
+} from '../../core/kafka/index.ts';
+import { keyString } from '../api/index.ts';
+import { ProcessorChain } from './chain.ts';
+import type { ChainNode } from './chain.ts';
+import { readCheckpoint, removeFile, writeCheckpoint } from './checkpoint.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import type { RuntimeConfig } from './config.ts';
+import { RecordPipeline } from './pipeline.ts';
+import { RocksBackend } from './stores/rocksdb-backend.ts';
+import { StagedStore } from './stores/staged-store.ts';
+
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** A local store of the task: where it lives and which changelog partition backs it. */
+export interface LocalStoreSpec {
+  name: string;
+  changelog: string;
+  /** Filled from this co-partitioned table topic instead of by processors. */
+  fromTopic?: string;
+}
+
+export interface TaskEnv {
+  config: RuntimeConfig;
+  kafka: KafkaConfig;
+  nodes: ChainNode[];
+  localStores: LocalStoreSpec[];
+  globalStores: Map<string, StagedStore>;
+  member: KafkaPartitionConsumer;
+  /** Reader for changelog restores (no group). */
+  reader: KafkaPartitionConsumer;
+  /** Shared idempotent producer (at-least-once only). */
+  sharedProducer: KafkaProducer | undefined;
+  outputTopic: string | undefined;
+  dlqTopic: string;
+  log: (msg: string) => void;
+}
+
+export type CommitResult = 'ok' | 'idle' | 'aborted' | 'fenced' | 'failed';
+
+/**
+ * One task = partition N of every input (and co-partitioned table) topic. Owns a processor
+ * chain instance, its local stores and, under exactly-once, its own transactional producer
+ * (transactional.id "<app>-task-<N>": whoever starts the task fences the previous owner and
+ * makes the broker finish its open transaction before the committed offsets are read).
+ *
+ * Per batch: records are processed into staged outputs and staged store writes; commit()
+ * sends outputs + changelog records + consumed positions in one transaction, then applies the
+ * store writes locally. An abort forgets the staged work and rewinds to the committed
+ * positions. Lifecycle: initialize() -> (enqueue/process/commit)* -> close(clean).
+ */
+export class StreamTask {
+  readonly id: string;
+  private producer: TransactionalProducer | undefined;
+  private stores = new Map<string, StagedStore>();
+  private backends: RocksBackend[] = [];
+  private pipeline!: RecordPipeline;
+  private generation!: GroupGeneration;
+  /** Next offset to fetch, per input topic-partition. */
+  private fetchPositions = new Map<string, bigint>();
+  /** Positions covered by the last successful commit. */
+  private committedPositions = new Map<string, bigint>();
+  private queue: IncomingRecord[] = [];
+  private head = 0;
+  private staged: OutgoingRecord[] = [];
+  private processedSinceCommit = 0;
+  private readonly dir: string;
+  private readonly dirtyMarker: string;
+  private readonly checkpointFile: string;
+  private readonly tableTopics: Map<string, StagedStore[]> = new Map();
+  commits = 0;
+  aborts = 0;
+
+  constructor(
+    readonly partition: number,
+    readonly inputs: TopicPartition[],
+    private readonly env: TaskEnv,
+  ) {
+    this.id = `${env.config.name}-task-${partition}`;
+    this.dir = join(env.config.stateDir, env.config.name, `task-${partition}`);
+    this.dirtyMarker = join(this.dir, '.dirty');
+    this.checkpointFile = join(this.dir, 'checkpoint.json');
+  }
+
+  get exactlyOnce(): boolean {
+    return this.env.config.guarantee === 'exactly_once';
+  }
+
+  get metrics() {
+    return this.pipeline?.metrics;
+  }
+
+  /** Number of fetched records not processed yet. */
+  get buffered(): number {
+    return this.queue.length - this.head;
+  }
+
+  async initialize(generation: GroupGeneration): Promise<void> {
+    this.generation = generation;
+    const { config } = this.env;
+    if (this.exactlyOnce) {
+      // Fence the previous owner first: its open transaction is finished by the broker before
+      // InitProducerId returns, so the offsets and changelog read below are stable.
+      this.producer = new TransactionalProducer(this.env.kafka, this.id);
+      await this.producer.init();
+    }
+    await this.openStores();
+    const committed = await this.env.member.committed(this.inputs);
+    const missing = this.inputs.filter(
+      (tp) => committed.get(tpKey(tp.topic, tp.partition)) === undefined,
+    );
+    const earliest = missing.length
+      ? await this.env.member.offsets(missing, 'earliest')
+      : new Map<string, bigint>();
+    for (const tp of this.inputs) {
+      const k = tpKey(tp.topic, tp.partition);
+      const pos = committed.get(k) ?? earliest.get(k) ?? 0n;
+      this.fetchPositions.set(k, pos);
+      this.committedPositions.set(k, pos);
+    }
+    for (const spec of this.env.localStores)
+      if (spec.fromTopic)
+        this.tableTopics.set(spec.fromTopic, [
+          ...(this.tableTopics.get(spec.fromTopic) ?? []),
+          this.stores.get(spec.name)!,
+        ]);
+    const allStores = new Map<string, StagedStore>([...this.env.globalStores, ...this.stores]);
+    const chain = new ProcessorChain(this.env.nodes, allStores, this.partition, () => Date.now());
+    this.pipeline = new RecordPipeline(chain, {
+      outputTopic: this.env.outputTopic,
+      format: config.format,
+      inputPolicy: config.errors.policy,
+      dlqTopic: this.env.dlqTopic,
+    });
+    await chain.init();
+    // From here until a clean close, the local stores may diverge from the changelog.
+    writeFileSync(this.dirtyMarker, `${process.pid}\n`);
+  }
+
+  /** Positions to fetch for (empty while enough is buffered). */
+  fetchRequests(maxBuffered: number): TopicPartitionOffset[] {
+    if (this.buffered >= maxBuffered) return [];
+    return this.inputs.map((tp) => ({
+      ...tp,
+      offset: this.fetchPositions.get(tpKey(tp.topic, tp.partition))!,
+    }));
+  }
+
+  /** Accepts a fetch result if it starts where this task expects (stale results are dropped). */
+  enqueue(f: FetchedPartition, requestedOffset: bigint): void {
+    const k = tpKey(f.topic, f.partition);
+    if (this.fetchPositions.get(k) !== requestedOffset) return;
+    if (this.head > 0 && this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    }
+    for (const r of f.records) this.queue.push(r);
+    this.fetchPositions.set(k, f.nextOffset);
+  }
+
+  /** Processes buffered records (at most `limit`), staging outputs and store writes. */
+  async process(limit: number): Promise<number> {
+    let n = 0;
+    while (this.head < this.queue.length && n < limit) {
+      const r = this.queue[this.head]!;
+      const tables = this.tableTopics.get(r.topic);
+      if (tables) this.applyTableRecord(r, tables);
+      else for (const e of await this.pipeline.handle(r)) this.staged.push(e.out);
+      this.head++;
+      n++;
+    }
+    for (const e of await this.pipeline.punctuate(Date.now())) this.staged.push(e.out);
+    this.processedSinceCommit += n;
+    return n;
+  }
+
+  /** Whether a commit would do anything. */
+  hasWork(): boolean {
+    return this.processedSinceCommit > 0 || this.staged.length > 0;
+  }
+
+  async commit(abortRatio = 0): Promise<CommitResult> {
+    if (!this.hasWork()) return 'idle';
+    const positions = this.positionsToCommit();
+    const changelog = this.changelogRecords();
+    const records = [...this.staged, ...changelog.records];
+    try {
+      if (this.exactlyOnce) {
+        const txn = await this.producer!.begin();
+        try {
+          await txn.send(records);
+          await txn.sendPositions(this.generation, positions);
+          if (abortRatio > 0 && Math.random() < abortRatio) {
+            await txn.abort();
+            this.aborts++;
+            this.rewind();
+            return 'aborted';
+          }
+          await txn.commit();
+        } catch (err) {
+          await txn.abort().catch(() => undefined);
+          throw err;
+        }
+      } else {
+        await this.env.sharedProducer!.send(records);
+        await this.env.member.commit(positions);
+      }
+    } catch (err) {
+      this.rewind();
+      return this.classify(err);
+    }
+    this.commits++;
+    for (const [name, writes] of changelog.writes) await this.stores.get(name)!.flush(writes);
+    for (const p of positions) this.committedPositions.set(tpKey(p.topic, p.partition), p.offset);
+    this.staged = [];
+    this.processedSinceCommit = 0;
+    return 'ok';
+  }
+
+  /**
+   * Closes the task. Staged work is dropped (never committed here). A clean close records the
+   * changelog end offsets as the checkpoint and clears the dirty marker, so the next owner on
+   * this machine restores only what it lacks; otherwise the stores count as dirty.
+   */
+  async close(clean: boolean): Promise<void> {
+    this.discardStaged();
+    await this.pipeline?.chain.close().catch(() => undefined);
+    if (clean && this.backends.length > 0) {
+      try {
+        const cp: Checkpoint = { version: 1, offsets: {} };
+        const tps = this.env.localStores.map((s) => ({
+          topic: s.changelog,
+          partition: this.partition,
+        }));
+        const ends = await this.env.reader.offsets(tps, 'latest');
+        for (const tp of tps)
+          cp.offsets[tp.topic] = {
+            [String(this.partition)]: ends.get(tpKey(tp.topic, tp.partition)) ?? 0n,
+          };
+        writeCheckpoint(this.checkpointFile, cp);
+        removeFile(this.dirtyMarker);
+      } catch (err) {
+        this.env.log(`task ${this.partition}: no clean checkpoint (${(err as Error).message})`);
+      }
+    } else if (clean) removeFile(this.dirtyMarker);
+    for (const b of this.backends) await b.close().catch(() => undefined);
+    this.backends = [];
+    await this.producer?.close();
+    this.producer = undefined;
+  }
+
+  private applyTableRecord(r: IncomingRecord, stores: StagedStore[]): void {
+    try {
+      const d = fromKafkaRecord(r);
+      const key = keyString(d.kind === 'tombstone' ? d.tombstone.key : d.event.key);
+      const after = d.kind === 'change' && d.event.value.op !== 'd' ? d.event.value.after : null;
+      for (const s of stores) {
+        if (after) s.put(key, after);
+        else s.delete(key);
+        s.commitRecord();
+      }
+    } catch (err) {
+      this.env.log(
+        `task ${this.partition}: table record ${r.topic}[${r.partition}]@${r.offset} ignored: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  private positionsToCommit(): TopicPartitionOffset[] {
+    // The first unprocessed record of each partition, or the fetch position when all of its
+    // fetched records were processed (which also steps over control markers).
+    const firstUnprocessed = new Map<string, bigint>();
+    for (let i = this.head; i < this.queue.length; i++) {
+      const r = this.queue[i]!;
+      const k = tpKey(r.topic, r.partition);
+      if (!firstUnprocessed.has(k)) firstUnprocessed.set(k, r.offset);
+    }
+    return this.inputs.map((tp) => {
+      const k = tpKey(tp.topic, tp.partition);
+      return { ...tp, offset: firstUnprocessed.get(k) ?? this.fetchPositions.get(k)! };
+    });
+  }
+
+  private changelogRecords(): {
+    records: OutgoingRecord[];
+    writes: Map<string, Array<[string, string | null]>>;
+  } {
+    const records: OutgoingRecord[] = [];
+    const writes = new Map<string, Array<[string, string | null]>>();
+    for (const spec of this.env.localStores) {
+      const store = this.stores.get(spec.name)!;
+      if (!store.hasPending()) continue;
+      const w = store.pendingWrites();
+      writes.set(spec.name, w);
+      for (const [k, v] of w)
+        records.push({
+          topic: spec.changelog,
+          partition: this.partition,
+          key: Buffer.from(k),
+          value: v === null ? null : Buffer.from(v),
+        });
+    }
+    return { records, writes };
+  }
+
+  private rewind(): void {
+    this.discardStaged();
+    this.queue = [];
+    this.head = 0;
+    for (const [k, v] of this.committedPositions) this.fetchPositions.set(k, v);
+  }
+
+  private discardStaged(): void {
+    this.staged = [];
+    this.processedSinceCommit = 0;
+    for (const s of this.stores.values()) s.discard();
+  }
+
+  private classify(err: unknown): CommitResult {
+    const e = err as { code?: string; details?: { kafkaCode?: string }; message?: string };
+    const kafkaCode = e.details?.kafkaCode ?? '';
+    if (e.code === 'PRODUCER_FENCED') return 'fenced';
+    if (
+      [
+        'ILLEGAL_GENERATION',
+        'UNKNOWN_MEMBER_ID',
+        'REBALANCE_IN_PROGRESS',
+        'FENCED_INSTANCE_ID',
+      ].includes(kafkaCode) ||
+      /ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID|REBALANCE_IN_PROGRESS/.test(e.message ?? '')
+    )
+      return 'fenced';
+    this.env.log(`task ${this.partition}: commit failed: ${e.message ?? String(err)}`);
+    return 'failed';
+  }
+
+  private async openStores(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    const dirty = existsSync(this.dirtyMarker);
+    const cp = dirty && this.exactlyOnce ? undefined : readCheckpoint(this.checkpointFile);
+    if (dirty && this.exactlyOnce) {
+      // Unclean shutdown under exactly-once: do not trust the local files, rebuild.
+      for (const spec of this.env.localStores)
+        rmSync(join(this.dir, spec.name), { recursive: true, force: true });
+      removeFile(this.checkpointFile);
+      if (this.env.localStores.length)
+        this.env.log(
+          `task ${this.partition}: unclean shutdown detected, rebuilding stores from changelogs`,
+        );
+    }
+    for (const spec of this.env.localStores) {
+      const backend = await RocksBackend.open(join(this.dir, spec.name));
+      this.backends.push(backend);
+      this.stores.set(spec.name, new StagedStore(spec.name, backend));
+      await this.restore(spec, backend, cp?.offsets[spec.changelog]?.[String(this.partition)]);
+    }
+  }
+
+  /** Replays the store's changelog partition from `from` (or the beginning) to its end. */
+  private async restore(
+    spec: LocalStoreSpec,
+    backend: RocksBackend,
+    from: bigint | undefined,
+  ): Promise<void> {
+    const tp = { topic: spec.changelog, partition: this.partition };
+    const k = tpKey(tp.topic, tp.partition);
+    const earliest = (await this.env.reader.offsets([tp], 'earliest')).get(k) ?? 0n;
+    const end = (await this.env.reader.offsets([tp], 'latest')).get(k) ?? 0n;
+    let pos = from !== undefined && from > earliest ? from : earliest;
+    let applied = 0;
+    while (pos < end) {
+      const [f] = await this.env.reader.fetch([{ ...tp, offset: pos }], 200);
+      if (!f) continue;
+      const writes: Array<[string, string | null]> = f.records.map((r) => [
+        r.key?.toString() ?? '',
+        r.value === null ? null : r.value.toString(),
+      ]);
+      await backend.write(writes);
+      applied += writes.length;
+      pos = f.nextOffset;
+    }
+    if (applied > 0)
+      this.env.log(
+        `task ${this.partition}: restored ${applied} changelog records into "${spec.name}"`,
+      );
+  }
+}
+
+export { stringifyJson };
