@@ -54,6 +54,39 @@ class PartitionAssigner {
   }
 }
 
+/**
+ * The client writes all records of one partition in a send as one record batch, and the
+ * broker rejects batches over max.message.bytes (1 MiB by default). Splits `records` (partitions
+ * already assigned) into sends whose per-partition payload stays under `limit` bytes, keeping
+ * the order of records within each partition.
+ */
+export function batchesUnderLimit(records: OutgoingRecord[], limit = 768 * 1024): OutgoingRecord[][] {
+  const out: OutgoingRecord[][] = [];
+  let current: OutgoingRecord[] = [];
+  let bytes = new Map<string, number>();
+  for (const r of records) {
+    const size = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0) + headerBytes(r.headers);
+    const p = `${r.topic}\u0000${r.partition}`;
+    const used = bytes.get(p) ?? 0;
+    if (used > 0 && used + size > limit) {
+      out.push(current);
+      current = [];
+      bytes = new Map();
+    }
+    current.push(r);
+    bytes.set(p, (bytes.get(p) ?? 0) + size);
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function headerBytes(h: OutgoingRecord['headers']): number {
+  if (!h) return 0;
+  let n = 0;
+  for (const [k, v] of Object.entries(h)) n += k.length + v.length + 8;
+  return n;
+}
+
 function toMessage(r: OutgoingRecord): MessageToProduce<Buffer, Buffer, string, Buffer> {
   const m: MessageToProduce<Buffer, Buffer, string, Buffer> = {
     topic: r.topic,
@@ -100,7 +133,7 @@ export class KafkaProducer {
     if (records.length === 0) return;
     try {
       const assigned = await this.partitions.assign(records);
-      await this.producer.send({ messages: assigned.map(toMessage) });
+      for (const chunk of batchesUnderLimit(assigned)) await this.producer.send({ messages: chunk.map(toMessage) });
     } catch (err) {
       throw toKafkaError(err, `producing ${records.length} record(s)`);
     }
@@ -178,7 +211,7 @@ export class KafkaTransaction {
     try {
       const assigned = await this.partitions.assign(records);
       this.touched = true;
-      await this.txn.send({ messages: assigned.map(toMessage) });
+      for (const chunk of batchesUnderLimit(assigned)) await this.txn.send({ messages: chunk.map(toMessage) });
     } catch (err) {
       throw toKafkaError(
         err,
