@@ -225,7 +225,9 @@ export class CaptureEngine {
           if (this.stopping) return;
           this.stats.snapshotCompleted = progress.completed;
           this.publisher?.setSnapshotProgress(progress);
-          o.log(`snapshot completed: ${this.coordinator?.stats.rows ?? 0} rows emitted, ${this.coordinator?.stats.read ?? 0} rows read by this process`);
+          o.log(
+            `snapshot completed: ${this.coordinator?.stats.rows ?? 0} rows emitted, ${this.coordinator?.stats.read ?? 0} rows read by this process`,
+          );
           if (o.snapshotMode === 'initial_only')
             void this.publisher?.flush().then(() => this.shutdown(null));
         },

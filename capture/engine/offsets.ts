@@ -7,7 +7,7 @@
  */
 import { ConfigError, TributaryError } from '../../core/errors/index.ts';
 import { parseJson, stringifyJson } from '../../core/events/index.ts';
-import { KafkaAdmin, KafkaConsumer } from '../../core/kafka/index.ts';
+import { KafkaAdmin, TopicReader } from '../../core/kafka/index.ts';
 import type { KafkaConfig, OutgoingRecord } from '../../core/kafka/index.ts';
 import type { StoredOffset } from './types.ts';
 
@@ -70,38 +70,18 @@ export async function loadOffset(
   source: string,
 ): Promise<StoredOffset | null> {
   if (!source) throw new ConfigError('name', 'source name is empty');
-  const consumer = new KafkaConsumer(config, {
-    groupId: `tributary-offsets-reader-${source}`,
-    isolation: 'read_committed',
-  });
+  const reader = new TopicReader(config, [topic], 'read_committed');
+  let latest: StoredOffset | null = null;
   try {
-    await consumer.subscribe([topic]);
-    const ends = await consumer.endOffsets(topic);
-    const remaining = new Map(ends.map((end, partition) => [partition, end]));
-    for (const [p, end] of remaining) if (end === 0n) remaining.delete(p);
-    let latest: StoredOffset | null = null;
-    const deadline = Date.now() + 60_000;
-    // Reads until every partition reached its end offset, or until the stream goes quiet:
-    // transaction markers occupy offsets too, so the last record may sit before the end.
-    while (remaining.size > 0) {
-      if (Date.now() > deadline) {
-        throw new TributaryError(
-          'OFFSET_READ_TIMEOUT',
-          `reading offsets topic "${topic}" took over 60 s`,
-          { retryable: true },
-        );
+    await reader.open();
+    await reader.readToEnd((records) => {
+      for (const r of records) {
+        if (r.key?.toString() !== source) continue;
+        latest = r.value === null ? null : parseStoredOffset(r.value.toString(), source);
       }
-      const batch = await consumer.poll(10_000, 500);
-      if (batch.length === 0) break;
-      for (const r of batch) {
-        if (r.key?.toString() === source)
-          latest = r.value === null ? null : parseStoredOffset(r.value.toString(), source);
-        const end = remaining.get(r.partition);
-        if (end !== undefined && r.offset + 1n >= end) remaining.delete(r.partition);
-      }
-    }
+    });
     return latest;
   } finally {
-    await consumer.close();
+    await reader.close();
   }
 }

@@ -17,6 +17,11 @@ import { quoteIdent } from './connection/replication.ts';
 import { HEARTBEAT_PREFIX, WATERMARK_PREFIX } from './stream.ts';
 import type { TableSchema } from './schema.ts';
 
+/** Type parsers that keep every value as the server's text output. */
+const RAW_TEXT = {
+  getTypeParser: () => (value: string) => value,
+} as unknown as pg.CustomTypesConfig;
+
 export interface SnapshotContext {
   name: string;
   database: string;
@@ -42,16 +47,23 @@ export class PgSnapshotReader implements SnapshotReader {
     const t = this.ctx.schemas().find((s) => s.name === table);
     if (!t) throw new Error(`snapshot: table ${table} is no longer captured`);
     const sqlType = new Map(t.meta.columns.map((c) => [c.name, c.sqlType]));
-    // Output columns get aliases so ORDER BY binds to the table's typed columns, not their text.
-    const cols = t.columns.map((c, i) => `t.${quoteIdent(c.name)}::text AS c${i}`).join(', ');
+    // Columns are selected as they are and returned unparsed: the server's text output is then
+    // byte-identical to what pgoutput sends (a ::text cast is not: bool, char(n), inet differ).
+    // Aliases make ORDER BY bind to the table's columns.
+    const cols = t.columns.map((c, i) => `t.${quoteIdent(c.name)} AS c${i}`).join(', ');
     const keys = t.keyColumns.map((k) => `t.${quoteIdent(k)}`);
     const keyCasts = t.keyColumns.map((k, i) => `$${i + 1}::${sqlType.get(k) ?? 'text'}`);
     const where = afterKey ? `WHERE (${keys.join(', ')}) > (${keyCasts.join(', ')})` : '';
-    const keyText = t.keyColumns.map((k, i) => `t.${quoteIdent(k)}::text AS k${i}`).join(', ');
+    const keyText = t.keyColumns.map((k, i) => `t.${quoteIdent(k)} AS k${i}`).join(', ');
     const sql =
       `SELECT ${keyText}, ${cols} FROM ${quoteIdent(t.meta.schema)}.${quoteIdent(t.meta.table)} AS t ` +
       `${where} ORDER BY ${keys.join(', ')} LIMIT ${limit + 1}`;
-    const res = await this.pool.query({ text: sql, values: afterKey ?? [], rowMode: 'array' });
+    const res = await this.pool.query({
+      text: sql,
+      values: afterKey ?? [],
+      rowMode: 'array',
+      types: RAW_TEXT,
+    });
     const rows = res.rows as Array<Array<string | null>>;
     const last = rows.length <= limit;
     const page = last ? rows : rows.slice(0, limit);

@@ -18,3 +18,4 @@ export { filterAbortedTransactions } from './read-committed.ts';
 export { KafkaProducer, KafkaTransaction, TransactionalProducer } from './producer.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export type { IncomingRecord, OutgoingRecord, TopicPartitionOffset } from './records.ts';
+export { TopicReader } from './topic-reader.ts';

@@ -34,7 +34,10 @@ after(async () => {
 
 async function createTable(name: string, rows: number): Promise<void> {
   await db.query(`CREATE TABLE ${name} (id int PRIMARY KEY, v int NOT NULL, note text)`);
-  if (rows > 0) await db.query(`INSERT INTO ${name} SELECT g, 0, 'row ' || g FROM generate_series(1, ${rows}) g`);
+  if (rows > 0)
+    await db.query(
+      `INSERT INTO ${name} SELECT g, 0, 'row ' || g FROM generate_series(1, ${rows}) g`,
+    );
 }
 
 type State = Map<string, Record<string, unknown> | null>;
@@ -46,8 +49,14 @@ function replay(seen: Seen[]): { state: State; violations: string[] } {
   for (const [key, events] of perKey(seen)) {
     let prev: ChangeEvent | null = null;
     for (const e of events) {
-      if (prev && e.version <= prev.version && !(e.version === prev.version && e.value.op !== prev.value.op)) {
-        violations.push(`key ${key}: ${e.value.op}@${e.version} after ${prev.value.op}@${prev.version}`);
+      if (
+        prev &&
+        e.version <= prev.version &&
+        !(e.version === prev.version && e.value.op !== prev.value.op)
+      ) {
+        violations.push(
+          `key ${key}: ${e.value.op}@${e.version} after ${prev.value.op}@${prev.version}`,
+        );
       }
       if (e.value.op === 'd') state.set(key, null);
       else if (e.value.op !== 't') state.set(key, e.value.after);
@@ -67,9 +76,11 @@ function sameContent(state: State, table: Map<string, Record<string, unknown>>):
   for (const [k, row] of table) {
     const s = state.get(k);
     if (!s) diffs.push(`key ${k}: in the table, missing downstream`);
-    else if (s.v !== row.v || s.note !== row.note) diffs.push(`key ${k}: table v=${row.v} note=${row.note}, downstream v=${s.v} note=${s.note}`);
+    else if (s.v !== row.v || s.note !== row.note)
+      diffs.push(`key ${k}: table v=${row.v} note=${row.note}, downstream v=${s.v} note=${s.note}`);
   }
-  for (const [k, s] of state) if (s && !table.has(k)) diffs.push(`key ${k}: deleted in the table, present downstream`);
+  for (const [k, s] of state)
+    if (s && !table.has(k)) diffs.push(`key ${k}: deleted in the table, present downstream`);
   return diffs;
 }
 
@@ -78,7 +89,12 @@ test('snapshot interleaved with concurrent writers: final content equals the tab
   sources.push(source);
   const table = `public.${source}`;
   await createTable(table, 6000);
-  const config = writeConfig(sourceConfig(source, [table], { snapshot: { mode: 'initial', chunkSize: 400 }, topic: { partitions: 3 } }));
+  const config = writeConfig(
+    sourceConfig(source, [table], {
+      snapshot: { mode: 'initial', chunkSize: 400 },
+      topic: { partitions: 3 },
+    }),
+  );
   const capture = new CaptureProcess(config);
   try {
     await capture.waitFor(/snapshot: 1 table\(s\) to read/);
@@ -90,7 +106,11 @@ test('snapshot interleaved with concurrent writers: final content equals the tab
     while (Date.now() < deadline) {
       const id = 1 + Math.floor(Math.random() * 6000);
       const r = Math.random();
-      if (r < 0.6) await db.query(`UPDATE ${table} SET v = v + 1, note = 'upd ' || $1 WHERE id = $2`, [writes, id]);
+      if (r < 0.6)
+        await db.query(`UPDATE ${table} SET v = v + 1, note = 'upd ' || $1 WHERE id = $2`, [
+          writes,
+          id,
+        ]);
       else if (r < 0.8) await db.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
       else {
         await db.query(`INSERT INTO ${table} VALUES ($1, 1, 'new')`, [nextId++]);
@@ -101,13 +121,28 @@ test('snapshot interleaved with concurrent writers: final content equals the tab
     await capture.waitFor(/snapshot completed/, 60_000);
     const expected = await tableState(table);
     const topic = `${source}.${table}`;
-    const seen = await readTopics([topic], (s) => sameContent(replay(s).state, expected).length === 0, 60_000);
+    const seen = await readTopics(
+      [topic],
+      (s) => sameContent(replay(s).state, expected).length === 0,
+      60_000,
+    );
     const { state, violations } = replay(seen);
-    assert.deepEqual(violations, [], 'per-key versions only grow: no snapshot row after a newer change');
-    assert.deepEqual(sameContent(state, expected).slice(0, 10), [], 'downstream content equals the table');
+    assert.deepEqual(
+      violations,
+      [],
+      'per-key versions only grow: no snapshot row after a newer change',
+    );
+    assert.deepEqual(
+      sameContent(state, expected).slice(0, 10),
+      [],
+      'downstream content equals the table',
+    );
     const snapshotRows = changes(seen).filter((e) => e.value.op === 'r');
     // Rows inserted ahead of the snapshot cursor are read by it too.
-    assert.ok(snapshotRows.length > 4000 && snapshotRows.length <= 6000 + inserts, `snapshot rows: ${snapshotRows.length}`);
+    assert.ok(
+      snapshotRows.length > 4000 && snapshotRows.length <= 6000 + inserts,
+      `snapshot rows: ${snapshotRows.length}`,
+    );
     assert.equal(snapshotRows[0]?.value.source.snapshot !== undefined, true);
     assert.ok(writes > 50, `concurrent writes: ${writes}`);
     // Debezium source block on a streamed change.
@@ -115,7 +150,11 @@ test('snapshot interleaved with concurrent writers: final content equals the tab
     assert.equal(streamed.value.source.connector, 'postgresql');
     assert.equal(streamed.value.source.snapshot, 'false');
     assert.equal(typeof streamed.value.source.txId, 'number');
-    assert.equal(BigInt(streamed.value.source.lsn as number), streamed.version, 'version = the change LSN');
+    assert.equal(
+      BigInt(streamed.value.source.lsn as number),
+      streamed.version,
+      'version = the change LSN',
+    );
     assert.match(String(streamed.value.source.sequence), /^\[("\d+"|null),"\d+"\]$/);
   } finally {
     assert.equal(await capture.stop(), 0, capture.output.join('\n'));
@@ -129,7 +168,13 @@ test('restart inside a same-LSN group (COPY of 20 rows, killed after the 10th ev
   await createTable(table, 0);
   // Batches of 10: the first Kafka transaction holds exactly 10 events, and the process
   // SIGKILLs itself right after that commit (before acknowledging PostgreSQL).
-  const config = writeConfig(sourceConfig(source, [table], { snapshot: { mode: 'never' }, heartbeatIntervalMs: 0, publisher: { batchSize: 10, lingerMs: 60_000, maxBuffered: 1000 } }));
+  const config = writeConfig(
+    sourceConfig(source, [table], {
+      snapshot: { mode: 'never' },
+      heartbeatIntervalMs: 0,
+      publisher: { batchSize: 10, lingerMs: 60_000, maxBuffered: 1000 },
+    }),
+  );
   const topic = `${source}.${table}`;
   let capture = new CaptureProcess(config, { TRIBUTARY_CRASH_AFTER_COMMITS: '1' });
   await capture.waitFor(/created replication slot/);
@@ -142,11 +187,19 @@ test('restart inside a same-LSN group (COPY of 20 rows, killed after the 10th ev
   const versions = new Set(changes(first).map((e) => e.version));
   assert.equal(versions.size, 1, 'the 20 rows share one LSN (one multi-insert WAL record)');
 
-  capture = new CaptureProcess(writeConfig(sourceConfig(source, [table], { snapshot: { mode: 'never' } })));
+  capture = new CaptureProcess(
+    writeConfig(sourceConfig(source, [table], { snapshot: { mode: 'never' } })),
+  );
   try {
     const seen = await readTopics([topic], (s) => s.length >= 20, 30_000);
-    const ids = changes(seen).map((e) => (e.key as { id: number }).id).sort((a, b) => a - b);
-    assert.deepEqual(ids, Array.from({ length: 20 }, (_, i) => i + 1), 'each row exactly once');
+    const ids = changes(seen)
+      .map((e) => (e.key as { id: number }).id)
+      .sort((a, b) => a - b);
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+      'each row exactly once',
+    );
   } finally {
     await capture.stop();
   }
@@ -177,7 +230,9 @@ test('a transaction open across a restart is captured once it commits', async ()
   try {
     const seen = await readTopics([topic], (s) => s.length >= 7, 30_000);
     assert.deepEqual(
-      changes(seen).map((e) => (e.key as { id: number }).id).sort((a, b) => a - b),
+      changes(seen)
+        .map((e) => (e.key as { id: number }).id)
+        .sort((a, b) => a - b),
       [1, 2, 3, 4, 5, 6, 7],
     );
   } finally {
@@ -220,18 +275,45 @@ test('setup errors are clear and name the fix: unknown table, no key, wrong pass
   await db.query(`CREATE TABLE public.${source}_orders (id int primary key)`);
 
   const cases: Array<[Record<string, unknown>, RegExp]> = [
-    [sourceConfig(source, [`public.${source}_ordrs`]), new RegExp(`unknown table "public\\.${source}_ordrs" — did you mean "public\\.${source}_orders"\\?`)],
+    [
+      sourceConfig(source, [`public.${source}_ordrs`]),
+      new RegExp(
+        `unknown table "public\\.${source}_ordrs" — did you mean "public\\.${source}_orders"\\?`,
+      ),
+    ],
     [sourceConfig(source, [keyless]), /has no primary key.*REPLICA IDENTITY FULL/],
-    [{ ...sourceConfig(source, [`public.${source}_orders`]), connection: { host: '127.0.0.1', port: 5432, database: 'tributary', user: 'tributary', password: 'wrong' } }, /rejected user "tributary".*connection\.password/],
-    [{ ...sourceConfig(source, [`public.${source}_orders`]), snapshot: { mode: 'sometimes' } }, /snapshot\.mode/],
-    [{ ...sourceConfig(source, [`public.${source}_orders`]), tabels: [] }, /tabels: unknown key — did you mean "tables"\?/],
+    [
+      {
+        ...sourceConfig(source, [`public.${source}_orders`]),
+        connection: {
+          host: '127.0.0.1',
+          port: 5432,
+          database: 'tributary',
+          user: 'tributary',
+          password: 'wrong',
+        },
+      },
+      /rejected user "tributary".*connection\.password/,
+    ],
+    [
+      { ...sourceConfig(source, [`public.${source}_orders`]), snapshot: { mode: 'sometimes' } },
+      /snapshot\.mode/,
+    ],
+    [
+      { ...sourceConfig(source, [`public.${source}_orders`]), tabels: [] },
+      /tabels: unknown key — did you mean "tables"\?/,
+    ],
   ];
   for (const [cfg, pattern] of cases) {
     const capture = new CaptureProcess(writeConfig(cfg));
     const code = await capture.wait();
     assert.notEqual(code, 0);
     assert.match(capture.output.join('\n'), pattern);
-    assert.doesNotMatch(capture.output.join('\n'), /at .*\.ts:\d+/, 'no stack trace for a setup error');
+    assert.doesNotMatch(
+      capture.output.join('\n'),
+      /at .*\.ts:\d+/,
+      'no stack trace for a setup error',
+    );
   }
 });
 

@@ -8,10 +8,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { fromKafkaRecord } from '../../../../core/events/index.ts';
 import type { ChangeEvent } from '../../../../core/events/index.ts';
-import { defaultKafkaConfig, KafkaConsumer } from '../../../../core/kafka/index.ts';
+import { defaultKafkaConfig, TopicReader } from '../../../../core/kafka/index.ts';
 import { REPO, uniqueName } from '../../helpers.ts';
 
-export const PG = { host: '127.0.0.1', port: 5432, database: 'tributary', user: 'tributary', password: 'tributary' };
+export const PG = {
+  host: '127.0.0.1',
+  port: 5432,
+  database: 'tributary',
+  user: 'tributary',
+  password: 'tributary',
+};
 
 export async function pgClient(): Promise<pg.Client> {
   const c = new pg.Client(PG);
@@ -31,7 +37,11 @@ export function writeConfig(config: Record<string, unknown>): string {
   return path;
 }
 
-export function sourceConfig(name: string, tables: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function sourceConfig(
+  name: string,
+  tables: string[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { name, connection: PG, tables, heartbeatIntervalMs: 1000, ...extra };
 }
 
@@ -42,11 +52,15 @@ export class CaptureProcess {
   readonly child: ChildProcess;
 
   constructor(configPath: string, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, ['bin/tributary.js', 'capture', '--config', configPath, '--progress-interval-ms', '1000'], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
+    this.child = spawn(
+      process.execPath,
+      ['bin/tributary.js', 'capture', '--config', configPath, '--progress-interval-ms', '1000'],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...env },
+      },
+    );
     const collect = (d: Buffer) => this.output.push(...d.toString().split('\n').filter(Boolean));
     this.child.stdout!.on('data', collect);
     this.child.stderr!.on('data', collect);
@@ -72,7 +86,10 @@ export class CaptureProcess {
     while (Date.now() < deadline) {
       const line = this.output.find((l) => pattern.test(l));
       if (line) return line;
-      if (this.child.exitCode !== null) throw new Error(`capture exited (${this.child.exitCode}) before ${pattern}:\n${this.output.join('\n')}`);
+      if (this.child.exitCode !== null)
+        throw new Error(
+          `capture exited (${this.child.exitCode}) before ${pattern}:\n${this.output.join('\n')}`,
+        );
       await sleep(100);
     }
     throw new Error(`timed out waiting for ${pattern}:\n${this.output.join('\n')}`);
@@ -83,30 +100,46 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export type Seen = { kind: 'change'; event: ChangeEvent; partition: number; offset: bigint } | { kind: 'tombstone'; key: string; partition: number; offset: bigint };
+export type Seen =
+  | { kind: 'change'; event: ChangeEvent; partition: number; offset: bigint }
+  | { kind: 'tombstone'; key: string; partition: number; offset: bigint };
 
 /**
- * Reads topics with a fresh read_committed consumer until `done(seen)` is true (or the
- * stream is quiet for `quietMs` once done, to catch extra records), or the timeout passes.
+ * Reads topics from the start with an independent read_committed reader until `done(seen)`
+ * holds and nothing more arrived for `quietMs` (to catch extra records), or the timeout passes.
  */
-export async function readTopics(topics: string[], done: (seen: Seen[]) => boolean, timeoutMs = 60_000, quietMs = 1_500): Promise<Seen[]> {
-  const consumer = new KafkaConsumer(defaultKafkaConfig('verifier'), { groupId: uniqueName('verifier'), isolation: 'read_committed' });
+export async function readTopics(
+  topics: string[],
+  done: (seen: Seen[]) => boolean,
+  timeoutMs = 60_000,
+  quietMs = 1_500,
+): Promise<Seen[]> {
+  const reader = new TopicReader(defaultKafkaConfig('verifier'), topics, 'read_committed');
   const seen: Seen[] = [];
   try {
-    await consumer.subscribe(topics);
+    await reader.open();
     const deadline = Date.now() + timeoutMs;
+    let quietSince = Date.now();
     while (Date.now() < deadline) {
-      const batch = await consumer.poll(10_000, done(seen) ? quietMs : 500);
+      const batch = await reader.poll(200);
       for (const r of batch) {
         const d = fromKafkaRecord(r);
-        if (d.kind === 'change') seen.push({ kind: 'change', event: d.event, partition: r.partition, offset: r.offset });
-        else seen.push({ kind: 'tombstone', key: JSON.stringify(d.tombstone.key), partition: r.partition, offset: r.offset });
+        if (d.kind === 'change')
+          seen.push({ kind: 'change', event: d.event, partition: r.partition, offset: r.offset });
+        else
+          seen.push({
+            kind: 'tombstone',
+            key: JSON.stringify(d.tombstone.key),
+            partition: r.partition,
+            offset: r.offset,
+          });
       }
-      if (batch.length === 0 && done(seen)) break;
+      if (batch.length > 0) quietSince = Date.now();
+      else if (done(seen) && Date.now() - quietSince >= quietMs) break;
     }
     return seen;
   } finally {
-    await consumer.close();
+    await reader.close();
   }
 }
 
@@ -116,7 +149,9 @@ export function changes(seen: Seen[]): ChangeEvent[] {
 
 /** Changes grouped per key in the order they appear in their partition. */
 export function perKey(seen: Seen[]): Map<string, ChangeEvent[]> {
-  const sorted = [...seen].sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+  const sorted = [...seen].sort(
+    (a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0),
+  );
   const out = new Map<string, ChangeEvent[]>();
   for (const s of sorted) {
     if (s.kind !== 'change') continue;
@@ -130,6 +165,11 @@ export function perKey(seen: Seen[]): Map<string, ChangeEvent[]> {
 
 /** Drops the slot and publication a test created (best effort). */
 export async function cleanupSource(client: pg.Client, source: string): Promise<void> {
-  await client.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`tributary_${source}`]).catch(() => undefined);
+  await client
+    .query(
+      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
+      [`tributary_${source}`],
+    )
+    .catch(() => undefined);
   await client.query(`DROP PUBLICATION IF EXISTS tributary_${source}`).catch(() => undefined);
 }
