@@ -76,6 +76,7 @@ export class KafkaPartitionConsumer {
   private assignment: GroupAssignment | undefined;
   private groupError: unknown;
   private joined = false;
+  private lastHeartbeatAt = Date.now();
 
   constructor(
     config: KafkaConfig,
@@ -100,7 +101,9 @@ export class KafkaPartitionConsumer {
     installReadCommittedFilter(this.consumer);
     // The client reports failed rejoins as 'error' events; keep them for the caller.
     this.consumer.on('error', (err: unknown) => (this.groupError ??= err));
+    this.consumer.on('consumer:heartbeat:end', () => (this.lastHeartbeatAt = Date.now()));
     this.consumer.on('consumer:group:join', (payload) => {
+      this.lastHeartbeatAt = Date.now();
       const partitions: TopicPartition[] = [];
       for (const a of payload.assignments ?? [])
         for (const p of a.partitions) partitions.push({ topic: a.topic, partition: p });
@@ -143,6 +146,16 @@ export class KafkaPartitionConsumer {
   /** True while the member holds a live group membership. */
   isActive(): boolean {
     return this.joined && this.consumer.isActive();
+  }
+
+  /**
+   * Milliseconds since the last successful heartbeat (or join). The client stops heartbeating
+   * after some errors (e.g. while the coordinator is unreachable) without telling anyone; a
+   * member whose heartbeat age exceeds the session timeout has lost its membership and should
+   * be closed and re-created.
+   */
+  heartbeatAgeMs(): number {
+    return Date.now() - this.lastHeartbeatAt;
   }
 
   /** Throws the error of a failed background rejoin, if any (the member must be re-created). */
@@ -317,8 +330,14 @@ export class KafkaPartitionConsumer {
     }
   }
 
+  /** Leaves the group (bounded: gives up after 5 s when the broker is unreachable). */
   async close(): Promise<void> {
-    await Promise.resolve(this.consumer.close(true)).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.resolve(this.consumer.close(true)).catch(() => undefined),
+      new Promise<void>((r) => (timer = setTimeout(r, 5000))),
+    ]);
+    clearTimeout(timer);
   }
 }
 

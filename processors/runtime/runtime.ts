@@ -64,7 +64,16 @@ export class ProcessorRuntime {
   private loop: Promise<void> | undefined;
   private subscribed: string[] = [];
   private rebalances = 0;
+  private waitingSince: number | undefined;
   private closedMetrics = { commits: 0, aborts: 0 };
+  /** Counters of tasks that were closed (metrics are cumulative over the runtime's life). */
+  private readonly closedPipelines: PipelineMetrics = {
+    processed: 0,
+    emitted: 0,
+    inputTombstones: 0,
+    skipped: {},
+    deadLettered: {},
+  };
   private readyResolve!: () => void;
   /** Resolves once the first assignment's tasks are running. */
   readonly ready = new Promise<void>((r) => (this.readyResolve = r));
@@ -180,19 +189,31 @@ export class ProcessorRuntime {
       aborts: this.closedMetrics.aborts,
       rebalances: this.rebalances,
     };
+    addPipelineMetrics(m, this.closedPipelines);
     for (const t of this.tasks.values()) {
       m.commits += t.commits;
       m.aborts += t.aborts;
-      const tm = t.metrics;
-      if (!tm) continue;
-      m.processed += tm.processed;
-      m.emitted += tm.emitted;
-      m.inputTombstones += tm.inputTombstones;
-      for (const [k, v] of Object.entries(tm.skipped)) m.skipped[k] = (m.skipped[k] ?? 0) + v;
-      for (const [k, v] of Object.entries(tm.deadLettered))
-        m.deadLettered[k] = (m.deadLettered[k] ?? 0) + v;
+      if (t.metrics) addPipelineMetrics(m, t.metrics);
     }
     return m;
+  }
+
+  /** Why the group membership must be re-created, or undefined while it is healthy. */
+  private membershipLost(): string | undefined {
+    const m = this.member!;
+    try {
+      m.throwIfFailed();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    const limit = this.config.sessionTimeoutMs;
+    if (m.heartbeatAgeMs() > limit) return `no heartbeat for ${m.heartbeatAgeMs()} ms`;
+    if (this.waitingForAssignment.size > 0) {
+      this.waitingSince ??= Date.now();
+      if (Date.now() - this.waitingSince > limit + 2000 && !this.pendingAssignment)
+        return 'tasks were fenced and no new assignment came';
+    } else this.waitingSince = undefined;
+    return undefined;
   }
 
   private async joinGroup(): Promise<void> {
@@ -202,8 +223,12 @@ export class ProcessorRuntime {
       rebalanceTimeoutMs: this.config.sessionTimeoutMs,
       heartbeatIntervalMs: Math.min(1000, Math.floor(this.config.sessionTimeoutMs / 5)),
     });
-    member.onAssignment((a) => (this.pendingAssignment = a));
-    member.onRevoke(() => (this.revokeRequested = true));
+    member.onAssignment((a) => {
+      if (this.member === member) this.pendingAssignment = a;
+    });
+    member.onRevoke(() => {
+      if (this.member === member) this.revokeRequested = true;
+    });
     this.member = member;
     this.pendingAssignment = await member.join(this.subscribed);
   }
@@ -230,13 +255,22 @@ export class ProcessorRuntime {
     let fatal: unknown;
     try {
       while (!this.stopping) {
-        try {
-          this.member!.throwIfFailed();
-        } catch (err) {
-          this.log(`group membership lost (${(err as Error).message}); rejoining`);
+        const lost = this.membershipLost();
+        if (lost) {
+          this.log(`group membership lost (${lost}); rejoining`);
           await this.closeAllTasks(false);
           await this.member!.close();
-          await this.joinGroup();
+          this.assignment = undefined;
+          this.retryAt.clear();
+          this.waitingForAssignment.clear();
+          try {
+            await this.joinGroup();
+            this.waitingSince = undefined;
+          } catch (err) {
+            this.log(`rejoin failed (${(err as Error).message}); retrying`);
+            await sleep(1000);
+            continue;
+          }
         }
         if (this.pendingAssignment) await this.applyAssignment();
         await this.ensureTasks();
@@ -379,6 +413,7 @@ export class ProcessorRuntime {
     this.tasks.delete(task.partition);
     this.closedMetrics.commits += task.commits;
     this.closedMetrics.aborts += task.aborts;
+    if (task.metrics) addPipelineMetrics(this.closedPipelines, task.metrics);
     await task
       .close(clean)
       .catch((err) => this.log(`task ${task.partition}: close failed: ${(err as Error).message}`));
@@ -387,6 +422,15 @@ export class ProcessorRuntime {
   private async closeAllTasks(clean: boolean): Promise<void> {
     for (const t of [...this.tasks.values()]) await this.dropTask(t, clean);
   }
+}
+
+function addPipelineMetrics(into: PipelineMetrics, m: PipelineMetrics): void {
+  into.processed += m.processed;
+  into.emitted += m.emitted;
+  into.inputTombstones += m.inputTombstones;
+  for (const [k, v] of Object.entries(m.skipped)) into.skipped[k] = (into.skipped[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(m.deadLettered))
+    into.deadLettered[k] = (into.deadLettered[k] ?? 0) + v;
 }
 
 function sleep(ms: number): Promise<void> {
