@@ -1,14 +1,8 @@
-import { once } from 'node:events';
-import { baseOptions, Consumer, FetchIsolationLevels } from './client.ts';
-import type { Message, MessagesStream } from './client.ts';
 import type { KafkaConfig } from './config.ts';
-import { toKafkaError } from './errors.ts';
-import { installReadCommittedFilter } from './read-committed.ts';
-import type { IncomingRecord } from './records.ts';
+import { KafkaPartitionConsumer } from './partition-consumer.ts';
+import type { GroupAssignment, GroupGeneration } from './partition-consumer.ts';
+import type { IncomingRecord, TopicPartitionOffset } from './records.ts';
 import { TributaryError } from '../errors/index.ts';
-
-type RawConsumer = Consumer<Buffer, Buffer, string, Buffer>;
-type RawMessage = Message<Buffer, Buffer, string, Buffer>;
 
 export interface ConsumerOptions {
   groupId: string;
@@ -21,75 +15,52 @@ export interface ConsumerOptions {
   sessionTimeoutMs?: number;
 }
 
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
 /**
- * A consumer-group member. Offsets are never committed automatically: call commit() after the
+ * A consumer-group member that reads from its assigned partitions, starting at the group's
+ * committed offsets. Offsets are never committed automatically: call commit() after the
  * records are durable downstream, or hand them to KafkaTransaction.sendOffsets().
+ *
+ * It fetches with explicit positions (KafkaPartitionConsumer) rather than the client's
+ * message stream, which was seen to stall on topics written by fenced transactional producers.
+ * On a rebalance, positions restart from the committed offsets of the new assignment and
+ * records buffered for partitions no longer assigned are dropped.
  * Lifecycle: subscribe() once, then poll() repeatedly from one caller, then close().
  */
 export class KafkaConsumer {
-  private readonly consumer: RawConsumer;
-  private stream: MessagesStream<Buffer, Buffer, string, Buffer> | undefined;
-  private readonly rawByRecord = new WeakMap<IncomingRecord, RawMessage>();
-  private streamError: unknown;
-  private ended = false;
+  private readonly consumer: KafkaPartitionConsumer;
+  private positions: TopicPartitionOffset[] = [];
+  private buffer: IncomingRecord[] = [];
+  private assignment: GroupAssignment | undefined;
+  private pending: GroupAssignment | undefined;
+  private subscribed = false;
 
   constructor(
     config: KafkaConfig,
     private readonly options: ConsumerOptions,
   ) {
-    this.consumer = new Consumer<Buffer, Buffer, string, Buffer>({
-      ...baseOptions(config, `consumer-${options.groupId}`),
+    this.consumer = new KafkaPartitionConsumer(config, {
       groupId: options.groupId,
-      autocommit: false,
-      sessionTimeout: options.sessionTimeoutMs ?? 10_000,
-      heartbeatInterval: 1_000,
-      maxWaitTime: options.maxWaitMs ?? 500,
-      isolationLevel:
-        options.isolation === 'read_uncommitted'
-          ? FetchIsolationLevels.READ_UNCOMMITTED
-          : FetchIsolationLevels.READ_COMMITTED,
-      deserializers: { headerKey: (k?: Buffer) => (k === undefined ? '' : k.toString()) },
+      isolation: options.isolation ?? 'read_committed',
+      sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
+      assignor: 'round-robin',
     });
-    // The client's own aborted-transaction filter misses some aborted records (see
-    // read-committed.ts); every fetch response is re-filtered before the stream sees it.
-    installReadCommittedFilter(this.consumer);
+    this.consumer.onAssignment((a) => (this.pending = a));
   }
 
-  /** @internal for KafkaTransaction.sendOffsets */
-  get raw(): RawConsumer {
-    return this.consumer;
-  }
-
-  /** @internal the client message behind a record (carries the group generation). */
-  rawMessage(record: IncomingRecord): RawMessage {
-    const m = this.rawByRecord.get(record);
-    if (!m)
-      throw new TributaryError(
-        'RECORD_NOT_FROM_CONSUMER',
-        `record ${record.topic}[${record.partition}]@${record.offset} was not returned by this consumer's poll()`,
-      );
-    return m;
+  /** The group generation the current positions belong to (for transactional offsets). */
+  get generation(): GroupGeneration {
+    if (!this.assignment) throw new TributaryError('NOT_SUBSCRIBED', 'call subscribe() first');
+    return this.assignment.generation;
   }
 
   async subscribe(topics: string[]): Promise<void> {
-    if (this.stream)
+    if (this.subscribed)
       throw new TributaryError('ALREADY_SUBSCRIBED', 'subscribe() may be called once per consumer');
-    try {
-      this.stream = await this.consumer.consume({
-        topics,
-        mode: 'committed',
-        fallbackMode: this.options.startFrom ?? 'earliest',
-        autocommit: false,
-      });
-    } catch (err) {
-      throw toKafkaError(
-        err,
-        `subscribing group "${this.options.groupId}" to ${topics.join(', ')}`,
-      );
-    }
-    this.stream.on('error', (err) => (this.streamError ??= err));
-    this.stream.on('end', () => (this.ended = true));
-    this.stream.on('close', () => (this.ended = true));
+    this.subscribed = true;
+    this.pending = await this.consumer.join(topics);
+    await this.applyAssignment();
   }
 
   /**
@@ -97,32 +68,36 @@ export class KafkaConsumer {
    * an empty array when nothing arrived in time.
    */
   async poll(maxRecords = 10_000, maxWaitMs = 1_000): Promise<IncomingRecord[]> {
-    const stream = this.stream;
-    if (!stream) throw new TributaryError('NOT_SUBSCRIBED', 'call subscribe() before poll()');
-    const batch: IncomingRecord[] = [];
-    const deadline = Date.now() + maxWaitMs;
-    for (;;) {
-      this.throwIfFailed();
-      let m: RawMessage | null;
-      while (batch.length < maxRecords && (m = stream.read() as RawMessage | null) !== null)
-        batch.push(this.convert(m));
-      if (batch.length > 0 || this.ended) return batch;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) return batch;
-      const ac = new AbortController();
-      const timer = setTimeout(() => ac.abort(), remaining);
-      try {
-        await Promise.race([
-          once(stream, 'readable', { signal: ac.signal }),
-          once(stream, 'close', { signal: ac.signal }),
-        ]);
-      } catch {
-        // timed out
-      } finally {
-        clearTimeout(timer);
-        ac.abort();
-      }
+    if (!this.subscribed)
+      throw new TributaryError('NOT_SUBSCRIBED', 'call subscribe() before poll()');
+    this.consumer.throwIfFailed();
+    if (this.pending) await this.applyAssignment();
+    if (this.buffer.length === 0 && this.positions.length > 0) {
+      const wait = Math.min(maxWaitMs, this.options.maxWaitMs ?? 500);
+      const deadline = Date.now() + maxWaitMs;
+      do {
+        const fetched = await this.consumer.fetch(
+          this.positions,
+          Math.max(0, Math.min(wait, deadline - Date.now())),
+        );
+        if (this.pending) break; // rebalanced meanwhile: these records belong to an old generation
+        for (const f of fetched) {
+          const pos = this.positions.find(
+            (p) => p.topic === f.topic && p.partition === f.partition,
+          );
+          if (pos && f.nextOffset > pos.offset) pos.offset = f.nextOffset;
+          this.buffer.push(...f.records);
+        }
+      } while (this.buffer.length === 0 && Date.now() < deadline);
+    } else if (this.positions.length === 0 && maxWaitMs > 0) {
+      await new Promise((r) => setTimeout(r, Math.min(maxWaitMs, 200)));
     }
+    return this.buffer.splice(0, maxRecords);
+  }
+
+  /** Commits, for each partition, the position after the highest offset among `records`. */
+  async commit(records: IncomingRecord[]): Promise<void> {
+    await this.consumer.commit(nextPositions(records));
   }
 
   /**
@@ -130,63 +105,44 @@ export class KafkaConsumer {
    * (read_committed: the last stable offset, i.e. after the last decided transaction).
    */
   async endOffsets(topic: string): Promise<bigint[]> {
-    try {
-      const offsets = await this.consumer.listOffsets({ topics: [topic] });
-      return offsets.get(topic) ?? [];
-    } catch (err) {
-      throw toKafkaError(err, `listing end offsets of "${topic}"`);
-    }
-  }
-
-  /** Commits, for each partition, the position after the highest offset among `records`. */
-  async commit(records: IncomingRecord[]): Promise<void> {
-    const last = new Map<string, RawMessage>();
-    for (const r of records) {
-      const k = `${r.topic}\u0000${r.partition}`;
-      const prev = last.get(k);
-      if (!prev || prev.offset < r.offset) last.set(k, this.rawMessage(r));
-    }
-    if (last.size === 0) return;
-    try {
-      await this.consumer.commit({
-        offsets: [...last.values()].map((m) => ({
-          topic: m.topic,
-          partition: m.partition,
-          offset: m.offset + 1n,
-          leaderEpoch: -1,
-        })),
-      });
-    } catch (err) {
-      throw toKafkaError(err, `committing offsets of group "${this.options.groupId}"`);
-    }
+    const count = (await this.consumer.partitionCounts([topic])).get(topic) ?? 0;
+    const partitions = Array.from({ length: count }, (_, partition) => ({ topic, partition }));
+    const ends = await this.consumer.offsets(partitions, 'latest');
+    return partitions.map((p) => ends.get(tpKey(p.topic, p.partition)) ?? 0n);
   }
 
   async close(): Promise<void> {
-    try {
-      if (this.stream) await this.stream.close();
-    } finally {
-      await Promise.resolve(this.consumer.close(true)).catch(() => undefined);
-    }
+    await this.consumer.close();
   }
 
-  private convert(m: RawMessage): IncomingRecord {
-    const headers: Record<string, Buffer> = {};
-    for (const [k, v] of m.headers) headers[k] = v;
-    const r: IncomingRecord = {
-      topic: m.topic,
-      partition: m.partition,
-      offset: m.offset,
-      key: m.key ?? null,
-      value: m.value ?? null,
-      headers,
-      timestamp: m.timestamp,
-    };
-    this.rawByRecord.set(r, m);
-    return r;
+  private async applyAssignment(): Promise<void> {
+    const a = this.pending!;
+    this.pending = undefined;
+    const committed = await this.consumer.committed(a.partitions);
+    const missing = a.partitions.filter(
+      (p) => committed.get(tpKey(p.topic, p.partition)) === undefined,
+    );
+    const fallback =
+      missing.length > 0
+        ? await this.consumer.offsets(missing, this.options.startFrom ?? 'earliest')
+        : new Map<string, bigint>();
+    this.positions = a.partitions.map((p) => {
+      const k = tpKey(p.topic, p.partition);
+      return { ...p, offset: committed.get(k) ?? fallback.get(k) ?? 0n };
+    });
+    this.buffer = []; // buffered records are fetched again from the committed offsets
+    this.assignment = a;
   }
+}
 
-  private throwIfFailed(): void {
-    if (this.streamError !== undefined)
-      throw toKafkaError(this.streamError, `consuming as group "${this.options.groupId}"`);
+/** For each partition, the position after the highest offset among `records`. */
+export function nextPositions(records: IncomingRecord[]): TopicPartitionOffset[] {
+  const last = new Map<string, TopicPartitionOffset>();
+  for (const r of records) {
+    const k = tpKey(r.topic, r.partition);
+    const prev = last.get(k);
+    if (!prev || prev.offset <= r.offset)
+      last.set(k, { topic: r.topic, partition: r.partition, offset: r.offset + 1n });
   }
+  return [...last.values()];
 }

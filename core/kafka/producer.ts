@@ -5,6 +5,7 @@ import { toKafkaError } from './errors.ts';
 import { partitionForKey } from './partitioner.ts';
 import type { IncomingRecord, OutgoingRecord } from './records.ts';
 import type { KafkaConsumer } from './consumer.ts';
+import { nextPositions } from './consumer.ts';
 import type { GroupGeneration } from './partition-consumer.ts';
 import type { TopicPartitionOffset } from './records.ts';
 import { ProducerFencedError, TributaryError } from '../errors/index.ts';
@@ -60,7 +61,10 @@ class PartitionAssigner {
  * already assigned) into sends whose per-partition payload stays under `limit` bytes, keeping
  * the order of records within each partition.
  */
-export function batchesUnderLimit(records: OutgoingRecord[], limit = 768 * 1024): OutgoingRecord[][] {
+export function batchesUnderLimit(
+  records: OutgoingRecord[],
+  limit = 768 * 1024,
+): OutgoingRecord[][] {
   const out: OutgoingRecord[][] = [];
   let current: OutgoingRecord[] = [];
   let bytes = new Map<string, number>();
@@ -133,7 +137,8 @@ export class KafkaProducer {
     if (records.length === 0) return;
     try {
       const assigned = await this.partitions.assign(records);
-      for (const chunk of batchesUnderLimit(assigned)) await this.producer.send({ messages: chunk.map(toMessage) });
+      for (const chunk of batchesUnderLimit(assigned))
+        await this.producer.send({ messages: chunk.map(toMessage) });
     } catch (err) {
       throw toKafkaError(err, `producing ${records.length} record(s)`);
     }
@@ -211,7 +216,8 @@ export class KafkaTransaction {
     try {
       const assigned = await this.partitions.assign(records);
       this.touched = true;
-      for (const chunk of batchesUnderLimit(assigned)) await this.txn.send({ messages: chunk.map(toMessage) });
+      for (const chunk of batchesUnderLimit(assigned))
+        await this.txn.send({ messages: chunk.map(toMessage) });
     } catch (err) {
       throw toKafkaError(
         err,
@@ -228,29 +234,9 @@ export class KafkaTransaction {
    * generation travels with it, so a zombie from an older generation is fenced (KIP-447).
    */
   async sendOffsets(consumer: KafkaConsumer, consumed: IncomingRecord[]): Promise<void> {
-    this.checkOpen();
-    const last = new Map<string, IncomingRecord>();
-    for (const r of consumed) {
-      const k = `${r.topic}\u0000${r.partition}`;
-      const prev = last.get(k);
-      if (!prev || prev.offset < r.offset) last.set(k, r);
-    }
-    if (last.size === 0) return;
-    try {
-      this.touched = true;
-      await this.txn.addConsumer(consumer.raw);
-      for (const r of last.values()) await this.txn.addOffset(consumer.rawMessage(r));
-    } catch (err) {
-      throw toKafkaError(err, 'adding consumed offsets to the transaction', this.transactionalId);
-    }
+    await this.sendPositions(consumer.generation, nextPositions(consumed));
   }
 
-  /**
-   * Like sendOffsets, for a caller that tracks positions itself (KafkaPartitionConsumer):
-   * `positions` are the next offsets to read, committed for `generation`'s group atomically
-   * with this transaction. The generation fences members of older generations (KIP-447): a
-   * member that lost its partitions in a rebalance gets ILLEGAL_GENERATION/UNKNOWN_MEMBER_ID.
-   */
   async sendPositions(
     generation: GroupGeneration,
     positions: TopicPartitionOffset[],

@@ -212,3 +212,45 @@ test('keyed records land on the Java-compatible murmur2 partition; null values s
   const tomb = seen.find((r) => r.key!.toString() === 'deleted-key');
   assert.equal(tomb?.value, null, 'a null value (tombstone) is consumed as null');
 });
+
+test('a consumer reads a large transactional topic to the end (tombstones, fenced writers)', async () => {
+  // The traffic a capture produces: big transactions of change-event-sized records with
+  // tombstones, and writers fenced with a transaction left open. (The client's own message
+  // stream stopped after ~21,000 records of such a topic; this guards the replacement.)
+  const topic = uniqueName('large-txn');
+  await admin.ensureTopics([{ name: topic, partitions: 3 }]);
+  const txid = uniqueName('txid');
+  let committed = 0;
+  for (let writer = 0; writer < 2; writer++) {
+    const producer = new TransactionalProducer(config, txid);
+    cleanup.push(() => producer.close());
+    for (let t = 0; t < 6; t++) {
+      const txn = await producer.begin();
+      const batch = Array.from({ length: 4000 }, (_, i) => ({
+        topic,
+        key: Buffer.from(`{"id":${t * 4000 + i}}`),
+        value: i % 4 === 3 ? null : Buffer.alloc(600, 97),
+        headers: { origin: 'committed' },
+      }));
+      await txn.send(batch);
+      await txn.commit();
+      committed += batch.length;
+    }
+    const zombie = await producer.begin(); // left open: the next writer fences it
+    await zombie.send([
+      {
+        topic,
+        key: Buffer.from('zombie'),
+        value: Buffer.from('x'),
+        headers: { origin: 'aborted' },
+      },
+    ]);
+  }
+  const next = new TransactionalProducer(config, txid);
+  cleanup.push(() => next.close());
+  await next.init();
+  const seen = await drain([topic], 'read_committed', committed, 60_000);
+  assert.equal(seen.length, committed);
+  assert.ok(seen.every((r) => r.headers.origin?.toString() === 'committed'));
+  assert.deepEqual(new Set(seen.map((r) => r.partition)), new Set([0, 1, 2]));
+});
