@@ -1,0 +1,162 @@
+// Processor benchmark: events/s through mask -> rename -> join (global store), with
+// exactly-once and at-least-once, in one run on the local broker, and their ratio.
+//   node --import tsx bench/processors/run.ts [events=100000] [rounds=1]
+// Not a test: it prints numbers. The machine is shared and noisy; run it more than once.
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { toKafkaRecords } from '../../core/events/index.ts';
+import type { ChangeEvent } from '../../core/events/index.ts';
+import {
+  defaultKafkaConfig,
+  KafkaAdmin,
+  KafkaPartitionConsumer,
+  KafkaProducer,
+} from '../../core/kafka/index.ts';
+import { ProcessorRuntime } from '../../processors/runtime/runtime.ts';
+
+const EVENTS = Number(process.argv[2] ?? 100_000);
+const ROUNDS = Number(process.argv[3] ?? 1);
+const CUSTOMERS = 5_000;
+const PARTITIONS = 4;
+const kafka = defaultKafkaConfig('bench-processors');
+const run = `bench-proc-${Date.now().toString(36)}`;
+const source = (table: string) => ({
+  version: '3.0.0',
+  connector: 'postgresql',
+  name: 'bench',
+  ts_ms: 1767225600000,
+  db: 'shop',
+  schema: 'public',
+  table,
+  lsn: 1,
+});
+
+function order(topic: string, i: number): ChangeEvent {
+  return {
+    topic,
+    key: { id: i },
+    version: BigInt(i + 1),
+    value: {
+      before: null,
+      after: {
+        id: i,
+        customer_id: i % CUSTOMERS,
+        email: `user${i}@example.com`,
+        amt: (i * 37) % 10_000,
+        status: 'paid',
+        created_at: 1767225600000 + i,
+      },
+      source: source('orders'),
+      transaction: null,
+      op: 'c',
+      ts_ms: 1767225600000 + i,
+    },
+  };
+}
+
+function customer(topic: string, id: number): ChangeEvent {
+  return {
+    topic,
+    key: { id },
+    version: BigInt(id + 1),
+    value: {
+      before: null,
+      after: { id, name: `Customer ${id}`, tier: id % 3 },
+      source: source('customers'),
+      transaction: null,
+      op: 'r',
+      ts_ms: 1767225600000,
+    },
+  };
+}
+
+async function produce(events: ChangeEvent[]): Promise<void> {
+  const p = new KafkaProducer(kafka);
+  for (let i = 0; i < events.length; i += 10_000)
+    await p.send(events.slice(i, i + 10_000).flatMap((e) => toKafkaRecords(e, { format: 'json' })));
+  await p.close();
+}
+
+async function measure(
+  guarantee: 'exactly_once' | 'at_least_once',
+  input: string,
+  customers: string,
+  round: number,
+): Promise<number> {
+  const name = `${run}-${guarantee}-${round}`;
+  const output = `${name}.out`;
+  const stateDir = join(tmpdir(), name);
+  const rt = new ProcessorRuntime(
+    {
+      name,
+      inputs: [input],
+      output,
+      guarantee,
+      stateDir,
+      processors: [
+        {
+          builtin: 'mask',
+          config: { rules: [{ fields: ['email'], action: 'hash', secret: 'bench-secret' }] },
+        },
+        { builtin: 'rename', config: { fields: { amt: 'amount' } } },
+        {
+          builtin: 'join',
+          config: { store: 'customers', table: customers, on: 'customer_id', as: 'customer' },
+        },
+      ],
+    },
+    { kafka, log: () => undefined },
+  );
+  await rt.start(); // includes restoring the global customers store
+  const reader = new KafkaPartitionConsumer(kafka);
+  const pos = new Map(Array.from({ length: PARTITIONS }, (_, p) => [p, 0n] as [number, bigint]));
+  let seen = 0;
+  const t0 = performance.now();
+  while (seen < EVENTS) {
+    const f = await reader
+      .fetch(
+        [...pos].map(([partition, offset]) => ({ topic: output, partition, offset })),
+        100,
+      )
+      .catch(() => []);
+    for (const x of f) {
+      seen += x.records.length;
+      pos.set(x.partition, x.nextOffset);
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const m = rt.metrics();
+  await rt.stop();
+  await reader.close();
+  rmSync(stateDir, { recursive: true, force: true });
+  const rate = EVENTS / seconds;
+  console.log(
+    `${guarantee.padEnd(13)} round ${round}: ${EVENTS} events in ${seconds.toFixed(2)} s = ${Math.round(rate)} events/s (commits ${m.commits})`,
+  );
+  return rate;
+}
+
+const input = `${run}.orders`;
+const customers = `${run}.customers`;
+const admin = new KafkaAdmin(kafka);
+await admin.ensureTopics([
+  { name: input, partitions: PARTITIONS },
+  { name: customers, partitions: 1 },
+]);
+console.log(`producing ${CUSTOMERS} customers and ${EVENTS} orders (${PARTITIONS} partitions)...`);
+await produce(Array.from({ length: CUSTOMERS }, (_, i) => customer(customers, i)));
+await produce(Array.from({ length: EVENTS }, (_, i) => order(input, i)));
+const eos: number[] = [];
+const alos: number[] = [];
+for (let r = 1; r <= ROUNDS; r++) {
+  alos.push(await measure('at_least_once', input, customers, r));
+  eos.push(await measure('exactly_once', input, customers, r));
+}
+const best = (xs: number[]) => Math.max(...xs);
+console.log(
+  `best: exactly-once ${Math.round(best(eos))} events/s, at-least-once ${Math.round(best(alos))} events/s, ` +
+    `EOS/ALOS = ${(best(eos) / best(alos)).toFixed(2)} (EOS overhead ${((1 - best(eos) / best(alos)) * 100).toFixed(1)}%)`,
+);
+await admin.deleteTopics([input, customers]).catch(() => undefined);
+await admin.close();
