@@ -1,0 +1,137 @@
+// PostgreSQL capture benchmark (not a test). Writes a backlog of changes, then measures in one
+// run: (1) how fast pg_recvlogical alone drains that WAL from its own slot (the baseline),
+// (2) how fast Tributary drains the same WAL into Kafka, committed (slot confirmed_flush_lsn
+// reaches the end), with peak RSS of the capture process. Prints both and the ratio.
+//
+//   node --import tsx bench/pg-capture/run.ts [--changes 1000000]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const args = process.argv.slice(2);
+const total = Number(args[args.indexOf('--changes') + 1] || 1_000_000);
+const PG = { host: '127.0.0.1', port: 5432, database: 'tributary', user: 'tributary', password: 'tributary' };
+const run = `bench_${Date.now().toString(36)}`;
+const table = `public.${run}`;
+const repo = new URL('../../', import.meta.url).pathname;
+
+const db = new pg.Client(PG);
+await db.connect();
+
+// ~250-byte rows.
+await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, account int NOT NULL, status text NOT NULL, amount numeric(12,2) NOT NULL, note text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`);
+await db.query(`CREATE PUBLICATION ${run}_base FOR TABLE ${table}`);
+await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`${run}_base`]);
+
+// Tributary creates its own publication and slot at its first start; start it once briefly so
+// both slots exist before the workload, then stop it.
+const config = {
+  name: run,
+  connection: PG,
+  tables: [table],
+  snapshot: { mode: 'never' },
+  heartbeatIntervalMs: 0,
+  topic: { partitions: 3 },
+};
+const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
+const configPath = join(dir, 'source.json');
+writeFileSync(configPath, JSON.stringify(config));
+await runCapture(async (line) => /created replication slot/.test(line), true);
+
+const inserts = Math.round(total / 2);
+const updates = Math.round(total / 4);
+const deletes = total - inserts - updates;
+console.log(`workload: ${inserts} inserts, ${updates} updates, ${deletes} deletes into ${table}`);
+const t0 = performance.now();
+const note = 'x'.repeat(170);
+// Half of each kind in large transactions (50,000 rows), half in OLTP-sized ones (10 rows).
+async function insertRange(lo: number, hi: number): Promise<void> {
+  await db.query(`INSERT INTO ${table} (id, account, status, amount, note) SELECT g, g % 1000, 'NEW', (g % 10000) / 100.0, $3 FROM generate_series($1::bigint, $2::bigint) g`, [lo, hi, note]);
+}
+async function inTxns(count: number, size: number, fn: (lo: number, hi: number) => Promise<void>, start: number): Promise<number> {
+  let done = 0;
+  while (done < count) {
+    const n = Math.min(size, count - done);
+    await db.query('BEGIN');
+    await fn(start + done, start + done + n - 1);
+    await db.query('COMMIT');
+    done += n;
+  }
+  return start + done;
+}
+let next = await inTxns(inserts / 2, 50_000, insertRange, 1);
+const oltpStart = next;
+next = await inTxns(inserts - inserts / 2, 10, insertRange, next);
+void oltpStart;
+await inTxns(updates / 2, 50_000, (lo, hi) => db.query(`UPDATE ${table} SET status = 'PAID', amount = amount + 1, updated_at = now() WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined), 1);
+await inTxns(updates - updates / 2, 10, (lo, hi) => db.query(`UPDATE ${table} SET status = 'SHIPPED', updated_at = now() WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined), 1 + updates / 2);
+await inTxns(deletes / 2, 50_000, (lo, hi) => db.query(`DELETE FROM ${table} WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined), inserts - deletes + 1);
+await inTxns(deletes - deletes / 2, 10, (lo, hi) => db.query(`DELETE FROM ${table} WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined), inserts - deletes / 2 + 1);
+const endLsn = (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+console.log(`workload written in ${((performance.now() - t0) / 1000).toFixed(1)} s; WAL end ${endLsn}`);
+
+// (1) Baseline: pg_recvlogical drains the same WAL from its own slot to /dev/null.
+const bin = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).stdout.toString().trim();
+const r0 = performance.now();
+const recv = spawnSync(`${bin}/pg_recvlogical`, ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', PG.database, '--slot', `${run}_base`, '--start', '--no-loop', '-E', endLsn, '-o', 'proto_version=1', '-o', `publication_names=${run}_base`, '-f', '/dev/null'], { env: { ...process.env, PGPASSWORD: PG.password }, stdio: ['ignore', 'inherit', 'inherit'] });
+const baseSecs = (performance.now() - r0) / 1000;
+if (recv.status !== 0) throw new Error(`pg_recvlogical exited with ${recv.status}`);
+const baseRate = total / baseSecs;
+console.log(`pg_recvlogical: ${total} changes in ${baseSecs.toFixed(2)} s = ${Math.round(baseRate).toLocaleString('en-US')} changes/s`);
+
+// (2) Tributary: from process start until the slot's confirmed_flush_lsn reaches the end
+// (it only moves after the Kafka transaction holding the changes committed).
+const c0 = performance.now();
+let peakRssKb = 0;
+await runCapture(async () => {
+  const r = await db.query<{ ok: boolean }>(`SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`, [`tributary_${run}`, endLsn]);
+  return r.rows[0]?.ok === true;
+}, false, (kb) => (peakRssKb = Math.max(peakRssKb, kb)));
+const capSecs = (performance.now() - c0) / 1000;
+const capRate = total / capSecs;
+console.log(`tributary:      ${total} changes in ${capSecs.toFixed(2)} s = ${Math.round(capRate).toLocaleString('en-US')} changes/s committed in Kafka, peak RSS ${(peakRssKb / 1024).toFixed(0)} MiB`);
+console.log(`ratio tributary / pg_recvlogical = ${(capRate / baseRate).toFixed(2)}`);
+
+await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2)`, [`${run}_base`, `tributary_${run}`]);
+await db.query(`DROP PUBLICATION IF EXISTS ${run}_base, tributary_${run}`);
+await db.query(`DROP TABLE ${table}`);
+await db.end();
+
+async function runCapture(done: (line: string) => Promise<boolean>, byLine: boolean, rss?: (kb: number) => void): Promise<void> {
+  const prof = process.env.BENCH_PROFILE && !byLine ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...prof, 'bin/tributary.js', 'capture', '--config', configPath, '--progress-interval-ms', '5000'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  let finished = false;
+  const lines: string[] = [];
+  child.stdout.on('data', (d: Buffer) => {
+    for (const l of d.toString().split('\n').filter(Boolean)) {
+      lines.push(l);
+      if (process.env.BENCH_VERBOSE) console.log(l);
+    }
+  });
+  while (!finished) {
+    await new Promise((r) => setTimeout(r, byLine ? 100 : 50));
+    if (child.exitCode !== null) throw new Error(`capture exited: ${lines.slice(-5).join('\n')}`);
+    if (rss) {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) rss(Number(m[1]));
+      } catch {
+        // process gone
+      }
+    }
+    finished = byLine ? (await Promise.all(lines.map(done))).some(Boolean) : await done('');
+  }
+  if (!byLine) {
+    try {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const ticks = Number(stat[11]) + Number(stat[12]);
+      console.log(`capture process CPU: ${(ticks / 100).toFixed(2)} s (user+sys)`);
+    } catch {
+      // process gone
+    }
+  }
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+}
