@@ -7,6 +7,7 @@ import { emptyCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.t
 import type { Checkpoint } from './checkpoint.ts';
 import { RocksBackend } from './stores/rocksdb-backend.ts';
 import { StagedStore } from './stores/staged-store.ts';
+import { CachedBackend } from './stores/backend.ts';
 import type { IncomingRecord } from '../../core/kafka/index.ts';
 
 /**
@@ -20,6 +21,8 @@ export class GlobalStore {
   private positions = new Map<number, bigint>();
   private readonly reader: KafkaPartitionConsumer;
   private readonly checkpointFile: string;
+  /** Lookups go through a read cache; every write goes through it too, so it is never stale. */
+  private readonly cached: CachedBackend;
   skippedRecords = 0;
 
   private constructor(
@@ -29,7 +32,8 @@ export class GlobalStore {
     dir: string,
     config: KafkaConfig,
   ) {
-    this.store = new StagedStore(name, backend, true);
+    this.cached = new CachedBackend(backend);
+    this.store = new StagedStore(name, this.cached, true);
     this.reader = new Reader(config);
     this.checkpointFile = join(dir, 'checkpoint.json');
   }
@@ -97,7 +101,7 @@ export class GlobalStore {
       }
       this.positions.set(f.partition, f.nextOffset);
     }
-    if (writes.length > 0) await this.backend.write(writes);
+    if (writes.length > 0) await this.cached.write(writes);
     if (fetched.some((f) => f.records.length > 0 || f.nextOffset > 0n)) this.saveCheckpoint();
   }
 

@@ -45,3 +45,38 @@ export class MemoryBackend implements StoreBackend {
 
   async close(): Promise<void> {}
 }
+
+/**
+ * A read-through cache in front of a backend (for global stores, whose lookups dominate
+ * joins). Writes go through it, so it is never stale; it holds at most `maxEntries` keys.
+ */
+export class CachedBackend implements StoreBackend {
+  private readonly cache = new Map<string, string | undefined>();
+
+  constructor(
+    private readonly inner: StoreBackend,
+    private readonly maxEntries = 200_000,
+  ) {}
+
+  async get(key: string): Promise<string | undefined> {
+    if (this.cache.has(key)) return this.cache.get(key);
+    const v = await this.inner.get(key);
+    if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, v);
+    return v;
+  }
+
+  async write(entries: Iterable<[string, string | null]>): Promise<void> {
+    const list = [...entries];
+    await this.inner.write(list);
+    for (const [k, v] of list) if (this.cache.has(k)) this.cache.set(k, v ?? undefined);
+  }
+
+  iterate(gte?: string, lt?: string): AsyncIterable<[string, string]> {
+    return this.inner.iterate(gte, lt);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
