@@ -291,7 +291,7 @@ export class CaptureEngine {
           this.stats.skipped++;
           return true;
         }
-        this.coordinator?.observeChange(table, event.key);
+        this.coordinator?.observeChange(table, event);
         this.stats.events++;
         return this.publisher!.add(event, position);
       },

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { stringifyJson } from '../../core/events/index.ts';
-import type { ChangeEvent, RowKey } from '../../core/events/index.ts';
+import type { ChangeEvent } from '../../core/events/index.ts';
 import type {
   SnapshotChunk,
   SnapshotProgress,
@@ -35,7 +35,10 @@ interface OpenWindow {
   chunk: SnapshotChunk | null;
   open: boolean;
   lowOrder: number;
+  /** Keys changed since the low watermark. */
   changed: Set<string>;
+  /** Changes seen since the window was created (before the chunk read), for visibility checks. */
+  seen: Array<{ key: string; event: ChangeEvent }>;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -109,9 +112,12 @@ export class SnapshotCoordinator {
   }
 
   /** Called by the engine for every stream change, before it is published. */
-  observeChange(table: string, key: RowKey): void {
+  observeChange(table: string, event: ChangeEvent): void {
     const w = this.window;
-    if (w && w.open && w.table === table) w.changed.add(stringifyJson(key));
+    if (!w || w.table !== table) return;
+    const key = stringifyJson(event.key);
+    if (w.open) w.changed.add(key);
+    w.seen.push({ key, event });
   }
 
   /** Called by the engine when a watermark comes back through the stream. */
@@ -141,6 +147,7 @@ export class SnapshotCoordinator {
         open: false,
         lowOrder: 0,
         changed: new Set(),
+        seen: [],
         resolve,
         reject,
       };
@@ -161,8 +168,13 @@ export class SnapshotCoordinator {
     const chunk = w.chunk!;
     const table = w.table;
     const lastTable = this.progress.pending.length === 1;
-    const survivors = chunk.rows.filter((r) => !w.changed.has(stringifyJson(r.key)));
-    const version = BigInt(w.lowOrder);
+    let drop = w.changed;
+    if (chunk.visible) {
+      drop = new Set(w.changed);
+      for (const { key, event } of w.seen) if (!chunk.visible(event)) drop.add(key);
+    }
+    const survivors = chunk.rows.filter((r) => !drop.has(stringifyJson(r.key)));
+    const version = BigInt(highOrder);
     const events = survivors.map((row, i) => {
       const isLastRow = chunk.last && i === survivors.length - 1;
       let marker: SnapshotRowContext['marker'] = 'true';

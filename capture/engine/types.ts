@@ -64,12 +64,24 @@ export interface SnapshotChunk {
   lastKey: unknown[] | null;
   /** True when the table has no rows after this chunk. */
   last: boolean;
+  /**
+   * Whether a streamed change is already reflected in the chunk (its transaction was visible to
+   * the chunk's read snapshot). When given, the engine drops a chunk row if any change of its
+   * key seen since the window opened is NOT visible — wherever it fell relative to the low
+   * watermark, which closes the gap of transactions that committed in WAL before the low
+   * watermark but became visible only after the read snapshot was taken. Without it, the plain
+   * DBLog rule applies: drop keys changed between the low and the high watermark.
+   */
+  visible?: (event: ChangeEvent) => boolean;
 }
 
 export interface SnapshotRowContext {
   /** Debezium source.snapshot marker: true, first, first_in_data_collection, last_in_data_collection, last. */
   marker: 'true' | 'first' | 'first_in_data_collection' | 'last_in_data_collection' | 'last';
-  /** The low watermark's position: the snapshot row's per-key version. */
+  /**
+   * The snapshot row's per-key version: the high watermark's position, which is after every
+   * change the chunk reflects and before every change it does not (those keys are dropped).
+   */
   version: bigint;
 }
 

@@ -22,6 +22,24 @@ const RAW_TEXT = {
   getTypeParser: () => (value: string) => value,
 } as unknown as pg.CustomTypesConfig;
 
+/**
+ * Visibility of a 32-bit transaction id in a snapshot printed by pg_current_snapshot()
+ * ("xmin:xmax:xip,..." with 64-bit ids), using PostgreSQL's modulo-2^32 comparison.
+ */
+export function snapshotVisibility(text: string): (xid: number) => boolean {
+  const [xminText, xmaxText, xipText = ''] = text.split(':');
+  const to32 = (v: string) => Number(BigInt(v) & 0xffffffffn);
+  const xmin = to32(xminText!);
+  const xmax = to32(xmaxText!);
+  const inProgress = new Set(xipText ? xipText.split(',').map(to32) : []);
+  const precedes = (a: number, b: number) => ((a - b) | 0) < 0;
+  return (xid) => {
+    if (inProgress.has(xid)) return false;
+    if (precedes(xid, xmin)) return true;
+    return precedes(xid, xmax);
+  };
+}
+
 export interface SnapshotContext {
   name: string;
   database: string;
@@ -58,19 +76,40 @@ export class PgSnapshotReader implements SnapshotReader {
     const sql =
       `SELECT ${keyText}, ${cols} FROM ${quoteIdent(t.meta.schema)}.${quoteIdent(t.meta.table)} AS t ` +
       `${where} ORDER BY ${keys.join(', ')} LIMIT ${limit + 1}`;
-    const res = await this.pool.query({
-      text: sql,
-      values: afterKey ?? [],
-      rowMode: 'array',
-      types: RAW_TEXT,
-    });
-    const rows = res.rows as Array<Array<string | null>>;
+    // One REPEATABLE READ transaction: the snapshot reported is the one the chunk is read with,
+    // so the engine can tell which streamed transactions the chunk already reflects.
+    const client = await this.pool.connect();
+    let snapshot: string;
+    let rows: Array<Array<string | null>>;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      snapshot = (await client.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s'))
+        .rows[0]!.s;
+      const res = await client.query({
+        text: sql,
+        values: afterKey ?? [],
+        rowMode: 'array',
+        types: RAW_TEXT,
+      });
+      rows = res.rows as Array<Array<string | null>>;
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+    const visibleTo = snapshotVisibility(snapshot);
     const last = rows.length <= limit;
     const page = last ? rows : rows.slice(0, limit);
     const nk = t.keyColumns.length;
     const readAtMs = Date.now();
     return {
       last,
+      visible: (event) => {
+        const xid = event.value.source.txId;
+        return typeof xid === 'number' ? visibleTo(xid) : true;
+      },
       lastKey: page.length > 0 ? page[page.length - 1]!.slice(0, nk) : afterKey,
       rows: page.map((r) => {
         const after = t.toRow(r.slice(nk));

@@ -187,7 +187,10 @@ export class PgChangeStream implements ChangeStream {
   private onMessage(prefix: string, content: Buffer, lsn: number, transactional: boolean): void {
     if (prefix === WATERMARK_PREFIX) {
       const { id, kind } = JSON.parse(content.toString()) as { id: string; kind: 'low' | 'high' };
-      this.sink.watermark(id, kind, lsn);
+      // A logical message's LSN is the END of its WAL record, which is where the next record
+      // starts; lsn - 1 lies inside the message record, strictly between the changes before and
+      // after it, so positions and versions derived from it never tie with a change.
+      this.sink.watermark(id, kind, lsn - 1);
     } else if (prefix === HEARTBEAT_PREFIX && !transactional && !this.tx) {
       this.sink.idle(lsn);
     }

@@ -49,11 +49,7 @@ function replay(seen: Seen[]): { state: State; violations: string[] } {
   for (const [key, events] of perKey(seen)) {
     let prev: ChangeEvent | null = null;
     for (const e of events) {
-      if (
-        prev &&
-        e.version <= prev.version &&
-        !(e.version === prev.version && e.value.op !== prev.value.op)
-      ) {
+      if (prev && e.version <= prev.version) {
         violations.push(
           `key ${key}: ${e.value.op}@${e.version} after ${prev.value.op}@${prev.version}`,
         );
