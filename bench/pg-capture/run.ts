@@ -12,7 +12,13 @@ import pg from 'pg';
 
 const args = process.argv.slice(2);
 const total = Number(args[args.indexOf('--changes') + 1] || 1_000_000);
-const PG = { host: '127.0.0.1', port: 5432, database: 'tributary', user: 'tributary', password: 'tributary' };
+const PG = {
+  host: '127.0.0.1',
+  port: 5432,
+  database: 'tributary',
+  user: 'tributary',
+  password: 'tributary',
+};
 const run = `bench_${Date.now().toString(36)}`;
 const table = `public.${run}`;
 const repo = new URL('../../', import.meta.url).pathname;
@@ -21,7 +27,9 @@ const db = new pg.Client(PG);
 await db.connect();
 
 // ~250-byte rows.
-await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, account int NOT NULL, status text NOT NULL, amount numeric(12,2) NOT NULL, note text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`);
+await db.query(
+  `CREATE TABLE ${table} (id bigint PRIMARY KEY, account int NOT NULL, status text NOT NULL, amount numeric(12,2) NOT NULL, note text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`,
+);
 await db.query(`CREATE PUBLICATION ${run}_base FOR TABLE ${table}`);
 await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`${run}_base`]);
 
@@ -48,9 +56,17 @@ const t0 = performance.now();
 const note = 'x'.repeat(170);
 // Half of each kind in large transactions (50,000 rows), half in OLTP-sized ones (10 rows).
 async function insertRange(lo: number, hi: number): Promise<void> {
-  await db.query(`INSERT INTO ${table} (id, account, status, amount, note) SELECT g, g % 1000, 'NEW', (g % 10000) / 100.0, $3 FROM generate_series($1::bigint, $2::bigint) g`, [lo, hi, note]);
+  await db.query(
+    `INSERT INTO ${table} (id, account, status, amount, note) SELECT g, g % 1000, 'NEW', (g % 10000) / 100.0, $3 FROM generate_series($1::bigint, $2::bigint) g`,
+    [lo, hi, note],
+  );
 }
-async function inTxns(count: number, size: number, fn: (lo: number, hi: number) => Promise<void>, start: number): Promise<number> {
+async function inTxns(
+  count: number,
+  size: number,
+  fn: (lo: number, hi: number) => Promise<void>,
+  start: number,
+): Promise<number> {
   let done = 0;
   while (done < count) {
     const n = Math.min(size, count - done);
@@ -65,43 +81,140 @@ let next = await inTxns(inserts / 2, 50_000, insertRange, 1);
 const oltpStart = next;
 next = await inTxns(inserts - inserts / 2, 10, insertRange, next);
 void oltpStart;
-await inTxns(updates / 2, 50_000, (lo, hi) => db.query(`UPDATE ${table} SET status = 'PAID', amount = amount + 1, updated_at = now() WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined), 1);
-await inTxns(updates - updates / 2, 10, (lo, hi) => db.query(`UPDATE ${table} SET status = 'SHIPPED', updated_at = now() WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined), 1 + updates / 2);
-await inTxns(deletes / 2, 50_000, (lo, hi) => db.query(`DELETE FROM ${table} WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined), inserts - deletes + 1);
-await inTxns(deletes - deletes / 2, 10, (lo, hi) => db.query(`DELETE FROM ${table} WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined), inserts - deletes / 2 + 1);
-const endLsn = (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
-console.log(`workload written in ${((performance.now() - t0) / 1000).toFixed(1)} s; WAL end ${endLsn}`);
+await inTxns(
+  updates / 2,
+  50_000,
+  (lo, hi) =>
+    db
+      .query(
+        `UPDATE ${table} SET status = 'PAID', amount = amount + 1, updated_at = now() WHERE id BETWEEN $1 AND $2`,
+        [lo, hi],
+      )
+      .then(() => undefined),
+  1,
+);
+await inTxns(
+  updates - updates / 2,
+  10,
+  (lo, hi) =>
+    db
+      .query(
+        `UPDATE ${table} SET status = 'SHIPPED', updated_at = now() WHERE id BETWEEN $1 AND $2`,
+        [lo, hi],
+      )
+      .then(() => undefined),
+  1 + updates / 2,
+);
+await inTxns(
+  deletes / 2,
+  50_000,
+  (lo, hi) =>
+    db.query(`DELETE FROM ${table} WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined),
+  inserts - deletes + 1,
+);
+await inTxns(
+  deletes - deletes / 2,
+  10,
+  (lo, hi) =>
+    db.query(`DELETE FROM ${table} WHERE id BETWEEN $1 AND $2`, [lo, hi]).then(() => undefined),
+  inserts - deletes / 2 + 1,
+);
+const endLsn = (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))
+  .rows[0]!.lsn;
+console.log(
+  `workload written in ${((performance.now() - t0) / 1000).toFixed(1)} s; WAL end ${endLsn}`,
+);
 
 // (1) Baseline: pg_recvlogical drains the same WAL from its own slot to /dev/null.
-const bin = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).stdout.toString().trim();
+const bin = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1'])
+  .stdout.toString()
+  .trim();
 const r0 = performance.now();
-const recv = spawnSync(`${bin}/pg_recvlogical`, ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', PG.database, '--slot', `${run}_base`, '--start', '--no-loop', '-E', endLsn, '-o', 'proto_version=1', '-o', `publication_names=${run}_base`, '-f', '/dev/null'], { env: { ...process.env, PGPASSWORD: PG.password }, stdio: ['ignore', 'inherit', 'inherit'] });
+const recv = spawnSync(
+  `${bin}/pg_recvlogical`,
+  [
+    '-h',
+    PG.host,
+    '-p',
+    String(PG.port),
+    '-U',
+    PG.user,
+    '-d',
+    PG.database,
+    '--slot',
+    `${run}_base`,
+    '--start',
+    '--no-loop',
+    '-E',
+    endLsn,
+    '-o',
+    'proto_version=1',
+    '-o',
+    `publication_names=${run}_base`,
+    '-f',
+    '/dev/null',
+  ],
+  { env: { ...process.env, PGPASSWORD: PG.password }, stdio: ['ignore', 'inherit', 'inherit'] },
+);
 const baseSecs = (performance.now() - r0) / 1000;
 if (recv.status !== 0) throw new Error(`pg_recvlogical exited with ${recv.status}`);
 const baseRate = total / baseSecs;
-console.log(`pg_recvlogical: ${total} changes in ${baseSecs.toFixed(2)} s = ${Math.round(baseRate).toLocaleString('en-US')} changes/s`);
+console.log(
+  `pg_recvlogical: ${total} changes in ${baseSecs.toFixed(2)} s = ${Math.round(baseRate).toLocaleString('en-US')} changes/s`,
+);
 
 // (2) Tributary: from process start until the slot's confirmed_flush_lsn reaches the end
 // (it only moves after the Kafka transaction holding the changes committed).
 const c0 = performance.now();
 let peakRssKb = 0;
-await runCapture(async () => {
-  const r = await db.query<{ ok: boolean }>(`SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`, [`tributary_${run}`, endLsn]);
-  return r.rows[0]?.ok === true;
-}, false, (kb) => (peakRssKb = Math.max(peakRssKb, kb)));
+await runCapture(
+  async () => {
+    const r = await db.query<{ ok: boolean }>(
+      `SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`,
+      [`tributary_${run}`, endLsn],
+    );
+    return r.rows[0]?.ok === true;
+  },
+  false,
+  (kb) => (peakRssKb = Math.max(peakRssKb, kb)),
+);
 const capSecs = (performance.now() - c0) / 1000;
 const capRate = total / capSecs;
-console.log(`tributary:      ${total} changes in ${capSecs.toFixed(2)} s = ${Math.round(capRate).toLocaleString('en-US')} changes/s committed in Kafka, peak RSS ${(peakRssKb / 1024).toFixed(0)} MiB`);
+console.log(
+  `tributary:      ${total} changes in ${capSecs.toFixed(2)} s = ${Math.round(capRate).toLocaleString('en-US')} changes/s committed in Kafka, peak RSS ${(peakRssKb / 1024).toFixed(0)} MiB`,
+);
 console.log(`ratio tributary / pg_recvlogical = ${(capRate / baseRate).toFixed(2)}`);
 
-await db.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2)`, [`${run}_base`, `tributary_${run}`]);
+await db.query(
+  `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2)`,
+  [`${run}_base`, `tributary_${run}`],
+);
 await db.query(`DROP PUBLICATION IF EXISTS ${run}_base, tributary_${run}`);
 await db.query(`DROP TABLE ${table}`);
 await db.end();
 
-async function runCapture(done: (line: string) => Promise<boolean>, byLine: boolean, rss?: (kb: number) => void): Promise<void> {
-  const prof = process.env.BENCH_PROFILE && !byLine ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...prof, 'bin/tributary.js', 'capture', '--config', configPath, '--progress-interval-ms', '5000'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+async function runCapture(
+  done: (line: string) => Promise<boolean>,
+  byLine: boolean,
+  rss?: (kb: number) => void,
+): Promise<void> {
+  const prof =
+    process.env.BENCH_PROFILE && !byLine
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+      : [];
+  const child = spawn(
+    process.execPath,
+    [
+      ...prof,
+      'bin/tributary.js',
+      'capture',
+      '--config',
+      configPath,
+      '--progress-interval-ms',
+      '5000',
+    ],
+    { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let finished = false;
   const lines: string[] = [];
   child.stdout.on('data', (d: Buffer) => {

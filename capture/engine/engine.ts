@@ -115,7 +115,6 @@ export class CaptureEngine {
 
   /** Runs until stop() or a fatal error (which it rethrows). */
   async run(): Promise<void> {
-    const o = this.options;
     try {
       await this.start();
     } catch (err) {
@@ -144,7 +143,11 @@ export class CaptureEngine {
     }
 
     this.producer = new TransactionalProducer(o.kafka, `tributary-capture-${o.source}`);
+    o.log(
+      `initialising transactional producer tributary-capture-${o.source} (fences any older instance)`,
+    );
     await this.producer.init(); // fences any older instance before we read the offsets back
+    o.log(`reading the stored offset from ${o.offsetsTopic}`);
     let stored = await loadOffset(o.kafka, o.offsetsTopic, o.source);
     o.log(
       stored

@@ -6,6 +6,25 @@ import type { Producer as RawProducer } from '@platformatic/kafka';
 /** The client's transaction handle (its class is not exported by the package index). */
 export type Transaction<K, V, HK, HV> = NonNullable<RawProducer<K, V, HK, HV>['transaction']>;
 import type { KafkaConfig } from './config.ts';
+import { brokerErrorIds } from './errors.ts';
+
+/**
+ * Retry delay: CONCURRENT_TRANSACTIONS (the coordinator is still finishing the previous
+ * transaction, which happens right after most commits) is retried after 20 ms instead of the
+ * flat delay; everything else backs off exponentially from 100 ms up to 2 s.
+ * Measured: with a flat 1 s delay transactional produce ran at 0.36× of idempotent produce,
+ * with 20 ms at 0.92× (docs/decisions/0001-kafka-client.md).
+ */
+function retryDelay(
+  _client: unknown,
+  _operation: string,
+  attempt: number,
+  _retries: number,
+  error: Error,
+): number {
+  if (brokerErrorIds(error).includes('CONCURRENT_TRANSACTIONS')) return 20;
+  return Math.min(2_000, 100 * 2 ** Math.max(0, attempt - 1));
+}
 
 /** Options common to every client built from a KafkaConfig. */
 export function baseOptions(config: KafkaConfig, role: string) {
@@ -14,6 +33,6 @@ export function baseOptions(config: KafkaConfig, role: string) {
     bootstrapBrokers: config.brokers,
     timeout: config.requestTimeoutMs ?? 30_000,
     retries: 5,
-    retryDelay: 250,
+    retryDelay,
   };
 }
