@@ -20,14 +20,23 @@ test('tributary --help lists the commands and exits 0', () => {
 test('an unknown command exits 2 and names the valid commands', () => {
   const r = cli('deploy-everything');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /unknown command "deploy-everything"; valid commands: demo, version/);
+  assert.match(
+    r.stderr,
+    /unknown command "deploy-everything"; valid commands: capture, demo, version/,
+  );
 });
 
 test('a bad option is a clear error naming the option', () => {
-  const r = cli('demo', '--events', 'many');
+  const r = cli('demo', '--orders', 'many');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /--events: must be a positive integer, got "many"/);
+  assert.match(r.stderr, /--orders: must be a positive integer, got "many"/);
   const u = cli('demo', '--colour', 'blue');
   assert.equal(u.status, 2);
-  assert.match(u.stderr, /--colour: unknown option; valid options: --events, --brokers/);
+  assert.match(u.stderr, /--colour: unknown option; valid options: --customers, --orders/);
+  const c = cli('capture');
+  assert.equal(c.status, 2);
+  assert.match(c.stderr, /--config: required/);
+  const m = cli('capture', '--config', '/nonexistent/source.yaml');
+  assert.equal(m.status, 2);
+  assert.match(m.stderr, /\/nonexistent\/source\.yaml: cannot read the config file \(ENOENT\)/);
 });
