@@ -110,7 +110,14 @@ test('positions committed in a transaction with the member generation; a stale g
     { topic, partition: 1, offset: 3n },
   ]);
   await txn.commit();
-  const after = await member.committed(tps);
+  // Transactional offsets become visible once the coordinator has written the commit markers,
+  // which happens just after EndTxn returns (the client's OffsetFetch does not ask for stable
+  // offsets), so poll briefly.
+  let after = await member.committed(tps);
+  for (let i = 0; i < 50 && [...after.values()].some((v) => v === undefined); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = await member.committed(tps);
+  }
   assert.deepEqual([...after.values()], [7n, 3n]);
 
   const stale = await producer.begin();
