@@ -57,6 +57,7 @@ export class TransactionalPublisher {
   private dirty = false;
   /** The last offset committed to Kafka. */
   lastCommitted: StoredOffset;
+  private readonly serdeOptions: { format: JsonFormat; tombstonesOnDelete: boolean };
 
   constructor(
     private readonly producer: TransactionalProducer,
@@ -64,6 +65,7 @@ export class TransactionalPublisher {
     private readonly hooks: PublisherHooks,
     initial: StoredOffset,
   ) {
+    this.serdeOptions = { format: options.format, tombstonesOnDelete: options.tombstonesOnDelete };
     this.position = initial.position;
     this.ack = initial.ack;
     this.snapshot = initial.snapshot;
@@ -77,12 +79,8 @@ export class TransactionalPublisher {
   /** Adds an event; false means "stop reading until drained()". */
   add(event: ChangeEvent, position: StreamPosition): boolean {
     this.checkFailed();
-    for (const r of toKafkaRecords(event, {
-      format: this.options.format,
-      tombstonesOnDelete: this.options.tombstonesOnDelete,
-    })) {
-      this.batch.records.push({ topic: r.topic, key: r.key, value: r.value, headers: r.headers });
-    }
+    const records = toKafkaRecords(event, this.serdeOptions);
+    for (let i = 0; i < records.length; i++) this.batch.records.push(records[i]!);
     this.batch.events++;
     this.batch.lastPosition = position;
     this.position = position;

@@ -21,7 +21,7 @@ import type {
 } from './change-event.ts';
 import { canonicalSchema, envelopeSchema } from './connect-schema.ts';
 import type { ConnectSchema } from './connect-schema.ts';
-import { parseJson, stringifyJson } from './json.ts';
+import { parseJson, stringifyFlat, stringifyJson, stringifyNumber } from './json.ts';
 
 export type JsonFormat = 'json' | 'json-schema';
 
@@ -64,21 +64,58 @@ export function canonicalEnvelope(v: Envelope): Envelope {
   return out;
 }
 
+/** Schema JSON per EventSchemas object: a table's schemas are shared by all its events. */
+const schemaJson = new WeakMap<EventSchemas, { key: string; value: string }>();
+
+function schemaTexts(s: EventSchemas): { key: string; value: string } {
+  let t = schemaJson.get(s);
+  if (!t) {
+    t = {
+      key: stringifyJson(canonicalSchema(s.key)),
+      value: stringifyJson(canonicalSchema(envelopeSchema(s.row, s.source, s.envelopeName))),
+    };
+    schemaJson.set(s, t);
+  }
+  return t;
+}
+
+/** The value JSON in Debezium's field order (same bytes as stringifyJson(canonicalEnvelope(v))). */
+function envelopeJson(v: Envelope): string {
+  let out =
+    '{"before":' +
+    stringifyFlat(v.before) +
+    ',"after":' +
+    stringifyFlat(v.after) +
+    ',"source":' +
+    stringifyFlat(v.source) +
+    ',"transaction":' +
+    (v.transaction === null ? 'null' : stringifyJson(v.transaction)) +
+    ',"op":' +
+    JSON.stringify(v.op) +
+    ',"ts_ms":' +
+    stringifyNumber(v.ts_ms);
+  if (v.ts_us !== undefined) out += ',"ts_us":' + stringifyNumber(v.ts_us);
+  if (v.ts_ns !== undefined) out += ',"ts_ns":' + stringifyNumber(v.ts_ns);
+  return out + '}';
+}
+
 export function encodeKey(event: Pick<ChangeEvent, 'key' | 'schemas'>, format: JsonFormat): Buffer {
-  if (format === 'json') return Buffer.from(stringifyJson(event.key));
-  const schemas = requireSchemas(event.schemas);
-  return Buffer.from(stringifyJson({ schema: canonicalSchema(schemas.key), payload: event.key }));
+  const key = stringifyFlat(event.key);
+  if (format === 'json') return Buffer.from(key);
+  return Buffer.from(
+    `{"schema":${schemaTexts(requireSchemas(event.schemas)).key},"payload":${key}}`,
+  );
 }
 
 export function encodeValue(
   event: Pick<ChangeEvent, 'value' | 'schemas'>,
   format: JsonFormat,
 ): Buffer {
-  const payload = canonicalEnvelope(event.value);
-  if (format === 'json') return Buffer.from(stringifyJson(payload));
-  const s = requireSchemas(event.schemas);
-  const schema = canonicalSchema(envelopeSchema(s.row, s.source, s.envelopeName));
-  return Buffer.from(stringifyJson({ schema, payload }));
+  const payload = envelopeJson(event.value);
+  if (format === 'json') return Buffer.from(payload);
+  return Buffer.from(
+    `{"schema":${schemaTexts(requireSchemas(event.schemas)).value},"payload":${payload}}`,
+  );
 }
 
 /** The Kafka record(s) for one event: the event itself, plus a tombstone after a delete. */

@@ -45,13 +45,14 @@ class PartitionAssigner {
         this.counts.set(t, { count, at: now });
       }
     }
-    return records.map((r) => {
-      if (r.partition !== undefined) return r;
+    // Assigned in place: records are handed over to the producer and not reused by callers.
+    for (const r of records) {
+      if (r.partition !== undefined) continue;
       const count = this.counts.get(r.topic)!.count;
-      const partition =
+      r.partition =
         r.key && r.key.length > 0 ? partitionForKey(r.key, count) : this.roundRobin++ % count;
-      return { ...r, partition };
-    });
+    }
+    return records;
   }
 }
 

@@ -44,3 +44,14 @@ test('malformed JSON with long digit runs is rejected with a position', () => {
   assert.throws(() => parseJson('[12345678901234567890'), /invalid JSON/);
   assert.throws(() => parseJson('12345678901234567890 x'), /trailing characters/);
 });
+
+test('stringifyFlat equals stringifyJson for rows with top-level and nested bigints', async () => {
+  const { stringifyFlat } = await import('../../../../core/events/json.ts');
+  const rows: Array<Record<string, unknown> | null> = [
+    null,
+    { a: 1, b: 'x"y', c: null, d: true },
+    { a: 9223372036854775807n, b: [1n, 2], c: { scale: 2, value: 'AQ==' }, u: undefined },
+    { arr: [18446744073709551615n], s: 'é' },
+  ];
+  for (const r of rows) assert.equal(stringifyFlat(r), stringifyJson(r));
+});
