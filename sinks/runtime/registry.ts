@@ -1,0 +1,17 @@
+// Builds the adapter named by `sink.type`. Adapters are imported lazily so a service only loads
+// the driver of the store it writes to.
+import type { Sink } from './sink.ts';
+import type { SinkSpec } from './config.ts';
+
+export async function createSink(name: string, spec: SinkSpec): Promise<Sink> {
+  switch (spec.type) {
+    case 'postgres': {
+      const { PostgresSink } = await import('../postgres/sink.ts');
+      return new PostgresSink(name, spec);
+    }
+    case 'redis': {
+      const { RedisSink } = await import('../redis/sink.ts');
+      return new RedisSink(name, spec);
+    }
+  }
+}

@@ -1,0 +1,343 @@
+import { fromKafkaRecord } from '../../core/events/index.ts';
+import { TributaryError } from '../../core/errors/index.ts';
+import {
+  KafkaAdmin,
+  KafkaConsumer,
+  KafkaProducer,
+  defaultKafkaConfig,
+} from '../../core/kafka/index.ts';
+import type { IncomingRecord, KafkaConfig, OutgoingRecord } from '../../core/kafka/index.ts';
+import { ConfigError } from '../../core/errors/index.ts';
+import { parseSinkRuntimeConfig } from './config.ts';
+import type { SinkRuntimeConfig, SinkRuntimeConfigInput } from './config.ts';
+import { createSink } from './registry.ts';
+import { backoffDelay, errorClass, isRetryable, sleep } from './retry.ts';
+import type { Sink, SinkRecord } from './sink.ts';
+import { StoppedError, writeWithPolicy } from './writer.ts';
+
+/**
+ * Dead-letter headers. The names are the processor runtime's (processors/runtime/pipeline.ts),
+ * so one DLQ tool reads both; `tributary.dlq.sink` names the sink instead of a processor.
+ */
+export const SINK_DLQ_HEADERS = {
+  topic: 'tributary.dlq.source.topic',
+  partition: 'tributary.dlq.source.partition',
+  offset: 'tributary.dlq.source.offset',
+  sink: 'tributary.dlq.sink',
+  errorClass: 'tributary.dlq.error.class',
+  message: 'tributary.dlq.error.message',
+} as const;
+
+export interface SinkMetrics {
+  /** Records read from Kafka and handled (written, superseded or dead-lettered). */
+  consumed: number;
+  /** Records handed to the sink in batches that became durable. */
+  written: number;
+  tombstones: number;
+  deadLettered: number;
+  batches: number;
+  /** Failed write attempts that were retried (store unavailable). */
+  retries: number;
+  commits: number;
+  /** True while the store is failing and consumption is paused. */
+  storeDown: boolean;
+  lastError?: string;
+}
+
+export interface SinkRuntimeOptions {
+  kafka?: KafkaConfig;
+  /** Use this adapter instead of building one from `config.sink` (tests, embedding). */
+  sink?: Sink;
+  log?: (msg: string) => void;
+}
+
+/**
+ * The sink service: one consumer group (read_committed) over change-event topics, batching by
+ * count, bytes and linger time, one batch at a time (so each partition's records reach the
+ * store in offset order), retries with capped exponential backoff while the store is down
+ * (consumption pauses: nothing is polled until the batch is durable), dead letters for records
+ * the store rejects or that are not change events, and offsets committed only after the batch
+ * (and its dead letters) are durable. Delivery is at-least-once; the sinks' version guards make
+ * the effect exactly-once.
+ * Lifecycle: start() -> [stop()]; `done` resolves when stopped and rejects on a fatal error.
+ */
+export class SinkRuntime {
+  readonly config: SinkRuntimeConfig;
+  private readonly kafka: KafkaConfig;
+  private readonly log: (msg: string) => void;
+  private sink: Sink | undefined;
+  private consumer: KafkaConsumer | undefined;
+  private generation = -1;
+  private producer: KafkaProducer | undefined;
+  private readonly stopper = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly counters: SinkMetrics = {
+    consumed: 0,
+    written: 0,
+    tombstones: 0,
+    deadLettered: 0,
+    batches: 0,
+    retries: 0,
+    commits: 0,
+    storeDown: false,
+  };
+  private readyResolve!: () => void;
+  /** Resolves once the sink is open and the group assigned partitions. */
+  readonly ready = new Promise<void>((r) => (this.readyResolve = r));
+
+  constructor(
+    config: SinkRuntimeConfigInput | SinkRuntimeConfig,
+    private readonly options: SinkRuntimeOptions = {},
+  ) {
+    this.config = parseSinkRuntimeConfig(config);
+    this.kafka = options.kafka ?? defaultKafkaConfig(`tributary-sink-${this.config.name}`);
+    this.log = options.log ?? ((m) => process.stderr.write(`[sink ${this.config.name}] ${m}\n`));
+  }
+
+  get dlqTopic(): string {
+    return this.config.dlqTopic ?? `${this.config.name}.dlq`;
+  }
+
+  async start(): Promise<void> {
+    const admin = new KafkaAdmin(this.kafka);
+    try {
+      const counts = await admin.partitionCounts(this.config.topics);
+      for (const [i, t] of this.config.topics.entries())
+        if (!counts.get(t))
+          throw new ConfigError(
+            `topics[${i}]`,
+            `topic "${t}" does not exist; create it or fix the name`,
+          );
+      await admin.ensureTopics([{ name: this.dlqTopic, partitions: 1 }]);
+    } finally {
+      await admin.close();
+    }
+    this.sink = this.options.sink ?? (await createSink(this.config.name, this.config.sink));
+    this.producer = new KafkaProducer(this.kafka);
+    this.loop = this.run();
+  }
+
+  get done(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
+  /** Stops: flushes what is buffered if the store takes it within 5 s, commits, leaves the group. */
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    await this.loop?.catch(() => undefined);
+  }
+
+  metrics(): SinkMetrics {
+    return { ...this.counters };
+  }
+
+  private get stopping(): boolean {
+    return this.stopper.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    let fatal: unknown;
+    try {
+      await this.openSink();
+      await this.consumeLoop();
+    } catch (err) {
+      if (!(err instanceof StoppedError)) fatal = err;
+    }
+    await this.closeConsumer();
+    await this.producer?.close().catch(() => undefined);
+    await this.sink
+      ?.close()
+      .catch((err) => this.log(`closing the sink: ${(err as Error).message}`));
+    if (fatal !== undefined) {
+      this.log(`stopped on a fatal error: ${(fatal as Error).message}`);
+      throw fatal;
+    }
+  }
+
+  /** Opens the sink, waiting with backoff while the store is unreachable. */
+  private async openSink(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopping) throw new StoppedError();
+      try {
+        await this.sink!.open();
+        this.counters.storeDown = false;
+        return;
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+        this.storeFailure(err, attempt, backoffDelay(attempt, this.config.retry));
+        await sleep(backoffDelay(attempt, this.config.retry), this.stopper.signal);
+      }
+    }
+  }
+
+  private async consumeLoop(): Promise<void> {
+    const { maxRecords, maxBytes, lingerMs } = this.config.batch;
+    let batch: IncomingRecord[] = [];
+    let bytes = 0;
+    let firstAt = 0;
+    let kafkaAttempt = 0;
+    while (!this.stopping) {
+      const age = Date.now() - firstAt;
+      if (
+        batch.length > 0 &&
+        (batch.length >= maxRecords || bytes >= maxBytes || age >= lingerMs)
+      ) {
+        const ok = await this.flush(batch, this.stopper.signal);
+        batch = [];
+        bytes = 0;
+        if (!ok) await this.resetConsumer();
+        continue;
+      }
+      let polled: IncomingRecord[];
+      try {
+        const consumer = await this.ensureConsumer();
+        polled = await consumer.poll(
+          maxRecords - batch.length,
+          batch.length > 0 ? Math.max(0, lingerMs - age) : 1000,
+        );
+        if (consumer.generation.generationId !== this.generation) {
+          // Rebalanced inside poll(): positions restarted from the committed offsets, so the
+          // records buffered so far will be fetched again (by us or by the new owner).
+          this.generation = consumer.generation.generationId;
+          batch = [];
+          bytes = 0;
+          this.readyResolve();
+        }
+        kafkaAttempt = 0;
+      } catch (err) {
+        kafkaAttempt++;
+        this.log(`consumer failed (${(err as Error).message}); rejoining`);
+        batch = [];
+        bytes = 0;
+        await this.resetConsumer();
+        await sleep(
+          backoffDelay(kafkaAttempt, { initialMs: 200, maxMs: 5000 }),
+          this.stopper.signal,
+        );
+        continue;
+      }
+      if (polled.length === 0) continue;
+      if (batch.length === 0) firstAt = Date.now();
+      for (const r of polled) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + 32;
+      batch.push(...polled);
+    }
+    if (batch.length > 0) await this.flush(batch, AbortSignal.timeout(5000)).catch(() => false);
+  }
+
+  /**
+   * Writes one batch, dead-letters what was rejected, commits the offsets. Returns false when
+   * Kafka failed after the write (nothing committed; the records will be redelivered).
+   */
+  private async flush(records: IncomingRecord[], signal: AbortSignal): Promise<boolean> {
+    const decoded: SinkRecord[] = [];
+    const dead: Array<{ raw: IncomingRecord; error: unknown }> = [];
+    const rawOf = new Map<SinkRecord, IncomingRecord>();
+    for (const raw of records) {
+      try {
+        const d = fromKafkaRecord(raw);
+        if (d.kind === 'change' && d.event.value.op === 't') {
+          dead.push({ raw, error: truncateUnsupported() });
+          continue;
+        }
+        const rec: SinkRecord = {
+          ...d,
+          topic: raw.topic,
+          partition: raw.partition,
+          offset: raw.offset,
+        };
+        if (d.kind === 'tombstone') this.counters.tombstones++;
+        rawOf.set(rec, raw);
+        decoded.push(rec);
+      } catch (err) {
+        dead.push({ raw, error: err });
+      }
+    }
+    const outcome = await writeWithPolicy(this.sink!, decoded, {
+      backoff: this.config.retry,
+      signal,
+      onRetry: (err, attempt, delay) => this.storeFailure(err, attempt, delay),
+    });
+    if (this.counters.storeDown) this.log('store is back; resuming consumption');
+    this.counters.storeDown = false;
+    this.counters.retries += outcome.retries;
+    for (const r of outcome.rejected) dead.push({ raw: rawOf.get(r.record)!, error: r.error });
+    try {
+      if (dead.length > 0)
+        await this.producer!.send(dead.map((d) => this.deadLetter(d.raw, d.error)));
+      await this.consumer!.commit(records);
+    } catch (err) {
+      this.log(`committing the batch failed (${(err as Error).message}); it will be redelivered`);
+      return false;
+    }
+    this.counters.consumed += records.length;
+    this.counters.written += decoded.length - outcome.rejected.length;
+    this.counters.deadLettered += dead.length;
+    this.counters.batches++;
+    this.counters.commits++;
+    return true;
+  }
+
+  private deadLetter(raw: IncomingRecord, err: unknown): OutgoingRecord {
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      topic: this.dlqTopic,
+      key: raw.key,
+      value: raw.value,
+      headers: {
+        ...raw.headers,
+        [SINK_DLQ_HEADERS.topic]: raw.topic,
+        [SINK_DLQ_HEADERS.partition]: String(raw.partition),
+        [SINK_DLQ_HEADERS.offset]: raw.offset.toString(),
+        [SINK_DLQ_HEADERS.sink]: this.config.name,
+        [SINK_DLQ_HEADERS.errorClass]: errorClass(err),
+        [SINK_DLQ_HEADERS.message]: message.slice(0, 4000),
+      },
+    };
+  }
+
+  private storeFailure(err: unknown, attempt: number, delayMs: number): void {
+    this.counters.storeDown = true;
+    this.counters.lastError = (err as Error).message;
+    // Log the first failures, then every 10th, so a long outage does not flood the log.
+    if (attempt <= 3 || attempt % 10 === 0)
+      this.log(
+        `store unavailable (attempt ${attempt}: ${(err as Error).message}); consumption paused, retrying in ${delayMs} ms`,
+      );
+  }
+
+  private async ensureConsumer(): Promise<KafkaConsumer> {
+    if (this.consumer) return this.consumer;
+    const consumer = new KafkaConsumer(this.kafka, {
+      groupId: this.config.name,
+      isolation: 'read_committed',
+      startFrom: 'earliest',
+      sessionTimeoutMs: this.config.sessionTimeoutMs,
+    });
+    try {
+      await consumer.subscribe(this.config.topics);
+    } catch (err) {
+      await consumer.close().catch(() => undefined);
+      throw err;
+    }
+    this.consumer = consumer;
+    return consumer;
+  }
+
+  private async resetConsumer(): Promise<void> {
+    await this.closeConsumer();
+    this.generation = -1;
+  }
+
+  private async closeConsumer(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = undefined;
+    await c?.close().catch(() => undefined);
+  }
+}
+
+function truncateUnsupported(): TributaryError {
+  return new TributaryError(
+    'SINK_UNSUPPORTED_OP',
+    'truncate events (op "t") are not applied by sinks; truncate the target yourself if needed',
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * The Sink behaviour: what a store adapter implements. The framework (SinkRuntime) owns
+ * consumption, batching, retries, dead letters, metrics and offset commits; a sink only turns
+ * a batch of decoded records into one durable, idempotent write.
+ */
+import type { ChangeEvent, Row, RowKey, Tombstone } from '../../core/events/index.ts';
+import { stringifyJson } from '../../core/events/index.ts';
+import { TributaryError } from '../../core/errors/index.ts';
+
+/** A decoded record with the Kafka coordinates it came from. */
+export type SinkRecord = (
+  { kind: 'change'; event: ChangeEvent } | { kind: 'tombstone'; tombstone: Tombstone }
+) & { topic: string; partition: number; offset: bigint };
+
+/** A record the sink could not apply and that retrying cannot fix (goes to the dead-letter topic). */
+export interface RejectedRecord {
+  /** Index in the batch passed to writeBatch. */
+  index: number;
+  error: Error;
+}
+
+/** What writeBatch may return: the records it rejected one by one (the rest are durable). */
+export interface WriteResult {
+  rejected: RejectedRecord[];
+}
+
+/**
+ * A store adapter.
+ *
+ * Lifecycle: open() once -> writeBatch()* -> close() once. writeBatch calls never overlap.
+ * - writeBatch must be idempotent and version-guarded: applying a record whose per-key version
+ *   is not newer than what the store holds for that key (including a delete's version) must
+ *   change nothing, so replays and out-of-order redeliveries never regress the store.
+ * - When writeBatch resolves, every record not listed in `rejected` is durable in the store;
+ *   the framework commits the Kafka offsets right after.
+ * - Throwing means nothing may be assumed durable. Throw an error with `retryable: true`
+ *   (see RetryableSinkError) for transient trouble (connection refused, timeout, 429/503):
+ *   the whole batch is retried with capped exponential backoff and consumption pauses.
+ *   Throw RecordRejectedError when some record's data is unacceptable but the sink cannot say
+ *   which: the framework bisects the batch down to the single record and dead-letters it.
+ *   Any other error is fatal: the runtime stops without committing.
+ * - Records of one partition arrive in offset order; a batch may mix partitions and topics.
+ */
+export interface Sink {
+  readonly name: string;
+  open(): Promise<void>;
+  writeBatch(records: SinkRecord[]): Promise<WriteResult | void>;
+  close(): Promise<void>;
+}
+
+/** A transient store failure: the batch is retried with backoff. */
+export class RetryableSinkError extends TributaryError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SINK_UNAVAILABLE', message, { ...options, retryable: true });
+  }
+}
+
+/** The store refused the data itself (bad value, constraint); retrying cannot help. */
+export class RecordRejectedError extends TributaryError {
+  constructor(
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super('SINK_RECORD_REJECTED', message, { ...options, retryable: false });
+  }
+}
+
+/** The effect of a record on its key: an upsert of `row` or a delete, at `version`. */
+export interface KeyedWrite {
+  topic: string;
+  key: RowKey;
+  /** Stable identity of the key within its topic (canonical JSON). */
+  keyId: string;
+  version: bigint;
+  /** The after-row; null = the key is deleted. */
+  row: Row | null;
+  /** Columns whose value is the unchanged-TOAST placeholder (must not be written). */
+  unavailable: string[];
+  /** Index of the record in the batch. */
+  index: number;
+}
+
+/** Canonical JSON of a key (columns sorted), the same whatever order the producer used. */
+export function keyIdentity(key: RowKey): string {
+  return stringifyJson(
+    Object.fromEntries(Object.entries(key).sort(([a], [b]) => (a < b ? -1 : 1))),
+  );
+}
+
+/**
+ * What a record does to its key. A delete and the tombstone that follows it both delete at the
+ * same version (the second is a no-op); a tombstone alone (compacted topic) deletes too.
+ * Truncate events have no key effect and are refused by the runtime before they get here.
+ */
+export function keyedWrite(r: SinkRecord, index: number): KeyedWrite {
+  if (r.kind === 'tombstone') {
+    const t = r.tombstone;
+    return {
+      topic: r.topic,
+      key: t.key,
+      keyId: keyIdentity(t.key),
+      version: t.version,
+      row: null,
+      unavailable: [],
+      index,
+    };
+  }
+  const e = r.event;
+  const unavailable = (e.headers?.['tributary.unavailable'] ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  return {
+    topic: r.topic,
+    key: e.key,
+    keyId: keyIdentity(e.key),
+    version: e.version,
+    row: e.value.op === 'd' ? null : e.value.after,
+    unavailable,
+    index,
+  };
+}
+
+/**
+ * The newest write per (topic, key) of a batch: older writes of the same key in one batch are
+ * superseded (the store would refuse them anyway once the newer one landed), and stores such as
+ * PostgreSQL cannot touch one row twice in one statement.
+ */
+export function latestPerKey(records: SinkRecord[]): KeyedWrite[] {
+  const latest = new Map<string, KeyedWrite>();
+  records.forEach((r, i) => {
+    const w = keyedWrite(r, i);
+    const id = `${w.topic}\u0000${w.keyId}`;
+    const prev = latest.get(id);
+    if (!prev || prev.version < w.version || (prev.version === w.version && prev.row !== null))
+      latest.set(id, w);
+  });
+  return [...latest.values()];
+}

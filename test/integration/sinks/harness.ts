@@ -1,0 +1,310 @@
+// Helpers for the sink tests: change-event workloads with deletes and tombstones, producing
+// them (plus replays and out-of-order older versions), waiting for a sink group to commit to
+// the end, an independent recomputation of the expected store from the topic, and sink
+// services as child processes (for kill -9).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromKafkaRecord, toKafkaRecords } from '../../../core/events/index.ts';
+import type { ChangeEvent, Row } from '../../../core/events/index.ts';
+import {
+  KafkaAdmin,
+  KafkaPartitionConsumer,
+  KafkaProducer,
+  TopicReader,
+} from '../../../core/kafka/index.ts';
+import type { IncomingRecord, KafkaConfig, OutgoingRecord } from '../../../core/kafka/index.ts';
+import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
+import { keyIdentity } from '../../../sinks/runtime/sink.ts';
+import { REPO, uniqueName } from '../helpers.ts';
+
+export const PG_URL = 'postgres://tributary:tributary@127.0.0.1:5432/tributary';
+export const REDIS_URL = 'redis://127.0.0.1:6379/0';
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A deterministic pseudo-random generator (mulberry32), so failures can be replayed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function changeEvent(
+  topic: string,
+  id: number,
+  version: bigint,
+  op: 'c' | 'u' | 'd' | 'r',
+  row: Row | null,
+): ChangeEvent {
+  return {
+    topic,
+    key: { id },
+    version,
+    value: {
+      before: null,
+      after: op === 'd' ? null : row,
+      source: { version: '3.0.0', connector: 'postgresql', name: 'test', ts_ms: 0, db: 'db' },
+      transaction: null,
+      op,
+      ts_ms: 1767225600000,
+    },
+  };
+}
+
+/**
+ * A stream of inserts, updates and deletes (with re-inserts after deletes) over `keys` keys,
+ * with versions growing by a random step — what capture produces for one table.
+ */
+export function workload(topic: string, changes: number, keys: number, seed = 1): ChangeEvent[] {
+  const rand = rng(seed);
+  const live = new Set<number>();
+  const out: ChangeEvent[] = [];
+  let version = 1000n;
+  for (let i = 0; i < changes; i++) {
+    const id = Math.floor(rand() * keys);
+    version += BigInt(1 + Math.floor(rand() * 5));
+    if (live.has(id) && rand() < 0.15) {
+      live.delete(id);
+      out.push(changeEvent(topic, id, version, 'd', null));
+      continue;
+    }
+    const row = {
+      id,
+      name: `item-${id}-${i}`,
+      qty: Math.floor(rand() * 1000),
+      price: Math.round(rand() * 100000) / 100,
+      active: rand() < 0.5,
+      tags: { n: i % 7 },
+    };
+    out.push(changeEvent(topic, id, version, live.has(id) ? 'u' : 'c', row));
+    live.add(id);
+  }
+  return out;
+}
+
+export function encode(events: ChangeEvent[]): OutgoingRecord[] {
+  return events.flatMap((e) => toKafkaRecords(e, { format: 'json' }));
+}
+
+export async function createTopic(kafka: KafkaConfig, name: string, partitions: number) {
+  const admin = new KafkaAdmin(kafka);
+  try {
+    await admin.ensureTopics([{ name, partitions }]);
+  } finally {
+    await admin.close();
+  }
+}
+
+export async function produce(kafka: KafkaConfig, records: OutgoingRecord[]): Promise<void> {
+  const producer = new KafkaProducer(kafka);
+  try {
+    for (let i = 0; i < records.length; i += 5000) await producer.send(records.slice(i, i + 5000));
+  } finally {
+    await producer.close();
+  }
+}
+
+/** Waits until `group` has committed every partition of `topic` up to its end offset. */
+export async function waitCaughtUp(
+  kafka: KafkaConfig,
+  group: string,
+  topic: string,
+  timeoutMs: number,
+  alive?: () => void,
+): Promise<void> {
+  const c = new KafkaPartitionConsumer(kafka, { groupId: group });
+  try {
+    const n = (await c.partitionCounts([topic])).get(topic) ?? 0;
+    const tps = Array.from({ length: n }, (_, partition) => ({ topic, partition }));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      alive?.();
+      const [ends, committed] = await Promise.all([c.offsets(tps, 'latest'), c.committed(tps)]);
+      if ([...ends].every(([k, end]) => (committed.get(k) ?? -1n) >= end)) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `group ${group} did not catch up on ${topic}: ends ${[...ends.values()]}, committed ${[...committed.values()]}`,
+        );
+      await sleep(200);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+/** Sum over partitions of the group's committed offsets and of the end offsets. */
+export async function groupProgress(
+  kafka: KafkaConfig,
+  group: string,
+  topic: string,
+): Promise<{ committed: bigint; end: bigint }> {
+  const c = new KafkaPartitionConsumer(kafka, { groupId: group });
+  try {
+    const n = (await c.partitionCounts([topic])).get(topic) ?? 0;
+    const tps = Array.from({ length: n }, (_, partition) => ({ topic, partition }));
+    const [ends, committed] = await Promise.all([c.offsets(tps, 'latest'), c.committed(tps)]);
+    let sumC = 0n;
+    let sumE = 0n;
+    for (const [k, end] of ends) {
+      sumE += end;
+      sumC += committed.get(k) ?? 0n;
+    }
+    return { committed: sumC, end: sumE };
+  } finally {
+    await c.close();
+  }
+}
+
+/**
+ * Runs a sink process over a backlog and kills it with SIGKILL each time the group's committed
+ * progress passes one of `fractions` (so every kill lands mid-stream, with batches in flight),
+ * restarting it after each kill. Returns the last (running) process.
+ */
+export async function killDuringBacklog(
+  kafka: KafkaConfig,
+  config: SinkRuntimeConfigInput,
+  topic: string,
+  dir: string,
+  fractions: number[],
+): Promise<{ proc: SinkProcess; killedAt: bigint[] }> {
+  let proc = SinkProcess.spawn(config, dir);
+  const killedAt: bigint[] = [];
+  try {
+    for (const f of fractions) {
+      for (;;) {
+        proc.checkAlive();
+        const p = await groupProgress(kafka, config.name, topic);
+        if (p.committed >= (p.end * BigInt(Math.round(f * 1000))) / 1000n) {
+          if (p.committed >= p.end) throw new Error(`the sink finished before the kill at ${f}`);
+          killedAt.push(p.committed);
+          break;
+        }
+        await sleep(20);
+      }
+      await proc.kill9();
+      proc = SinkProcess.spawn(config, dir);
+    }
+  } catch (err) {
+    proc.child.kill('SIGKILL');
+    throw err;
+  }
+  return { proc, killedAt };
+}
+
+/**
+ * The store the topic implies, recomputed independently from the sink: every record read back
+ * (read_committed) and decoded; per key, the row of the highest version (null = deleted).
+ * Records that are not valid change events are counted as poison.
+ */
+export async function expectedState(
+  kafka: KafkaConfig,
+  topic: string,
+): Promise<{ rows: Map<string, Row | null>; poison: number }> {
+  const reader = new TopicReader(kafka, [topic]);
+  const latest = new Map<string, { version: bigint; row: Row | null }>();
+  let poison = 0;
+  await reader.open();
+  try {
+    await reader.readToEnd((records: IncomingRecord[]) => {
+      for (const r of records) {
+        let d;
+        try {
+          d = fromKafkaRecord(r);
+        } catch {
+          poison++;
+          continue;
+        }
+        const key = d.kind === 'change' ? d.event.key : d.tombstone.key;
+        const version = d.kind === 'change' ? d.event.version : d.tombstone.version;
+        const row = d.kind === 'change' && d.event.value.op !== 'd' ? d.event.value.after : null;
+        const id = keyIdentity(key);
+        const prev = latest.get(id);
+        if (!prev || prev.version < version) latest.set(id, { version, row });
+      }
+    });
+  } finally {
+    await reader.close();
+  }
+  return { rows: new Map([...latest].map(([k, v]) => [k, v.row])), poison };
+}
+
+/** Events older than the newest of their key, shuffled: what a late redelivery looks like. */
+export function olderVersionsShuffled(
+  events: ChangeEvent[],
+  count: number,
+  seed = 7,
+): ChangeEvent[] {
+  const rand = rng(seed);
+  const newest = new Map<number, bigint>();
+  for (const e of events) newest.set(e.key.id as number, e.version);
+  const older = events.filter((e) => e.version < newest.get(e.key.id as number)!);
+  const out: ChangeEvent[] = [];
+  for (let i = 0; i < count && older.length > 0; i++)
+    out.push(older[Math.floor(rand() * older.length)]!);
+  return out;
+}
+
+/** A sink service running as a separate node process (sinks/runtime/main.ts). */
+export class SinkProcess {
+  output = '';
+  readonly exited: Promise<number | null>;
+  private constructor(readonly child: ChildProcess) {
+    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  }
+
+  static spawn(config: SinkRuntimeConfigInput, dir: string): SinkProcess {
+    const file = join(dir, `${uniqueName('sink-config')}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'sinks/runtime/main.ts', file], {
+      cwd: REPO,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new SinkProcess(child);
+  }
+
+  /** Throws when the process died on its own (a crash is a test failure, not a kill). */
+  checkAlive(): void {
+    if (this.child.exitCode !== null)
+      throw new Error(`sink exited (${this.child.exitCode}):\n${this.output.slice(-3000)}`);
+  }
+
+  async waitFor(text: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes(text)) {
+      if (Date.now() > deadline)
+        throw new Error(`sink did not print "${text}"; output:\n${this.output.slice(-3000)}`);
+      this.checkAlive();
+      await sleep(100);
+    }
+  }
+
+  async kill9(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** Reads every record of a topic (e.g. the DLQ) from the start. */
+export async function readAll(kafka: KafkaConfig, topic: string): Promise<IncomingRecord[]> {
+  const reader = new TopicReader(kafka, [topic]);
+  const out: IncomingRecord[] = [];
+  await reader.open();
+  try {
+    await reader.readToEnd((r) => out.push(...r));
+  } finally {
+    await reader.close();
+  }
+  return out;
+}

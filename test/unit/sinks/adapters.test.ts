@@ -1,0 +1,50 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTableSql, inferType, tableName } from '../../../sinks/postgres/schema.ts';
+import { padVersion, renderKey } from '../../../sinks/redis/sink.ts';
+import { RecordRejectedError } from '../../../sinks/runtime/sink.ts';
+
+describe('postgres sink schema', () => {
+  it('infers column types from JSON values', () => {
+    assert.deepEqual([true, 42, 1.5, 2n ** 70n, 'x', { a: 1 }, [1], null].map(inferType), [
+      'boolean',
+      'bigint',
+      'double precision',
+      'numeric',
+      'text',
+      'jsonb',
+      'jsonb',
+      'text',
+    ]);
+  });
+
+  it('names tables from the topic', () => {
+    assert.equal(tableName('${table}', 'shop.public.orders'), 'orders');
+    assert.equal(tableName('cdc_${topic}', 'shop.public.orders'), 'cdc_shop_public_orders');
+  });
+
+  it('creates the key as primary key and the version column', () => {
+    const sql = createTableSql('s', 'orders', { id: 1 }, { id: 1, note: 'x', total: 2.5 });
+    assert.match(sql, /CREATE TABLE IF NOT EXISTS "s"\."orders"/);
+    assert.match(sql, /"id" bigint NOT NULL/);
+    assert.match(sql, /"total" double precision/);
+    assert.match(sql, /"__version" numeric\(20,0\) NOT NULL/);
+    assert.match(sql, /PRIMARY KEY \("id"\)/);
+  });
+});
+
+describe('redis sink keys', () => {
+  it('renders key templates', () => {
+    const w = { topic: 'shop.public.orders', key: { id: 7, region: 'eu' } };
+    assert.equal(renderKey('${table}:${key}', w), 'orders:7:eu');
+    assert.equal(renderKey('${topic}/${key.region}/${key.id}', w), 'shop.public.orders/eu/7');
+    assert.throws(() => renderKey('${table}:${key.sku}', w), RecordRejectedError);
+  });
+
+  it('pads versions so string order is numeric order up to 2^64-1', () => {
+    const vs = [0n, 9n, 10n, 2n ** 53n + 1n, 2n ** 64n - 1n];
+    const padded = vs.map(padVersion);
+    assert.deepEqual([...padded].sort(), padded);
+    assert.equal(padVersion(2n ** 64n - 1n).length, 20);
+  });
+});
