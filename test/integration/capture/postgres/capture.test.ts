@@ -323,3 +323,68 @@ async function copyRows(client: pg.Client, table: string, tsv: string): Promise<
     stream.end(tsv + '\n');
   });
 }
+
+test('wal_level other than logical is refused with the exact fix (private PostgreSQL, wal_level=replica)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, chmodSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const bin = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1'])
+    .stdout.toString()
+    .trim();
+  const dir = mkdtempSync(`${tmpdir()}/tributary-pg-`);
+  chmodSync(dir, 0o777);
+  const as = (cmd: string, ...args: string[]) =>
+    spawnSync('runuser', ['-u', 'postgres', '--', `${bin}/${cmd}`, ...args], { encoding: 'utf8' });
+  const port = 55432;
+  try {
+    assert.equal(as('initdb', '-D', `${dir}/data`, '-U', 'postgres', '--auth=trust').status, 0);
+    const start = as(
+      'pg_ctl',
+      '-D',
+      `${dir}/data`,
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c wal_level=replica`,
+      '-l',
+      `${dir}/log`,
+      '-w',
+      'start',
+    );
+    assert.equal(start.status, 0, start.stderr);
+    const psql = spawnSync(
+      'psql',
+      [
+        '-h',
+        dir,
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-c',
+        "CREATE ROLE tributary LOGIN REPLICATION PASSWORD 'tributary'; CREATE TABLE public.t (id int primary key); GRANT SELECT ON public.t TO tributary;",
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(psql.status, 0, psql.stderr);
+    const cfg = {
+      ...sourceConfig(uniqueSource('wal'), ['public.t']),
+      connection: {
+        host: '127.0.0.1',
+        port,
+        database: 'postgres',
+        user: 'tributary',
+        password: 'tributary',
+      },
+    };
+    const capture = new CaptureProcess(writeConfig(cfg));
+    assert.notEqual(await capture.wait(), 0);
+    assert.match(
+      capture.output.join('\n'),
+      /wal_level is "replica".*ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL/,
+    );
+  } finally {
+    as('pg_ctl', '-D', `${dir}/data`, '-m', 'immediate', 'stop');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
