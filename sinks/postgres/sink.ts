@@ -90,7 +90,11 @@ export class PostgresSink implements Sink {
 
   private async connect(): Promise<pg.PoolClient> {
     try {
-      return await this.pool!.connect();
+      const client = await this.pool!.connect();
+      // A connection that drops mid-transaction also emits 'error' on the checked-out client;
+      // without a listener that would crash the process. The failing query reports it.
+      if (client.listenerCount('error') === 0) client.on('error', () => undefined);
+      return client;
     } catch (err) {
       throw classify(err, 'connecting');
     }

@@ -255,11 +255,13 @@ export class SinkRuntime {
     const outcome = await writeWithPolicy(this.sink!, decoded, {
       backoff: this.config.retry,
       signal,
-      onRetry: (err, attempt, delay) => this.storeFailure(err, attempt, delay),
+      onRetry: (err, attempt, delay) => {
+        this.counters.retries++;
+        this.storeFailure(err, attempt, delay);
+      },
     });
     if (this.counters.storeDown) this.log('store is back; resuming consumption');
     this.counters.storeDown = false;
-    this.counters.retries += outcome.retries;
     for (const r of outcome.rejected) dead.push({ raw: rawOf.get(r.record)!, error: r.error });
     try {
       if (dead.length > 0)

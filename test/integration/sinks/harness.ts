@@ -5,6 +5,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { fromKafkaRecord, toKafkaRecords } from '../../../core/events/index.ts';
 import type { ChangeEvent, Row } from '../../../core/events/index.ts';
@@ -307,4 +309,43 @@ export async function readAll(kafka: KafkaConfig, topic: string): Promise<Incomi
     await reader.close();
   }
   return out;
+}
+
+/**
+ * A TCP proxy in front of a shared service, so a test can make "the store" unreachable without
+ * touching the service itself: down() refuses new connections and cuts open ones, up() listens
+ * again on the same port.
+ */
+export class OutageProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: number) {}
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          this.sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }

@@ -16,7 +16,10 @@ import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
   PG_URL,
+  OutageProxy,
+  groupProgress,
   killDuringBacklog,
+  sleep,
   changeEvent,
   createTopic,
   encode,
@@ -188,5 +191,53 @@ describe('postgres sink', () => {
       proc.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a store outage pauses consumption (bounded retries, nothing committed) and the sink catches up when it returns', async () => {
+    const topic = `${uniqueName('pg-sink-outage')}.public.stock`;
+    await createTopic(kafka, topic, 3);
+    await produce(kafka, encode(workload(topic, 20_000, 1000, 57)));
+    const proxy = new OutageProxy(5432);
+    await proxy.up();
+    const url = PG_URL.replace(':5432/', `:${proxy.port}/`);
+    const name = uniqueName('pg-sink-outage');
+    const logs: string[] = [];
+    const runtime = new SinkRuntime(
+      {
+        name,
+        topics: [topic],
+        batch: { maxRecords: 200, lingerMs: 20 },
+        retry: { initialMs: 100, maxMs: 1000 },
+        sink: { type: 'postgres', url, schema },
+      },
+      { kafka, log: (m) => logs.push(m) },
+    );
+    await runtime.start();
+    try {
+      while ((await groupProgress(kafka, name, topic)).committed < 3000n) await sleep(20);
+      await proxy.down();
+      await sleep(500); // the batch in flight fails; nothing after it may be committed
+      const during = await groupProgress(kafka, name, topic);
+      assert.ok(during.committed < during.end, 'the outage started mid-stream');
+      await sleep(4000);
+      const after = await groupProgress(kafka, name, topic);
+      const m = runtime.metrics();
+      assert.equal(
+        after.committed,
+        during.committed,
+        'no offsets committed while the store is down',
+      );
+      assert.equal(m.storeDown, true);
+      assert.ok(m.retries >= 3 && m.retries <= 15, `bounded, backed-off retries (${m.retries})`);
+      await proxy.up();
+      await waitCaughtUp(kafka, name, topic, 60_000);
+      assert.equal(runtime.metrics().storeDown, false);
+      assert.ok(logs.some((l) => /store is back/.test(l)));
+    } finally {
+      await runtime.stop();
+      await proxy.down();
+    }
+    const { rows: expected } = await expectedState(kafka, topic);
+    assertStoreEquals(await tableState(db, schema, 'stock'), expected);
   });
 });
