@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { validateConfig } from '../../core/config/index.ts';
+import { clickhouseSinkConfigSchema } from '../clickhouse/config.ts';
 import { postgresSinkConfigSchema } from '../postgres/config.ts';
 import { redisSinkConfigSchema } from '../redis/config.ts';
 
@@ -7,6 +8,7 @@ import { redisSinkConfigSchema } from '../redis/config.ts';
 export const sinkSpecSchema = z.discriminatedUnion('type', [
   postgresSinkConfigSchema,
   redisSinkConfigSchema,
+  clickhouseSinkConfigSchema,
 ]);
 export type SinkSpec = z.infer<typeof sinkSpecSchema>;
 

@@ -13,5 +13,9 @@ export async function createSink(name: string, spec: SinkSpec): Promise<Sink> {
       const { RedisSink } = await import('../redis/sink.ts');
       return new RedisSink(name, spec);
     }
+    case 'clickhouse': {
+      const { ClickhouseSink } = await import('../clickhouse/sink.ts');
+      return new ClickhouseSink(name, spec);
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { clickhouseType } from '../../../sinks/clickhouse/sink.ts';
 import { createTableSql, inferType, tableName } from '../../../sinks/postgres/schema.ts';
 import { padVersion, renderKey } from '../../../sinks/redis/sink.ts';
 import { RecordRejectedError } from '../../../sinks/runtime/sink.ts';
@@ -46,5 +47,23 @@ describe('redis sink keys', () => {
     const padded = vs.map(padVersion);
     assert.deepEqual([...padded].sort(), padded);
     assert.equal(padVersion(2n ** 64n - 1n).length, 20);
+  });
+});
+
+describe('clickhouse sink types', () => {
+  it('maps JSON values to ClickHouse types; key columns are not Nullable', () => {
+    assert.deepEqual(
+      [true, 42, 1.5, 2n ** 70n, 'x', { a: 1 }, null].map((v) => clickhouseType(v, false)),
+      [
+        'Nullable(UInt8)',
+        'Nullable(Int64)',
+        'Nullable(Float64)',
+        'Nullable(String)',
+        'Nullable(String)',
+        'Nullable(String)',
+        'Nullable(String)',
+      ],
+    );
+    assert.equal(clickhouseType(7, true), 'Int64');
   });
 });

@@ -1,0 +1,189 @@
+/**
+ * ClickHouse sink: every change is appended as a row of a `ReplacingMergeTree(__version)` table
+ * ordered by the primary key, with `__deleted` = 1 for deletes. Merges keep, per key, the row
+ * with the highest version, so replays and out-of-order older versions never win; readers ask
+ * for the current state with FINAL and filter deletes outside it:
+ *   SELECT * FROM (SELECT * FROM t FINAL) WHERE __deleted = 0
+ * (not `FINAL WHERE __deleted = 0`: a condition moved to PREWHERE would be applied before the
+ * rows are collapsed and could expose an older live row of a deleted key).
+ * An insert is durable once the HTTP request returns (synchronous insert; no async_insert).
+ * Works with Debian's ClickHouse 18.16: the client's plain HTTP inserts and queries run there,
+ * but ADD COLUMN IF NOT EXISTS does not exist and error codes are not parsed by the client, so
+ * both are handled here.
+ */
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { stringifyJson } from '../../core/events/index.ts';
+import { ConfigError, TributaryError } from '../../core/errors/index.ts';
+import type { Sink, SinkRecord } from '../runtime/sink.ts';
+import { RecordRejectedError, RetryableSinkError, latestPerKey } from '../runtime/sink.ts';
+import type { KeyedWrite } from '../runtime/sink.ts';
+import { isRetryable } from '../runtime/retry.ts';
+import { tableName } from '../postgres/schema.ts';
+import type { ClickhouseSinkConfig } from './config.ts';
+
+/** ClickHouse type for a JSON value; key columns are not Nullable (they are the sorting key). */
+export function clickhouseType(value: unknown, key: boolean): string {
+  let t: string;
+  switch (typeof value) {
+    case 'boolean':
+      t = 'UInt8';
+      break;
+    case 'number':
+      t = Number.isInteger(value) ? 'Int64' : 'Float64';
+      break;
+    default:
+      t = 'String'; // strings, 64-bit+ integers as text, objects/arrays as JSON text, null
+  }
+  return key ? t : `Nullable(${t})`;
+}
+
+function ident(name: string): string {
+  return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
+}
+
+/** Data errors (parse, type, range): the record is refused. */
+const REJECT_CODES = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 349]);
+/** Overload and timeouts: retry. */
+const RETRY_CODES = new Set([159, 202, 203, 209, 210, 241, 242, 252, 425]);
+
+function classify(err: unknown, action: string): TributaryError {
+  if (err instanceof TributaryError) return err;
+  const message = `${action}: ${(err as Error).message?.split('\n')[0]}`;
+  if (isRetryable(err)) return new RetryableSinkError(message, { cause: err });
+  const code = Number(/Code: (\d+)/.exec((err as Error).message ?? '')?.[1] ?? NaN);
+  if (REJECT_CODES.has(code)) return new RecordRejectedError(message, { cause: err });
+  if (RETRY_CODES.has(code) || /socket hang up|timeout/i.test(message))
+    return new RetryableSinkError(message, { cause: err });
+  return new TributaryError('SINK_CLICKHOUSE_ERROR', message, { cause: err });
+}
+
+export class ClickhouseSink implements Sink {
+  private client: ClickHouseClient | undefined;
+  private readonly columns = new Map<string, Set<string>>();
+
+  constructor(
+    readonly name: string,
+    private readonly config: ClickhouseSinkConfig,
+  ) {}
+
+  async open(): Promise<void> {
+    const client = createClient({
+      url: this.config.url,
+      username: this.config.username,
+      password: this.config.password,
+      request_timeout: this.config.requestTimeoutMs,
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+    try {
+      const ping = await client.ping();
+      if (!ping.success) throw ping.error;
+      await client.command({
+        query: `CREATE DATABASE IF NOT EXISTS ${ident(this.config.database)}`,
+      });
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      throw classify(err, 'connecting to ClickHouse');
+    }
+    this.client = client;
+  }
+
+  async writeBatch(records: SinkRecord[]): Promise<void> {
+    const byTable = new Map<string, KeyedWrite[]>();
+    for (const w of latestPerKey(records)) {
+      const t = tableName(this.config.table, w.topic);
+      let list = byTable.get(t);
+      if (!list) byTable.set(t, (list = []));
+      list.push(w);
+    }
+    for (const [table, writes] of byTable) {
+      await this.ensureTable(table, writes);
+      const rows = writes.map((w) => {
+        const row: Record<string, unknown> = {};
+        for (const [c, v] of Object.entries({ ...w.row, ...w.key }))
+          if (!w.unavailable.includes(c)) row[c] = encodeValue(v);
+        row.__version = w.version.toString();
+        row.__deleted = w.row === null ? 1 : 0;
+        return row;
+      });
+      try {
+        await this.client!.insert({
+          table: `${this.config.database}.${table}`,
+          values: rows,
+          format: 'JSONEachRow',
+        });
+      } catch (err) {
+        throw classify(err, `inserting ${rows.length} row(s) into ${table}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client?.close().catch(() => undefined);
+    this.client = undefined;
+  }
+
+  private async ensureTable(table: string, writes: KeyedWrite[]): Promise<void> {
+    const full = `${ident(this.config.database)}.${ident(table)}`;
+    try {
+      let cols = this.columns.get(table);
+      if (!cols) {
+        cols = await this.describe(full);
+        if (cols.size === 0) {
+          if (!this.config.autoCreate)
+            throw new ConfigError(
+              'sink.autoCreate',
+              `table ${this.config.database}.${table} does not exist; create it or set autoCreate: true`,
+            );
+          const first = writes.find((w) => w.row !== null) ?? writes[0]!;
+          const defs = new Map<string, string>();
+          for (const [c, v] of Object.entries(first.key)) defs.set(c, clickhouseType(v, true));
+          for (const [c, v] of Object.entries(first.row ?? {}))
+            if (!defs.has(c)) defs.set(c, clickhouseType(v, false));
+          defs.set('__version', 'UInt64');
+          defs.set('__deleted', 'UInt8');
+          await this.client!.command({
+            query: `CREATE TABLE IF NOT EXISTS ${full} (${[...defs].map(([c, t]) => `${ident(c)} ${t}`).join(', ')})
+              ENGINE = ReplacingMergeTree(__version) ORDER BY (${Object.keys(first.key).map(ident).join(', ')})`,
+          });
+          cols = await this.describe(full);
+        }
+        this.columns.set(table, cols);
+      }
+      for (const w of writes)
+        for (const [c, v] of Object.entries({ ...w.key, ...w.row }))
+          if (!cols.has(c)) {
+            // 18.16 has no ADD COLUMN IF NOT EXISTS: a concurrent add shows up as "already exists".
+            await this.client!.command({
+              query: `ALTER TABLE ${full} ADD COLUMN ${ident(c)} ${clickhouseType(v, false)}`,
+            }).catch((err: Error) => {
+              if (!/already exists/i.test(err.message)) throw err;
+            });
+            cols.add(c);
+          }
+    } catch (err) {
+      this.columns.delete(table);
+      throw classify(err, `preparing table ${this.config.database}.${table}`);
+    }
+  }
+
+  private async describe(full: string): Promise<Set<string>> {
+    try {
+      const res = await this.client!.query({
+        query: `DESCRIBE TABLE ${full}`,
+        format: 'JSONEachRow',
+      });
+      return new Set(((await res.json()) as Array<{ name: string }>).map((r) => r.name));
+    } catch (err) {
+      if (/Code: 60\b/.test((err as Error).message)) return new Set(); // UNKNOWN_TABLE
+      throw err;
+    }
+  }
+}
+
+/** Objects and arrays become JSON text, 64-bit integers decimal text; the rest stays JSON. */
+function encodeValue(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v !== null && typeof v === 'object') return stringifyJson(v);
+  return v;
+}

@@ -1,0 +1,147 @@
+// ClickHouse sink against the real broker and Debian's ClickHouse 18.16: the current state
+// (`SELECT * FROM (SELECT * FROM t FINAL) WHERE __deleted = 0`) equals a recomputation from the
+// topic after replays and shuffled older versions, poison records are dead-lettered with
+// headers, and a sink process killed with SIGKILL mid-stream loses nothing.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { stringifyJson } from '../../../core/events/index.ts';
+import type { Row } from '../../../core/events/index.ts';
+import { defaultKafkaConfig } from '../../../core/kafka/index.ts';
+import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts';
+import { keyIdentity } from '../../../sinks/runtime/sink.ts';
+import { ensureServices, uniqueName } from '../helpers.ts';
+import {
+  changeEvent,
+  createTopic,
+  encode,
+  expectedState,
+  killDuringBacklog,
+  olderVersionsShuffled,
+  produce,
+  readAll,
+  waitCaughtUp,
+  workload,
+} from './harness.ts';
+
+const kafka = defaultKafkaConfig('sink-ch-test');
+const CH_URL = 'http://127.0.0.1:8123';
+const COLUMNS = ['id', 'name', 'qty', 'price', 'active', 'tags'];
+
+/** Column values as text, the same whether they come from an event or from ClickHouse's JSON. */
+function normalize(row: Row): string {
+  return COLUMNS.map((c) => {
+    const v = row[c];
+    if (typeof v === 'boolean') return String(Number(v));
+    if (v !== null && typeof v === 'object') return stringifyJson(v);
+    return String(v);
+  }).join('|');
+}
+
+async function currentState(ch: ClickHouseClient, db: string, table: string) {
+  const res = await ch.query({
+    query: `SELECT * FROM (SELECT * FROM ${db}.${table} FINAL) WHERE __deleted = 0`,
+    format: 'JSONEachRow',
+  });
+  const rows = (await res.json()) as Row[];
+  return new Map(rows.map((r) => [keyIdentity({ id: Number(r.id) }), normalize(r)]));
+}
+
+function assertStoreEquals(actual: Map<string, string>, expected: Map<string, Row | null>): void {
+  const live = new Map(
+    [...expected].filter(([, row]) => row !== null).map(([k, row]) => [k, normalize(row!)]),
+  );
+  const problems: string[] = [];
+  for (const [k, row] of live)
+    if (actual.get(k) !== row) problems.push(`${k}: got ${actual.get(k)}, want ${row}`);
+  for (const k of actual.keys()) if (!live.has(k)) problems.push(`unexpected ${k}`);
+  assert.deepEqual(problems.slice(0, 10), [], `${problems.length} differences`);
+}
+
+describe('clickhouse sink', () => {
+  let ch: ClickHouseClient;
+  const db = uniqueName('sinktest').replace(/-/g, '_');
+
+  before(() => {
+    ensureServices('kafka', 'clickhouse');
+    ch = createClient({ url: CH_URL, log: { level: ClickHouseLogLevel.OFF } });
+  });
+
+  after(async () => {
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    await ch.close();
+  });
+
+  it('replays and out-of-order older versions never regress a row; deletes stay deleted; poison goes to the DLQ', async () => {
+    const topic = `${uniqueName('ch-sink')}.public.items`;
+    await createTopic(kafka, topic, 3);
+    const events = workload(topic, 3000, 200, 71);
+    const late = olderVersionsShuffled(events, 1500);
+    const maxVersion = events[events.length - 1]!.version;
+    const poison = changeEvent(topic, 100_000, maxVersion + 1n, 'c', {
+      id: 100_000,
+      qty: 'not a number',
+    });
+    await produce(kafka, [
+      ...encode(events),
+      ...encode(events),
+      ...encode(late),
+      ...encode([poison]),
+    ]);
+    const name = uniqueName('ch-sink');
+    const runtime = new SinkRuntime(
+      {
+        name,
+        topics: [topic],
+        batch: { maxRecords: 1000, lingerMs: 50 },
+        sink: { type: 'clickhouse', url: CH_URL, database: db },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, name, topic, 60_000);
+    } finally {
+      await runtime.stop();
+    }
+    const { rows: expected } = await expectedState(kafka, topic);
+    expected.delete(keyIdentity({ id: 100_000 }));
+    assertStoreEquals(await currentState(ch, db, 'items'), expected);
+    const dlq = await readAll(kafka, `${name}.dlq`);
+    assert.equal(dlq.length, 1);
+    assert.equal(runtime.metrics().deadLettered, 1);
+    assert.equal(dlq[0]!.key!.toString(), '{"id":100000}');
+    assert.match(dlq[0]!.headers[SINK_DLQ_HEADERS.errorClass]!.toString(), /RecordRejectedError/);
+    assert.match(dlq[0]!.headers[SINK_DLQ_HEADERS.message]!.toString(), /Code: 27/);
+    assert.equal(dlq[0]!.headers[SINK_DLQ_HEADERS.sink]!.toString(), name);
+  });
+
+  it('a sink process killed with SIGKILL 3 times mid-stream ends equal to a recomputation from the topic', async () => {
+    const topic = `${uniqueName('ch-sink-kill')}.public.orders`;
+    await createTopic(kafka, topic, 3);
+    await produce(kafka, encode(workload(topic, 40_000, 2000, 83)));
+    const name = uniqueName('ch-sink-kill');
+    const dir = mkdtempSync(join(tmpdir(), 'tributary-sink-'));
+    const config = {
+      name,
+      topics: [topic],
+      batch: { maxRecords: 1000, lingerMs: 50 },
+      sessionTimeoutMs: 6000,
+      sink: { type: 'clickhouse' as const, url: CH_URL, database: db },
+    };
+    const { proc, killedAt } = await killDuringBacklog(kafka, config, topic, dir, [0.15, 0.4, 0.7]);
+    try {
+      assert.equal(killedAt.length, 3);
+      await waitCaughtUp(kafka, name, topic, 90_000, () => proc.checkAlive());
+      const { rows: expected } = await expectedState(kafka, topic);
+      assertStoreEquals(await currentState(ch, db, 'orders'), expected);
+    } finally {
+      proc.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
