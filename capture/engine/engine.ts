@@ -12,7 +12,7 @@ import { TributaryError, toTributaryError } from '../../core/errors/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
 import type { JsonFormat } from '../../core/events/index.ts';
 import { KafkaAdmin, TransactionalProducer } from '../../core/kafka/index.ts';
-import type { KafkaConfig, TopicSpec } from '../../core/kafka/index.ts';
+import type { KafkaConfig, OutgoingRecord, TopicSpec } from '../../core/kafka/index.ts';
 import { ensureOffsetsTopic, loadOffset } from './offsets.ts';
 import { TransactionalPublisher } from './publisher.ts';
 import { SnapshotCoordinator } from './snapshot.ts';
@@ -285,12 +285,7 @@ export class CaptureEngine {
   private sink(): StreamSink {
     return {
       event: (event: ChangeEvent, position: StreamPosition, table: string) => {
-        const after = this.resumeAfter;
-        if (
-          after &&
-          (position.order < after.order ||
-            (position.order === after.order && position.index <= after.index))
-        ) {
+        if (this.alreadyWritten(position)) {
           this.stats.skipped++;
           return true;
         }
@@ -298,11 +293,25 @@ export class CaptureEngine {
         this.stats.events++;
         return this.publisher!.add(event, position);
       },
+      record: (record: OutgoingRecord, position: StreamPosition) => {
+        if (this.alreadyWritten(position)) return true;
+        return this.publisher!.addRecords([record], position);
+      },
       unitEnd: (_order: number, ack: number) => this.publisher?.advanceAck(ack),
       watermark: (id, kind, order) => this.coordinator?.watermark(id, kind, order),
       idle: (ack: number) => this.publisher?.advanceAck(ack),
       fail: (err: Error) => void this.shutdown(err),
     };
+  }
+
+  /** True for positions at or before the stored offset (written before a restart). */
+  private alreadyWritten(position: StreamPosition): boolean {
+    const after = this.resumeAfter;
+    return (
+      after !== null &&
+      (position.order < after.order ||
+        (position.order === after.order && position.index <= after.index))
+    );
   }
 
   private async publishChunk(

@@ -78,8 +78,12 @@ export class TransactionalPublisher {
 
   /** Adds an event; false means "stop reading until drained()". */
   add(event: ChangeEvent, position: StreamPosition): boolean {
+    return this.addRecords(toKafkaRecords(event, this.serdeOptions), position);
+  }
+
+  /** Adds ready-made records (not change events) at `position`. */
+  addRecords(records: OutgoingRecord[], position: StreamPosition): boolean {
     this.checkFailed();
-    const records = toKafkaRecords(event, this.serdeOptions);
     for (let i = 0; i < records.length; i++) this.batch.records.push(records[i]!);
     this.batch.events++;
     this.batch.lastPosition = position;

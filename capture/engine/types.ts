@@ -13,6 +13,7 @@
  * event at or before it is skipped.
  */
 import type { ChangeEvent, RowKey } from '../../core/events/index.ts';
+import type { OutgoingRecord } from '../../core/kafka/index.ts';
 
 export interface StreamPosition {
   order: number;
@@ -31,6 +32,11 @@ export interface StreamSink {
    * position to confirm once everything up to here is durable in Kafka (PostgreSQL: end LSN).
    */
   unitEnd(order: number, ack: number): void;
+  /**
+   * A record that is not a change event (e.g. a transaction BEGIN/END on the transaction
+   * metadata topic). Positioned, deduplicated and published like events.
+   */
+  record(record: OutgoingRecord, position: StreamPosition): boolean;
   /** A snapshot watermark written by the engine came back through the stream. */
   watermark(id: string, kind: 'low' | 'high', order: number): void;
   /**

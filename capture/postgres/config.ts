@@ -55,6 +55,8 @@ export const PostgresSourceSchema = z
       .min(0)
       .default(1024 ** 3),
     format: z.enum(['json', 'json-schema']).default('json'),
+    /** Debezium's provide.transaction.metadata: BEGIN/END on <prefix>.transaction. */
+    transactionMetadata: z.boolean().default(false),
     tombstonesOnDelete: z.boolean().default(true),
     types: z
       .object({

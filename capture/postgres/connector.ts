@@ -18,7 +18,7 @@ import type { PgFacts } from './offsets.ts';
 import { loadTableMeta, TableSchema } from './schema.ts';
 import type { TableMeta } from './schema.ts';
 import { PgSnapshotReader } from './snapshot.ts';
-import { PgChangeStream } from './stream.ts';
+import { PgChangeStream, transactionTopic } from './stream.ts';
 import { loadTypeCatalog } from './types.ts';
 import type { PgTypeCatalog, TypeMappingOptions } from './types.ts';
 
@@ -106,8 +106,10 @@ export class PostgresConnector implements CaptureConnector {
   }
 
   topics(): TopicSpec[] {
-    return [...this.schemas.values()].map((s) => ({
-      name: s.topic,
+    const names = [...this.schemas.values()].map((s) => s.topic);
+    if (this.config.transactionMetadata) names.push(transactionTopic(this.names.prefix));
+    return names.map((name) => ({
+      name,
       partitions: this.config.topic.partitions,
       replicationFactor: this.config.topic.replicationFactor,
     }));
@@ -162,6 +164,7 @@ export class PostgresConnector implements CaptureConnector {
       prefix: this.names.prefix,
       tables: this.metas,
       buildSchema: (meta, relation) => this.schemaFromRelation(meta, relation),
+      transactionMetadata: this.config.transactionMetadata,
       log: this.log,
     });
     stream.start();

@@ -10,7 +10,7 @@
  * queue everything behind them until the work is done, so order is never broken.
  */
 import { TRIBUTARY_VERSION } from '../../core/version.ts';
-import { stringifyJson, UNAVAILABLE_HEADER } from '../../core/events/index.ts';
+import { stringifyJson, UNAVAILABLE_HEADER, VERSION_HEADER } from '../../core/events/index.ts';
 import type { ChangeEvent, Envelope, Row, RowKey } from '../../core/events/index.ts';
 import type { ChangeStream, StreamSink } from '../engine/types.ts';
 import { decodePgOutput } from './connection/pgoutput.ts';
@@ -32,6 +32,8 @@ export interface StreamContext {
   tables: Map<string, TableMeta>;
   /** Builds a schema for a relation (may need the type catalog refreshed first). */
   buildSchema(meta: TableMeta, relation: RelationMessage): TableSchema | Promise<TableSchema>;
+  /** Debezium's provide.transaction.metadata: BEGIN/END records and the event transaction block. */
+  transactionMetadata: boolean;
   log(message: string): void;
 }
 
@@ -40,6 +42,10 @@ interface OpenTransaction {
   commitLsn: number;
   commitTimeUs: bigint;
   index: number;
+  /** Events emitted so far (total_order of the last one). */
+  events: number;
+  /** Events per data collection ("schema.table"), in first-seen order. */
+  perTable: Map<string, number>;
 }
 
 export class PgChangeStream implements ChangeStream {
@@ -130,10 +136,14 @@ export class PgChangeStream implements ChangeStream {
           commitLsn: msg.commitLsn,
           commitTimeUs: msg.commitTimeUs,
           index: 0,
+          events: 0,
+          perTable: new Map(),
         };
         return;
       case 'commit':
         this.lastCommitLsn = msg.commitLsn;
+        if (this.ctx.transactionMetadata && this.tx && this.tx.events > 0)
+          this.transactionRecord(this.tx, 'END');
         this.tx = null;
         this.sink.unitEnd(msg.commitLsn, msg.endLsn);
         return;
@@ -282,9 +292,62 @@ export class PgChangeStream implements ChangeStream {
       schemas: t.schemas,
     };
     if (unavailable.length > 0) event.headers = { [UNAVAILABLE_HEADER]: unavailable.join(',') };
+    if (this.ctx.transactionMetadata) {
+      if (tx.events === 0) this.transactionRecord(tx, 'BEGIN');
+      const inTable = (tx.perTable.get(t.name) ?? 0) + 1;
+      tx.perTable.set(t.name, inTable);
+      value.transaction = {
+        id: transactionId(tx),
+        total_order: ++tx.events,
+        data_collection_order: inTable,
+      };
+    } else tx.events++;
     const position = { order: tx.commitLsn, index: tx.index++ };
     if (!this.sink.event(event, position, t.name) && !this.paused) this.pause();
   }
+
+  /** A BEGIN or END record on <prefix>.transaction, in Debezium's shape. */
+  private transactionRecord(tx: OpenTransaction, status: 'BEGIN' | 'END'): void {
+    const id = transactionId(tx);
+    const value =
+      status === 'BEGIN'
+        ? {
+            status,
+            id,
+            event_count: null,
+            data_collections: null,
+            ts_ms: Number(tx.commitTimeUs / 1000n),
+          }
+        : {
+            status,
+            id,
+            event_count: tx.events,
+            data_collections: [...tx.perTable].map(([data_collection, event_count]) => ({
+              data_collection,
+              event_count,
+            })),
+            ts_ms: Number(tx.commitTimeUs / 1000n),
+          };
+    const position = { order: tx.commitLsn, index: tx.index++ };
+    this.sink.record(
+      {
+        topic: transactionTopic(this.ctx.prefix),
+        key: Buffer.from(JSON.stringify({ id })),
+        value: Buffer.from(JSON.stringify(value)),
+        headers: { [VERSION_HEADER]: String(tx.commitLsn) },
+      },
+      position,
+    );
+  }
+}
+
+/** Debezium's PostgreSQL transaction id: "<txId>:<commit LSN>". */
+function transactionId(tx: OpenTransaction): string {
+  return `${tx.xid}:${tx.commitLsn}`;
+}
+
+export function transactionTopic(prefix: string): string {
+  return `${prefix}.transaction`;
 }
 
 function sameKey(a: RowKey, b: RowKey): boolean {

@@ -1,6 +1,13 @@
 // The one place that imports the Kafka client package (see docs/decisions/0001-kafka-client.md).
 // Everything else uses the classes exported from core/kafka/index.ts.
-export { Admin, Consumer, Producer, FetchIsolationLevels } from '@platformatic/kafka';
+export {
+  Admin,
+  ConnectionPool,
+  Consumer,
+  Producer,
+  FetchIsolationLevels,
+  fetchV17,
+} from '@platformatic/kafka';
 export type { Message, MessageToProduce, MessagesStream } from '@platformatic/kafka';
 import type { Producer as RawProducer } from '@platformatic/kafka';
 /** The client's transaction handle (its class is not exported by the package index). */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { baseOptions, Consumer, FetchIsolationLevels } from './client.ts';
+import { baseOptions, ConnectionPool, Consumer, FetchIsolationLevels, fetchV17 } from './client.ts';
 import type { KafkaConfig } from './config.ts';
 import { brokerErrorIds, toKafkaError } from './errors.ts';
-import { installReadCommittedFilter } from './read-committed.ts';
+import { filterAbortedTransactions, installReadCommittedFilter } from './read-committed.ts';
 import type { IncomingRecord, TopicPartitionOffset } from './records.ts';
 import { TributaryError } from '../errors/index.ts';
 
@@ -69,6 +69,7 @@ const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`
  * overlap each other; the other methods may run concurrently.
  */
 export class KafkaPartitionConsumer {
+  private readonly pool: ConnectionPool;
   private readonly consumer: RawConsumer;
   private readonly isolationLevel: number;
   private readonly assignListeners: Array<(a: GroupAssignment) => void> = [];
@@ -99,6 +100,7 @@ export class KafkaPartitionConsumer {
       maxWaitTime: 500,
     });
     installReadCommittedFilter(this.consumer);
+    this.pool = new ConnectionPool(`${config.clientId}-fetch`, { connectTimeout: 10_000 } as never);
     // The client reports failed rejoins as 'error' events; keep them for the caller.
     this.consumer.on('error', (err: unknown) => (this.groupError ??= err));
     this.consumer.on('consumer:heartbeat:end', () => (this.lastHeartbeatAt = Date.now()));
@@ -292,14 +294,30 @@ export class KafkaPartitionConsumer {
       [...byLeader].map(async ([node, reqs]) => {
         let response;
         try {
-          response = await this.consumer.fetch({
-            node,
-            topics: [...reqs.values()],
-            maxWaitTime: maxWaitMs,
-            minBytes: 1,
-            maxBytes: this.options.maxBytes ?? 8 * 1024 * 1024,
-            isolationLevel: this.isolationLevel,
-          });
+          // The Fetch request is sent directly, not through the client's Consumer.fetch(): the
+          // client's own aborted-transaction filter throws (crashing the process from a socket
+          // callback) when an ABORT marker has no matching entry in abortedTransactions, which
+          // happens when a producer was killed after registering a partition but before its
+          // records landed. filterAbortedTransactions does the Java client's filtering instead.
+          const broker = md.brokers.get(node);
+          if (!broker)
+            throw new TributaryError('UNKNOWN_BROKER', `broker ${node} is not in the metadata`, {
+              retryable: true,
+            });
+          const connection = await this.pool.get(broker);
+          response = (await fetchV17.api.async(
+            connection,
+            maxWaitMs,
+            1,
+            this.options.maxBytes ?? 8 * 1024 * 1024,
+            this.isolationLevel,
+            0,
+            0,
+            [...reqs.values()],
+            [],
+            '',
+          )) as Awaited<ReturnType<RawConsumer['fetch']>>;
+          filterAbortedTransactions(response as never);
         } catch (err) {
           throw toKafkaError(err, `fetching from broker ${node}`);
         }
@@ -332,6 +350,7 @@ export class KafkaPartitionConsumer {
 
   /** Leaves the group (bounded: gives up after 5 s when the broker is unreachable). */
   async close(): Promise<void> {
+    await Promise.resolve(this.pool.close()).catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.resolve(this.consumer.close(true)).catch(() => undefined),

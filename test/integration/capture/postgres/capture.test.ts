@@ -388,3 +388,57 @@ test('wal_level other than logical is refused with the exact fix (private Postgr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('transaction metadata: BEGIN/END on <prefix>.transaction and the transaction block on events', async () => {
+  const { TopicReader, defaultKafkaConfig } = await import('../../../../core/kafka/index.ts');
+  const source = uniqueSource('txmeta');
+  sources.push(source);
+  const a = `public.${source}_a`;
+  const b = `public.${source}_b`;
+  await createTable(a, 0);
+  await createTable(b, 0);
+  const config = writeConfig(
+    sourceConfig(source, [a, b], { snapshot: { mode: 'never' }, transactionMetadata: true }),
+  );
+  const capture = new CaptureProcess(config);
+  try {
+    await capture.waitFor(/created replication slot/);
+    await db.query('BEGIN');
+    await db.query(`INSERT INTO ${a} VALUES (1, 0, 'x'), (2, 0, 'y')`);
+    await db.query(`INSERT INTO ${b} VALUES (1, 0, 'z')`);
+    await db.query('COMMIT');
+    const seen = await readTopics(
+      [`${source}.${a}`, `${source}.${b}`],
+      (s) => s.length >= 3,
+      20_000,
+      500,
+    );
+    const events = changes(seen);
+    const ids = new Set(events.map((e) => e.value.transaction?.id));
+    assert.equal(ids.size, 1, 'all three events carry one transaction id');
+    const id = [...ids][0]!;
+    assert.match(id, /^\d+:\d+$/);
+    assert.deepEqual(events.map((e) => e.value.transaction!.total_order).sort(), [1, 2, 3]);
+    const reader = new TopicReader(defaultKafkaConfig('verifier'), [`${source}.transaction`]);
+    await reader.open();
+    const tx: Array<Record<string, unknown>> = [];
+    const deadline = Date.now() + 10_000;
+    while (tx.length < 2 && Date.now() < deadline) {
+      for (const r of await reader.poll(300)) tx.push(JSON.parse(r.value!.toString()));
+    }
+    await reader.close();
+    assert.deepEqual(
+      tx.map((t) => [t.status, t.id, t.event_count]),
+      [
+        ['BEGIN', id, null],
+        ['END', id, 3],
+      ],
+    );
+    assert.deepEqual(tx[1]!.data_collections, [
+      { data_collection: a, event_count: 2 },
+      { data_collection: b, event_count: 1 },
+    ]);
+  } finally {
+    await capture.stop();
+  }
+});
