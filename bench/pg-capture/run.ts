@@ -42,7 +42,15 @@ const config = {
   snapshot: { mode: 'never' },
   heartbeatIntervalMs: 0,
   topic: { partitions: 3 },
-  ...(process.env.BENCH_BATCH ? { publisher: { batchSize: Number(process.env.BENCH_BATCH), lingerMs: 20, maxBuffered: 4 * Number(process.env.BENCH_BATCH) } } : {}),
+  ...(process.env.BENCH_BATCH
+    ? {
+        publisher: {
+          batchSize: Number(process.env.BENCH_BATCH),
+          lingerMs: 20,
+          maxBuffered: 4 * Number(process.env.BENCH_BATCH),
+        },
+      }
+    : {}),
 };
 const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
 const configPath = join(dir, 'source.json');
