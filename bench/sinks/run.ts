@@ -1,0 +1,159 @@
+// Sink throughput: change events applied per second by each sink at a few batch sizes, next to
+// the store's own bulk-load rate for the same rows measured in the same run (PostgreSQL COPY,
+// Redis pipelined SET, ClickHouse one INSERT ... FORMAT JSONEachRow).
+//   node --import tsx bench/sinks/run.ts [changes=100000] [sinks=postgres,redis,clickhouse] [batches=1000,5000]
+// Needs: bash infra/up kafka postgres redis clickhouse
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { stringifyJson } from '../../core/events/index.ts';
+import type { ChangeEvent } from '../../core/events/index.ts';
+import { defaultKafkaConfig } from '../../core/kafka/index.ts';
+import { SinkRuntime } from '../../sinks/runtime/runtime.ts';
+import type { SinkSpec } from '../../sinks/runtime/config.ts';
+import {
+  PG_URL,
+  REDIS_URL,
+  createTopic,
+  encode,
+  produce,
+  waitCaughtUp,
+  workload,
+} from '../../test/integration/sinks/harness.ts';
+import { uniqueName } from '../../test/integration/helpers.ts';
+
+const CH_URL = 'http://127.0.0.1:8123';
+const changes = Number(process.argv[2] ?? 100_000);
+const sinks = (process.argv[3] ?? 'postgres,redis,clickhouse').split(',');
+const batches = (process.argv[4] ?? '1000,5000').split(',').map(Number);
+const kafka = defaultKafkaConfig('bench-sinks');
+const run = uniqueName('bench').replace(/-/g, '_');
+
+/** The rows a store ends with: the last after-row per key (what a bulk load would write). */
+function finalRows(events: ChangeEvent[]): Array<Record<string, unknown>> {
+  const last = new Map<unknown, Record<string, unknown> | null>();
+  for (const e of events) last.set(e.key.id, e.value.after);
+  return [...last.values()].filter((r): r is Record<string, unknown> => r !== null);
+}
+
+async function baseline(kind: string, rows: Array<Record<string, unknown>>): Promise<number> {
+  if (kind === 'postgres') {
+    const db = new pg.Client({ connectionString: PG_URL });
+    await db.connect();
+    await db.query(
+      `CREATE TABLE ${run}_copy (id bigint primary key, name text, qty bigint, price double precision, active boolean, tags jsonb)`,
+    );
+    const t = performance.now();
+    const text = rows
+      .map((r) => [r.id, r.name, r.qty, r.price, r.active, stringifyJson(r.tags)].join('\t'))
+      .join('\n');
+    await pipeline(
+      Readable.from([text + '\n']),
+      db.query(copyStreams.from(`COPY ${run}_copy FROM STDIN`)),
+    );
+    const ms = performance.now() - t;
+    await db.query(`DROP TABLE ${run}_copy`);
+    await db.end();
+    return ms;
+  }
+  if (kind === 'redis') {
+    const redis = new Redis(REDIS_URL);
+    const t = performance.now();
+    for (let i = 0; i < rows.length; i += 5000) {
+      const p = redis.pipeline();
+      for (const r of rows.slice(i, i + 5000)) p.set(`${run}:copy:${r.id}`, stringifyJson(r));
+      await p.exec();
+    }
+    const ms = performance.now() - t;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${run}:*`, 'COUNT', 5000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+    return ms;
+  }
+  const ch = createClient({ url: CH_URL, log: { level: ClickHouseLogLevel.OFF } });
+  await ch.command({
+    query: `CREATE TABLE default.${run}_copy (id Int64, name String, qty Int64, price Float64, active UInt8, tags String, __version UInt64, __deleted UInt8) ENGINE = ReplacingMergeTree(__version) ORDER BY id`,
+  });
+  const t = performance.now();
+  await ch.insert({
+    table: `default.${run}_copy`,
+    values: rows.map((r) => ({ ...r, tags: stringifyJson(r.tags), __version: 1, __deleted: 0 })),
+    format: 'JSONEachRow',
+  });
+  const ms = performance.now() - t;
+  await ch.command({ query: `DROP TABLE default.${run}_copy` });
+  await ch.close();
+  return ms;
+}
+
+function spec(kind: string, tag: string): SinkSpec {
+  if (kind === 'postgres')
+    return { type: 'postgres', url: PG_URL, schema: `${run}_${tag}` } as SinkSpec;
+  if (kind === 'redis')
+    return { type: 'redis', url: REDIS_URL, key: `${run}:${tag}:\${key}` } as SinkSpec;
+  return { type: 'clickhouse', url: CH_URL, database: `${run}_${tag}` } as SinkSpec;
+}
+
+async function cleanup(kind: string, tag: string): Promise<void> {
+  if (kind === 'postgres') {
+    const db = new pg.Client({ connectionString: PG_URL });
+    await db.connect();
+    await db.query(`DROP SCHEMA IF EXISTS ${run}_${tag} CASCADE`);
+    await db.end();
+  } else if (kind === 'redis') {
+    const redis = new Redis(REDIS_URL);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${run}:${tag}:*`, 'COUNT', 5000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+  } else {
+    const ch = createClient({ url: CH_URL, log: { level: ClickHouseLogLevel.OFF } });
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${run}_${tag}` });
+    await ch.close();
+  }
+}
+
+const topic = `${run}.public.items`;
+await createTopic(kafka, topic, 4);
+const events = workload(topic, changes, Math.floor(changes / 2), 99);
+await produce(kafka, encode(events));
+const records = encode(events).length;
+const rows = finalRows(events);
+console.log(
+  `${changes} changes (${records} records incl. tombstones, ${rows.length} final rows), 4 partitions`,
+);
+console.log('sink        batch   sink rows/s   bulk-load rows/s   ratio');
+for (const kind of sinks) {
+  const bulkMs = await baseline(kind, rows);
+  const bulkRate = rows.length / (bulkMs / 1000);
+  for (const batch of batches) {
+    const tag = `${kind.slice(0, 2)}${batch}`;
+    const name = `${run}-${tag}`;
+    const runtime = new SinkRuntime(
+      { name, topics: [topic], batch: { maxRecords: batch, lingerMs: 100 }, sink: spec(kind, tag) },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    await runtime.ready; // group joined and partitions assigned: time the applying only
+    const t = performance.now();
+    await waitCaughtUp(kafka, name, topic, 600_000);
+    const ms = performance.now() - t;
+    await runtime.stop();
+    await cleanup(kind, tag);
+    const rate = changes / (ms / 1000);
+    console.log(
+      `${kind.padEnd(11)} ${String(batch).padStart(5)} ${Math.round(rate).toLocaleString('en').padStart(13)} ${Math.round(bulkRate).toLocaleString('en').padStart(18)} ${(rate / bulkRate).toFixed(2).padStart(7)}`,
+    );
+  }
+}
+process.exit(0);
