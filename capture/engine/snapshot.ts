@@ -95,8 +95,15 @@ export class SnapshotCoordinator {
     while (!this.stopped && this.progress.pending.length > 0) {
       const table = this.progress.pending[0]!;
       const afterKey = this.progress.lastKey[table] ?? null;
-      if (afterKey && this.stats.chunks === 0 && this.stats.read === 0) {
-        this.host.log(`snapshot: resuming ${table} after key ${JSON.stringify(afterKey)}`);
+      if (
+        this.stats.chunks === 0 &&
+        this.stats.read === 0 &&
+        (afterKey || this.progress.done.length > 0)
+      ) {
+        const where = afterKey ? `after key ${JSON.stringify(afterKey)}` : 'from its start';
+        this.host.log(
+          `snapshot: resuming (${this.progress.done.length} table(s) already done) at ${table} ${where}`,
+        );
       }
       await this.runChunk(table, afterKey);
     }
