@@ -176,59 +176,96 @@ export class SinkRuntime {
     let bytes = 0;
     let firstAt = 0;
     let kafkaAttempt = 0;
-    while (!this.stopping) {
-      const age = Date.now() - firstAt;
-      if (
-        batch.length > 0 &&
-        (batch.length >= maxRecords || bytes >= maxBytes || age >= lingerMs)
-      ) {
-        const ok = await this.flush(batch, this.stopper.signal);
-        batch = [];
-        bytes = 0;
-        if (!ok) await this.resetConsumer();
-        continue;
-      }
-      let polled: IncomingRecord[];
-      try {
-        const consumer = await this.ensureConsumer();
-        polled = await consumer.poll(
-          maxRecords - batch.length,
-          batch.length > 0 ? Math.max(0, lingerMs - age) : 1000,
-        );
-        if (consumer.generation.generationId !== this.generation) {
-          // Rebalanced inside poll(): positions restarted from the committed offsets, so the
-          // records buffered so far will be fetched again (by us or by the new owner).
-          this.generation = consumer.generation.generationId;
+    // At most one batch is being written while the next one is fetched, so Kafka and the store
+    // work in parallel; batches still reach the store one after another, in offset order.
+    let inflight: Promise<{ ok: boolean } | { error: unknown }> | undefined;
+    let inflightFailed = false;
+    const settle = async (): Promise<boolean> => {
+      if (!inflight) return true;
+      const r = await inflight;
+      inflight = undefined;
+      if ('error' in r) throw r.error;
+      return r.ok;
+    };
+    try {
+      while (!this.stopping) {
+        if (inflightFailed) await settle(); // a fatal write error stops the loop right away
+        const age = Date.now() - firstAt;
+        if (
+          batch.length > 0 &&
+          (batch.length >= maxRecords || bytes >= maxBytes || age >= lingerMs)
+        ) {
+          if (!(await settle())) {
+            // Kafka failed after the previous write: rejoin and refetch from the committed offsets.
+            batch = [];
+            bytes = 0;
+            await this.resetConsumer();
+            continue;
+          }
+          inflight = this.flush(batch, this.consumer!, this.stopper.signal).then(
+            (ok) => ({ ok }),
+            (error: unknown) => {
+              inflightFailed = true;
+              return { error };
+            },
+          );
           batch = [];
           bytes = 0;
-          this.readyResolve();
+          continue;
         }
-        kafkaAttempt = 0;
-      } catch (err) {
-        kafkaAttempt++;
-        this.log(`consumer failed (${(err as Error).message}); rejoining`);
-        batch = [];
-        bytes = 0;
-        await this.resetConsumer();
-        await sleep(
-          backoffDelay(kafkaAttempt, { initialMs: 200, maxMs: 5000 }),
-          this.stopper.signal,
-        );
-        continue;
+        let polled: IncomingRecord[];
+        try {
+          const consumer = await this.ensureConsumer();
+          polled = await consumer.poll(
+            maxRecords - batch.length,
+            batch.length > 0 ? Math.max(0, lingerMs - age) : inflight ? 100 : 1000,
+          );
+          if (consumer.generation.generationId !== this.generation) {
+            // Rebalanced inside poll(): positions restarted from the committed offsets, so the
+            // records buffered so far will be fetched again (by us or by the new owner).
+            this.generation = consumer.generation.generationId;
+            batch = [];
+            bytes = 0;
+            this.readyResolve();
+          }
+          kafkaAttempt = 0;
+        } catch (err) {
+          kafkaAttempt++;
+          this.log(`consumer failed (${(err as Error).message}); rejoining`);
+          await settle().catch((e: unknown) => {
+            if (!(e instanceof StoppedError)) throw e;
+          });
+          batch = [];
+          bytes = 0;
+          await this.resetConsumer();
+          await sleep(
+            backoffDelay(kafkaAttempt, { initialMs: 200, maxMs: 5000 }),
+            this.stopper.signal,
+          );
+          continue;
+        }
+        if (polled.length === 0) continue;
+        if (batch.length === 0) firstAt = Date.now();
+        for (const r of polled) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + 32;
+        batch.push(...polled);
       }
-      if (polled.length === 0) continue;
-      if (batch.length === 0) firstAt = Date.now();
-      for (const r of polled) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + 32;
-      batch.push(...polled);
+      await settle();
+    } finally {
+      await settle().catch(() => undefined);
     }
-    if (batch.length > 0) await this.flush(batch, AbortSignal.timeout(5000)).catch(() => false);
+    if (batch.length > 0 && this.consumer)
+      await this.flush(batch, this.consumer, AbortSignal.timeout(5000)).catch(() => false);
   }
 
   /**
    * Writes one batch, dead-letters what was rejected, commits the offsets. Returns false when
    * Kafka failed after the write (nothing committed; the records will be redelivered).
    */
-  private async flush(records: IncomingRecord[], signal: AbortSignal): Promise<boolean> {
+  private async flush(
+    records: IncomingRecord[],
+    consumer: KafkaConsumer,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const decoded: SinkRecord[] = [];
     const dead: Array<{ raw: IncomingRecord; error: unknown }> = [];
     const rawOf = new Map<SinkRecord, IncomingRecord>();
@@ -266,7 +303,7 @@ export class SinkRuntime {
     try {
       if (dead.length > 0)
         await this.producer!.send(dead.map((d) => this.deadLetter(d.raw, d.error)));
-      await this.consumer!.commit(records);
+      await consumer.commit(records);
     } catch (err) {
       this.log(`committing the batch failed (${(err as Error).message}); it will be redelivered`);
       return false;
