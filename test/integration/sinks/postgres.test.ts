@@ -240,4 +240,32 @@ describe('postgres sink', () => {
     const { rows: expected } = await expectedState(kafka, topic);
     assertStoreEquals(await tableState(db, schema, 'stock'), expected);
   });
+
+  it('bad credentials and a missing table without autoCreate stop the sink with a clear error', async () => {
+    const topic = `${uniqueName('pg-sink-fatal')}.public.nothere`;
+    await createTopic(kafka, topic, 1);
+    await produce(kafka, encode(workload(topic, 10, 5, 3)));
+    const cases = [
+      {
+        sink: {
+          type: 'postgres' as const,
+          url: PG_URL.replace('tributary:tributary@', 'tributary:wrong@'),
+          schema,
+        },
+        error: /password authentication failed.*28P01/,
+      },
+      {
+        sink: { type: 'postgres' as const, url: PG_URL, schema, autoCreate: false },
+        error: /sink\.autoCreate: table .*nothere does not exist/,
+      },
+    ];
+    for (const c of cases) {
+      const runtime = new SinkRuntime(
+        { name: uniqueName('pg-sink-fatal'), topics: [topic], sink: c.sink },
+        { kafka, log: () => undefined },
+      );
+      await runtime.start();
+      await assert.rejects(runtime.done, c.error);
+    }
+  });
 });
