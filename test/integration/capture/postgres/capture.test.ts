@@ -442,3 +442,45 @@ test('transaction metadata: BEGIN/END on <prefix>.transaction and the transactio
     await capture.stop();
   }
 });
+
+test('onSlotLoss: resnapshot recreates the slot and snapshots the tables again', async () => {
+  const source = uniqueSource('resnap');
+  sources.push(source);
+  const table = `public.${source}`;
+  await createTable(table, 5);
+  const base = { snapshot: { mode: 'initial', chunkSize: 100 }, onSlotLoss: 'resnapshot' };
+  const config = writeConfig(sourceConfig(source, [table], base));
+  const topic = `${source}.${table}`;
+  let capture = new CaptureProcess(config);
+  await capture.waitFor(/snapshot completed/);
+  await db.query(`UPDATE ${table} SET v = 1 WHERE id = 1`);
+  await readTopics([topic], (s) => changes(s).length >= 6, 20_000, 300);
+  await sleep(1500); // a heartbeat stores the acknowledgement
+  assert.equal(await capture.stop(), 0);
+
+  await db.query('SELECT pg_drop_replication_slot($1)', [`tributary_${source}`]);
+  await db.query(`UPDATE ${table} SET v = 2, note = 'changed while stopped' WHERE id = 2`);
+  capture = new CaptureProcess(config);
+  try {
+    await capture.waitFor(/on_slot_loss=resnapshot/);
+    await capture.waitFor(/snapshot completed/);
+    const seen = await readTopics(
+      [topic],
+      (s) => changes(s).filter((e) => e.value.op === 'r').length >= 10,
+      20_000,
+    );
+    // Two snapshot reads of id 2: the newer one (higher version) is from the re-snapshot.
+    const reads = changes(seen).filter(
+      (e) => e.value.op === 'r' && (e.key as { id: number }).id === 2,
+    );
+    assert.equal(reads.length, 2);
+    const row2 = reads.sort((a, b) => (a.version < b.version ? -1 : 1))[1]!;
+    assert.equal(
+      (row2.value.after as { note: string }).note,
+      'changed while stopped',
+      'the change made while the slot was gone arrives through the new snapshot',
+    );
+  } finally {
+    await capture.stop();
+  }
+});
