@@ -38,6 +38,15 @@ function anyRetryable(err: unknown, depth = 0): boolean {
   return e.cause ? anyRetryable(e.cause, depth + 1) : false;
 }
 
+/** Messages of the innermost errors (e.g. "connect ECONNREFUSED 127.0.0.1:1"). */
+function rootCauses(err: unknown, depth = 0): string[] {
+  if (!err || typeof err !== 'object' || depth > 8) return [];
+  const e = err as ClientErrorLike;
+  const inner = [...(Array.isArray(e.errors) ? e.errors : []), ...(e.cause ? [e.cause] : [])];
+  if (inner.length === 0) return e.message ? [e.message] : [];
+  return inner.flatMap((i) => rootCauses(i, depth + 1));
+}
+
 /** Normalises a client error; `transactionalId` turns fencing errors into ProducerFencedError. */
 export function toKafkaError(
   err: unknown,
@@ -51,7 +60,9 @@ export function toKafkaError(
   }
   const e = (err ?? {}) as ClientErrorLike;
   const detail = ids.length > 0 ? ` [${[...new Set(ids)].join(', ')}]` : '';
-  return new KafkaError(`${action} failed: ${e.message ?? String(err)}${detail}`, {
+  const root = rootCauses(err).filter((m) => m !== e.message);
+  const because = root.length > 0 ? ` (${[...new Set(root)].slice(0, 2).join('; ')})` : '';
+  return new KafkaError(`${action} failed: ${e.message ?? String(err)}${because}${detail}`, {
     cause: err,
     retryable: anyRetryable(err),
     kafkaCode: ids[0] ?? e.code,
