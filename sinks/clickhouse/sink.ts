@@ -15,8 +15,13 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { stringifyJson } from '../../core/events/index.ts';
 import { ConfigError, TributaryError } from '../../core/errors/index.ts';
-import type { Sink, SinkRecord } from '../runtime/sink.ts';
-import { RecordRejectedError, RetryableSinkError, latestPerKey } from '../runtime/sink.ts';
+import type { Sink, SinkRecord, WriteResult } from '../runtime/sink.ts';
+import {
+  RecordRejectedError,
+  RetryableSinkError,
+  latestPerKey,
+  partialRowError,
+} from '../runtime/sink.ts';
 import type { KeyedWrite } from '../runtime/sink.ts';
 import { isRetryable } from '../runtime/retry.ts';
 import { tableName } from '../postgres/schema.ts';
@@ -88,9 +93,14 @@ export class ClickhouseSink implements Sink {
     this.client = client;
   }
 
-  async writeBatch(records: SinkRecord[]): Promise<void> {
+  async writeBatch(records: SinkRecord[]): Promise<WriteResult> {
+    const rejected: WriteResult['rejected'] = [];
     const byTable = new Map<string, KeyedWrite[]>();
     for (const w of latestPerKey(records)) {
+      if (w.row !== null && w.unavailable.length > 0) {
+        rejected.push({ index: w.index, error: partialRowError(w) });
+        continue;
+      }
       const t = tableName(this.config.table, w.topic);
       let list = byTable.get(t);
       if (!list) byTable.set(t, (list = []));
@@ -100,8 +110,7 @@ export class ClickhouseSink implements Sink {
       await this.ensureTable(table, writes);
       const rows = writes.map((w) => {
         const row: Record<string, unknown> = {};
-        for (const [c, v] of Object.entries({ ...w.row, ...w.key }))
-          if (!w.unavailable.includes(c)) row[c] = encodeValue(v);
+        for (const [c, v] of Object.entries({ ...w.row, ...w.key })) row[c] = encodeValue(v);
         row.__version = w.version.toString();
         row.__deleted = w.row === null ? 1 : 0;
         return row;
@@ -116,6 +125,7 @@ export class ClickhouseSink implements Sink {
         throw classify(err, `inserting ${rows.length} row(s) into ${table}`);
       }
     }
+    return { rejected };
   }
 
   async close(): Promise<void> {

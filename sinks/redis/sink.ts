@@ -12,7 +12,12 @@
 import { Redis } from 'ioredis';
 import { stringifyJson } from '../../core/events/index.ts';
 import type { RejectedRecord, Sink, SinkRecord, WriteResult } from '../runtime/sink.ts';
-import { RecordRejectedError, RetryableSinkError, keyedWrite } from '../runtime/sink.ts';
+import {
+  RecordRejectedError,
+  RetryableSinkError,
+  keyedWrite,
+  partialRowError,
+} from '../runtime/sink.ts';
 import type { KeyedWrite } from '../runtime/sink.ts';
 import type { RedisSinkConfig } from './config.ts';
 
@@ -105,6 +110,10 @@ export class RedisSink implements Sink {
     const sent: number[] = [];
     records.forEach((r, index) => {
       const w = keyedWrite(r, index);
+      if (w.row !== null && w.unavailable.length > 0) {
+        rejected.push({ index, error: partialRowError(w) });
+        return;
+      }
       let key: string;
       try {
         key = renderKey(this.config.key, w);

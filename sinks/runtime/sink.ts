@@ -129,11 +129,31 @@ export function keyedWrite(r: SinkRecord, index: number): KeyedWrite {
 export function latestPerKey(records: SinkRecord[]): KeyedWrite[] {
   const latest = new Map<string, KeyedWrite>();
   records.forEach((r, i) => {
-    const w = keyedWrite(r, i);
+    let w = keyedWrite(r, i);
     const id = `${w.topic}\u0000${w.keyId}`;
     const prev = latest.get(id);
-    if (!prev || prev.version < w.version || (prev.version === w.version && prev.row !== null))
-      latest.set(id, w);
+    if (prev && prev.version > w.version) return;
+    if (prev && prev.version === w.version && prev.row === null) return;
+    if (prev?.row && w.row && w.unavailable.length > 0) {
+      // The newer row lacks unchanged TOAST columns; the superseded row in this batch has them.
+      const row = { ...w.row };
+      const still: string[] = [];
+      for (const c of w.unavailable)
+        if (c in prev.row && !prev.unavailable.includes(c)) row[c] = prev.row[c];
+        else still.push(c);
+      w = { ...w, row, unavailable: still };
+    }
+    latest.set(id, w);
   });
   return [...latest.values()];
+}
+
+/**
+ * For stores that write whole rows (Redis, ClickHouse): a row still carrying unchanged-TOAST
+ * placeholders cannot be written without losing those columns, so it is refused with advice.
+ */
+export function partialRowError(w: KeyedWrite): RecordRejectedError {
+  return new RecordRejectedError(
+    `columns ${w.unavailable.join(', ')} carry the unchanged-TOAST placeholder and this store writes whole rows; set REPLICA IDENTITY FULL on the source table or put the toast-refill processor before this sink`,
+  );
 }

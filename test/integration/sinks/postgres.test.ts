@@ -268,4 +268,59 @@ describe('postgres sink', () => {
       await assert.rejects(runtime.done, c.error);
     }
   });
+
+  it('adds new nullable columns when the event schema grows, and leaves unavailable TOAST columns as they are', async () => {
+    const topic = `${uniqueName('pg-sink-grow')}.public.grow`;
+    await createTopic(kafka, topic, 1);
+    const v1 = changeEvent(topic, 1, 10n, 'c', { id: 1, a: 'x', doc: 'long text' });
+    const v2 = changeEvent(topic, 2, 11n, 'c', {
+      id: 2,
+      a: 'y',
+      doc: 'other',
+      b: 7,
+      c: { k: [1] },
+    });
+    const v3 = {
+      ...changeEvent(topic, 1, 12n, 'u', {
+        id: 1,
+        a: 'x2',
+        doc: '__debezium_unavailable_value',
+        b: 8,
+      }),
+      headers: { 'tributary.unavailable': 'doc' },
+    };
+    await produce(kafka, encode([v1, v2, v3]));
+    const name = uniqueName('pg-sink-grow');
+    const runtime = new SinkRuntime(
+      { name, topics: [topic], sink: { type: 'postgres', url: PG_URL, schema } },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, name, topic, 30_000);
+    } finally {
+      await runtime.stop();
+    }
+    const cols = await db.query(
+      `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+       WHERE table_schema = $1 AND table_name = 'grow' ORDER BY ordinal_position`,
+      [schema],
+    );
+    assert.deepEqual(
+      cols.rows.map((r) => `${r.column_name}:${r.data_type}:${r.is_nullable}`).sort(),
+      [
+        '__version:numeric:NO',
+        'a:text:YES',
+        'b:bigint:YES',
+        'c:jsonb:YES',
+        'doc:text:YES',
+        'id:bigint:NO',
+      ],
+    );
+    const rows = await db.query(`SELECT id, a, doc, b, c FROM "${schema}".grow ORDER BY id`);
+    assert.deepEqual(rows.rows, [
+      { id: '1', a: 'x2', doc: 'long text', b: '8', c: null },
+      { id: '2', a: 'y', doc: 'other', b: '7', c: { k: [1] } },
+    ]);
+  });
 });

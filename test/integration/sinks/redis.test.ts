@@ -98,11 +98,18 @@ describe('redis sink', () => {
       value: Buffer.from('{"op":"c"}'),
       headers: { 'tributary.version': '99999999' },
     };
+    const partial = {
+      ...changeEvent(topic, 100_000, 2n ** 62n, 'c', {
+        id: 100_000,
+        doc: '__debezium_unavailable_value',
+      }),
+      headers: { 'tributary.unavailable': 'doc' },
+    };
     await produce(kafka, [
       ...encode(events),
       ...encode(events),
       ...encode(late),
-      ...encode([wrongKey]),
+      ...encode([wrongKey, partial]),
       undecodable,
     ]);
     const name = uniqueName('redis-sink');
@@ -124,6 +131,7 @@ describe('redis sink', () => {
     const { rows: expected, poison } = await expectedState(kafka, topic);
     assert.equal(poison, 1);
     expected.delete(keyIdentity({ sku: 'x' }));
+    expected.delete(keyIdentity({ id: 100_000 })); // a partial row: refused, not half-written
     assert.ok(
       [...expected.values()].some((r) => r === null),
       'some keys end deleted',
@@ -131,8 +139,13 @@ describe('redis sink', () => {
     assertStoreEquals(await redisState(redis, prefix), expected);
 
     const dlq = await readAll(kafka, `${name}.dlq`);
-    assert.equal(dlq.length, 2);
-    assert.equal(runtime.metrics().deadLettered, 2);
+    assert.equal(dlq.length, 3);
+    assert.equal(runtime.metrics().deadLettered, 3);
+    const refusedPartial = dlq.find((r) => r.key!.toString() === '{"id":100000}')!;
+    assert.match(
+      refusedPartial.headers[SINK_DLQ_HEADERS.message]!.toString(),
+      /REPLICA IDENTITY FULL/,
+    );
     const rejected = dlq.find((r) => r.key!.toString() === '{"sku":"x"}')!;
     assert.match(rejected.headers[SINK_DLQ_HEADERS.errorClass]!.toString(), /RecordRejectedError/);
     assert.match(rejected.headers[SINK_DLQ_HEADERS.message]!.toString(), /column "id"/);

@@ -210,6 +210,20 @@ describe('record helpers', () => {
     assert.equal(byId.get(2)!.row, null);
   });
 
+  it('fills unchanged-TOAST columns of the newest row from the row it supersedes in the batch', () => {
+    const older = rec(1, 5n);
+    const newer = rec(1, 6n);
+    (older as { event: ChangeEvent }).event.value.after = { id: 1, doc: 'long', n: 1 };
+    const e = (newer as { event: ChangeEvent }).event;
+    e.value.after = { id: 1, doc: '__debezium_unavailable_value', n: 2 };
+    e.headers = { 'tributary.unavailable': 'doc' };
+    const [w] = latestPerKey([older, newer]);
+    assert.deepEqual(w!.row, { id: 1, doc: 'long', n: 2 });
+    assert.deepEqual(w!.unavailable, []);
+    const [alone] = latestPerKey([newer]);
+    assert.deepEqual(alone!.unavailable, ['doc']);
+  });
+
   it('identifies keys independently of column order', () => {
     assert.equal(keyIdentity({ b: 1, a: 'x' }), keyIdentity({ a: 'x', b: 1 }));
     assert.notEqual(keyIdentity({ a: 1 }), keyIdentity({ a: '1' }));
