@@ -15,6 +15,8 @@ export const postgresSinkConfigSchema = z
     table: z.string().min(1).default('${table}'),
     /** Create missing tables from the first event's key and after-row; add new columns as nullable. */
     autoCreate: z.boolean().default(true),
+    /** Parallel transactions per batch, each over a disjoint set of keys. */
+    parallelism: z.number().int().min(1).max(16).default(4),
     /** Statement timeout per batch transaction (ms); a timeout is retried. */
     statementTimeoutMs: z.number().int().positive().default(30_000),
   })

@@ -44,7 +44,7 @@ export class PostgresSink implements Sink {
   async open(): Promise<void> {
     const pool = new pg.Pool({
       connectionString: this.config.url,
-      max: 2,
+      max: this.config.parallelism + 1,
       statement_timeout: this.config.statementTimeoutMs,
       connectionTimeoutMillis: 10_000,
     });
@@ -68,6 +68,26 @@ export class PostgresSink implements Sink {
       list.push(w);
     }
     for (const [table, writes] of byTable) await this.ensureTable(table, writes);
+    // Keys are split into disjoint shards written in parallel transactions (no two shards touch
+    // one row, so they cannot deadlock). A failed shard fails the batch; the shards that
+    // committed are simply re-applied (as no-ops) when the batch is retried.
+    const total = [...byTable.values()].reduce((n, w) => n + w.length, 0);
+    const shards = Math.max(1, Math.min(this.config.parallelism, Math.floor(total / 250)));
+    const parts = Array.from({ length: shards }, () => new Map<string, KeyedWrite[]>());
+    for (const [table, writes] of byTable)
+      for (const w of writes) {
+        const part = parts[shards === 1 ? 0 : hash(w.keyId) % shards]!;
+        let list = part.get(table);
+        if (!list) part.set(table, (list = []));
+        list.push(w);
+      }
+    const results = await Promise.allSettled(parts.map((part) => this.writeShard(part)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  private async writeShard(byTable: Map<string, KeyedWrite[]>): Promise<void> {
+    if (byTable.size === 0) return;
     const client = await this.connect();
     let broken: Error | undefined;
     try {
@@ -243,4 +263,11 @@ function classify(err: unknown, action: string): TributaryError {
   if (code.startsWith('22') || code.startsWith('23'))
     return new RecordRejectedError(message, { cause: err, details: { sqlstate: code } });
   return new TributaryError('SINK_POSTGRES_ERROR', message, { cause: err, retryable: false });
+}
+
+/** FNV-1a of a string (shard choice; any stable spread will do). */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
