@@ -11,6 +11,11 @@ export const redisSinkConfigSchema = z
      * values joined by ':', in key column order) and `${key.<column>}`.
      */
     key: z.string().min(1).default('${table}:${key}'),
+    /**
+     * `json`: the after-row as one JSON string (GET); `hash`: one hash field per column (HGETALL),
+     * strings as they are, other values as JSON text.
+     */
+    valueFormat: z.enum(['json', 'hash']).default('json'),
     /** Suffix of the key that keeps the per-key version (kept after a delete). */
     versionSuffix: z.string().min(1).default(':__version'),
     /** Expire values after this many seconds (0 = never). Versions expire with them. */

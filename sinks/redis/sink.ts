@@ -1,5 +1,6 @@
 /**
- * Redis sink: one value per key (the after-row as a JSON string), written by one Lua script
+ * Redis sink: one value per key (the after-row as a JSON string, or a hash with one field per
+ * column; null columns are left out of the hash), written by one Lua script
  * per record that compares the record's version with the version kept next to the value and
  * only then SETs (or DELs) it — a compare-and-set that is atomic in Redis. The version key stays
  * after a delete, so an older insert replayed later cannot resurrect the value.
@@ -27,6 +28,10 @@ if current and current >= ARGV[1] then return 0 end
 local ttl = tonumber(ARGV[4])
 if ARGV[2] == 'del' then
   redis.call('DEL', KEYS[1])
+elseif ARGV[2] == 'hash' then
+  redis.call('DEL', KEYS[1])
+  if #ARGV > 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
+  if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 elseif ttl > 0 then
   redis.call('SET', KEYS[1], ARGV[3], 'EX', ttl)
 else
@@ -70,6 +75,7 @@ type CasRedis = Redis & {
     op: string,
     val: string,
     ttl: string,
+    ...fields: string[]
   ): Promise<number>;
 };
 
@@ -121,13 +127,19 @@ export class RedisSink implements Sink {
         rejected.push({ index, error: err as Error });
         return;
       }
+      const hash = this.config.valueFormat === 'hash';
+      const fields: string[] = [];
+      if (hash && w.row)
+        for (const [c, v] of Object.entries(w.row))
+          if (v !== null) fields.push(c, typeof v === 'string' ? v : stringifyJson(v));
       void pipeline.tributaryCas(
         key,
         key + this.config.versionSuffix,
         padVersion(w.version),
-        w.row === null ? 'del' : 'set',
-        w.row === null ? '' : stringifyJson(w.row),
+        w.row === null ? 'del' : hash ? 'hash' : 'set',
+        w.row === null || hash ? '' : stringifyJson(w.row),
         String(this.config.ttlSeconds),
+        ...fields,
       );
       sent.push(index);
     });

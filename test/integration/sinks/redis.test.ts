@@ -197,4 +197,39 @@ describe('redis sink', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('hash values: one field per column, replaced whole by newer versions, older replays and deletes respected', async () => {
+    const topic = `${uniqueName('redis-sink-hash')}.public.users`;
+    const prefix = uniqueName('rh');
+    prefixes.push(prefix);
+    await createTopic(kafka, topic, 1);
+    const v1 = changeEvent(topic, 1, 10n, 'c', { id: 1, name: 'a', nick: 'x', n: 5, tags: [1] });
+    const v2 = changeEvent(topic, 1, 20n, 'u', { id: 1, name: 'b', nick: null, n: 6, tags: [] });
+    const d2 = changeEvent(topic, 2, 30n, 'c', { id: 2, name: 'gone', nick: 'y', n: 0, tags: [] });
+    const d3 = changeEvent(topic, 2, 40n, 'd', null);
+    await produce(kafka, encode([v1, v2, d2, d3, v1, d2])); // older replays after the newest
+    const name = uniqueName('redis-sink-hash');
+    const runtime = new SinkRuntime(
+      {
+        name,
+        topics: [topic],
+        sink: { type: 'redis', url: REDIS_URL, key: `${prefix}:\${key}`, valueFormat: 'hash' },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, name, topic, 30_000);
+    } finally {
+      await runtime.stop();
+    }
+    assert.deepEqual(await redis.hgetall(`${prefix}:1`), {
+      id: '1',
+      name: 'b',
+      n: '6',
+      tags: '[]',
+    });
+    assert.equal(await redis.exists(`${prefix}:2`), 0);
+    assert.equal(await redis.get(`${prefix}:2:__version`), '00000000000000000040');
+  });
 });
