@@ -16,6 +16,7 @@ import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
+  OutageProxy,
   changeEvent,
   createTopic,
   encode,
@@ -24,6 +25,7 @@ import {
   olderVersionsShuffled,
   produce,
   readAll,
+  throughOutage,
   waitCaughtUp,
   workload,
 } from './harness.ts';
@@ -143,5 +145,31 @@ describe('clickhouse sink', () => {
       proc.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+  it('a store outage pauses consumption and the sink catches up when ClickHouse returns', async () => {
+    const topic = `${uniqueName('ch-sink-outage')}.public.stock`;
+    await createTopic(kafka, topic, 3);
+    await produce(kafka, encode(workload(topic, 20_000, 1000, 61)));
+    const proxy = new OutageProxy(8123);
+    await proxy.up();
+    const logs: string[] = [];
+    const runtime = new SinkRuntime(
+      {
+        name: uniqueName('ch-sink-outage'),
+        topics: [topic],
+        batch: { maxRecords: 200, lingerMs: 20 },
+        retry: { initialMs: 100, maxMs: 1000 },
+        sink: {
+          type: 'clickhouse',
+          url: `http://127.0.0.1:${proxy.port}`,
+          database: db,
+          requestTimeoutMs: 5000,
+        },
+      },
+      { kafka, log: (m) => logs.push(m) },
+    );
+    await throughOutage(kafka, runtime, topic, proxy, logs);
+    const { rows: expected } = await expectedState(kafka, topic);
+    assertStoreEquals(await currentState(ch, db, 'stock'), expected);
   });
 });

@@ -2,6 +2,7 @@
 // them (plus replays and out-of-order older versions), waiting for a sink group to commit to
 // the end, an independent recomputation of the expected store from the topic, and sink
 // services as child processes (for kill -9).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import {
 } from '../../../core/kafka/index.ts';
 import type { IncomingRecord, KafkaConfig, OutgoingRecord } from '../../../core/kafka/index.ts';
 import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
+import type { SinkRuntime } from '../../../sinks/runtime/runtime.ts';
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { REPO, uniqueName } from '../helpers.ts';
 
@@ -347,5 +349,42 @@ export class OutageProxy {
     this.server = undefined;
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/**
+ * Starts `runtime` (whose sink reaches the store through `proxy`), takes the store away for
+ * 4.5 s once 3,000 records are committed, and checks that consumption pauses (no offsets
+ * committed, retries bounded by the backoff) and that the sink catches up after `proxy.up()`.
+ * `logs` collects the runtime's log lines.
+ */
+export async function throughOutage(
+  kafka: KafkaConfig,
+  runtime: SinkRuntime,
+  topic: string,
+  proxy: OutageProxy,
+  logs: string[],
+): Promise<void> {
+  const name = runtime.config.name;
+  await runtime.start();
+  try {
+    while ((await groupProgress(kafka, name, topic)).committed < 3000n) await sleep(20);
+    await proxy.down();
+    await sleep(500); // the batch in flight fails; nothing after it may be committed
+    const during = await groupProgress(kafka, name, topic);
+    assert.ok(during.committed < during.end, 'the outage started mid-stream');
+    await sleep(4000);
+    const after = await groupProgress(kafka, name, topic);
+    const m = runtime.metrics();
+    assert.equal(after.committed, during.committed, 'no offsets committed while the store is down');
+    assert.equal(m.storeDown, true);
+    assert.ok(m.retries >= 3 && m.retries <= 15, `bounded, backed-off retries (${m.retries})`);
+    await proxy.up();
+    await waitCaughtUp(kafka, name, topic, 60_000);
+    assert.equal(runtime.metrics().storeDown, false);
+    assert.ok(logs.some((l) => /store is back/.test(l)));
+  } finally {
+    await runtime.stop();
+    await proxy.down();
   }
 }

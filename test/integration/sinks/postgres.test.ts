@@ -17,9 +17,8 @@ import { ensureServices, uniqueName } from '../helpers.ts';
 import {
   PG_URL,
   OutageProxy,
-  groupProgress,
   killDuringBacklog,
-  sleep,
+  throughOutage,
   changeEvent,
   createTopic,
   encode,
@@ -212,31 +211,7 @@ describe('postgres sink', () => {
       },
       { kafka, log: (m) => logs.push(m) },
     );
-    await runtime.start();
-    try {
-      while ((await groupProgress(kafka, name, topic)).committed < 3000n) await sleep(20);
-      await proxy.down();
-      await sleep(500); // the batch in flight fails; nothing after it may be committed
-      const during = await groupProgress(kafka, name, topic);
-      assert.ok(during.committed < during.end, 'the outage started mid-stream');
-      await sleep(4000);
-      const after = await groupProgress(kafka, name, topic);
-      const m = runtime.metrics();
-      assert.equal(
-        after.committed,
-        during.committed,
-        'no offsets committed while the store is down',
-      );
-      assert.equal(m.storeDown, true);
-      assert.ok(m.retries >= 3 && m.retries <= 15, `bounded, backed-off retries (${m.retries})`);
-      await proxy.up();
-      await waitCaughtUp(kafka, name, topic, 60_000);
-      assert.equal(runtime.metrics().storeDown, false);
-      assert.ok(logs.some((l) => /store is back/.test(l)));
-    } finally {
-      await runtime.stop();
-      await proxy.down();
-    }
+    await throughOutage(kafka, runtime, topic, proxy, logs);
     const { rows: expected } = await expectedState(kafka, topic);
     assertStoreEquals(await tableState(db, schema, 'stock'), expected);
   });

@@ -15,6 +15,7 @@ import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
+  OutageProxy,
   REDIS_URL,
   changeEvent,
   createTopic,
@@ -24,6 +25,7 @@ import {
   olderVersionsShuffled,
   produce,
   readAll,
+  throughOutage,
   waitCaughtUp,
   workload,
 } from './harness.ts';
@@ -231,5 +233,32 @@ describe('redis sink', () => {
     });
     assert.equal(await redis.exists(`${prefix}:2`), 0);
     assert.equal(await redis.get(`${prefix}:2:__version`), '00000000000000000040');
+  });
+  it('a store outage pauses consumption and the sink catches up when Redis returns', async () => {
+    const topic = `${uniqueName('redis-sink-outage')}.public.stock`;
+    const prefix = uniqueName('ro');
+    prefixes.push(prefix);
+    await createTopic(kafka, topic, 3);
+    await produce(kafka, encode(workload(topic, 20_000, 1000, 59)));
+    const proxy = new OutageProxy(6379);
+    await proxy.up();
+    const logs: string[] = [];
+    const runtime = new SinkRuntime(
+      {
+        name: uniqueName('redis-sink-outage'),
+        topics: [topic],
+        batch: { maxRecords: 200, lingerMs: 20 },
+        retry: { initialMs: 100, maxMs: 1000 },
+        sink: {
+          type: 'redis',
+          url: `redis://127.0.0.1:${proxy.port}/0`,
+          key: `${prefix}:\${key.id}`,
+        },
+      },
+      { kafka, log: (m) => logs.push(m) },
+    );
+    await throughOutage(kafka, runtime, topic, proxy, logs);
+    const { rows: expected } = await expectedState(kafka, topic);
+    assertStoreEquals(await redisState(redis, prefix), expected);
   });
 });
