@@ -17,7 +17,10 @@ import { ensureServices, uniqueName } from '../helpers.ts';
 import {
   PG_URL,
   OutageProxy,
+  SinkProcess,
+  groupProgress,
   killDuringBacklog,
+  sleep,
   throughOutage,
   changeEvent,
   createTopic,
@@ -297,5 +300,43 @@ describe('postgres sink', () => {
       { id: '1', a: 'x2', doc: 'long text', b: '8', c: null },
       { id: '2', a: 'y', doc: 'other', b: '7', c: { k: [1] } },
     ]);
+  });
+
+  it('two sink processes share the group; when one is killed the other takes over its partitions', async () => {
+    const topic = `${uniqueName('pg-sink-pair')}.public.pairs`;
+    await createTopic(kafka, topic, 4);
+    await produce(kafka, encode(workload(topic, 30_000, 1500, 67)));
+    const name = uniqueName('pg-sink-pair');
+    const dir = mkdtempSync(join(tmpdir(), 'tributary-sink-'));
+    const config = {
+      name,
+      topics: [topic],
+      batch: { maxRecords: 300, lingerMs: 50 },
+      sessionTimeoutMs: 6000,
+      sink: { type: 'postgres' as const, url: PG_URL, schema, parallelism: 1 },
+    };
+    const a = SinkProcess.spawn(config, dir);
+    const b = SinkProcess.spawn(config, dir);
+    try {
+      await Promise.all([a.waitFor('sink ready'), b.waitFor('sink ready')]);
+      for (;;) {
+        const p = await groupProgress(kafka, name, topic);
+        if (p.committed * 10n >= p.end * 3n) {
+          assert.ok(p.committed < p.end, 'killed mid-stream');
+          break;
+        }
+        a.checkAlive();
+        b.checkAlive();
+        await sleep(20);
+      }
+      await a.kill9();
+      await waitCaughtUp(kafka, name, topic, 90_000, () => b.checkAlive());
+      const { rows: expected } = await expectedState(kafka, topic);
+      assertStoreEquals(await tableState(db, schema, 'pairs'), expected);
+    } finally {
+      a.child.kill('SIGKILL');
+      b.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
