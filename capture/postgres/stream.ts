@@ -164,7 +164,7 @@ export class PgChangeStream implements ChangeStream {
         const after = t.toRow(msg.newTuple, unavailable);
         const before = msg.oldTuple ? this.oldRow(t, msg.oldTuple) : null;
         const key = t.keyOf(after);
-        if (before && msg.oldKind === 'K' && !sameKey(t.keyOf(before), key)) {
+        if (before && !sameKey(t.keyOf(before), key)) {
           // Primary-key change: Debezium emits a delete of the old key and a create of the new one.
           this.emit(t, 'd', t.keyOf(before), before, null, d.walStart, []);
           this.emit(t, 'c', key, null, after, d.walStart, unavailable);

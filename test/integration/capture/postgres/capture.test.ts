@@ -484,3 +484,38 @@ test('onSlotLoss: resnapshot recreates the slot and snapshots the tables again',
     await capture.stop();
   }
 });
+
+test('a primary-key update becomes delete (+ tombstone) of the old key and create of the new one, also with REPLICA IDENTITY FULL', async () => {
+  const source = uniqueSource('pkchange');
+  sources.push(source);
+  const table = `public.${source}`;
+  await createTable(table, 0);
+  await db.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`);
+  const capture = new CaptureProcess(
+    writeConfig(sourceConfig(source, [table], { snapshot: { mode: 'never' } })),
+  );
+  try {
+    await capture.waitFor(/created replication slot/);
+    await db.query(`INSERT INTO ${table} VALUES (1, 0, 'a')`);
+    await db.query(`UPDATE ${table} SET v = 5 WHERE id = 1`);
+    await db.query(`UPDATE ${table} SET id = 2 WHERE id = 1`);
+    const seen = await readTopics([`${source}.${table}`], (s) => s.length >= 5, 20_000, 500);
+    const byKey = perKey(seen);
+    assert.deepEqual(
+      byKey.get('{"id":1}')!.map((e) => e.value.op),
+      ['c', 'u', 'd'],
+    );
+    assert.deepEqual(
+      (byKey.get('{"id":1}')![1]!.value.before as { v: number }).v,
+      0,
+      'FULL identity carries the before-image',
+    );
+    assert.deepEqual(
+      byKey.get('{"id":2}')!.map((e) => e.value.op),
+      ['c'],
+    );
+    assert.equal(seen.filter((s) => s.kind === 'tombstone').length, 1);
+  } finally {
+    await capture.stop();
+  }
+});
