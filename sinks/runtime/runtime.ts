@@ -164,8 +164,10 @@ export class SinkRuntime {
         return;
       } catch (err) {
         if (!isRetryable(err)) throw err;
-        this.storeFailure(err, attempt, backoffDelay(attempt, this.config.retry));
-        await sleep(backoffDelay(attempt, this.config.retry), this.stopper.signal);
+        const delay = backoffDelay(attempt, this.config.retry);
+        this.counters.retries++;
+        this.storeFailure(err, attempt, delay);
+        await sleep(delay, this.stopper.signal);
       }
     }
   }

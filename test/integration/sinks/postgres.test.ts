@@ -339,4 +339,37 @@ describe('postgres sink', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a store that is down at start-up is waited for, then the backlog is applied', async () => {
+    const topic = `${uniqueName('pg-sink-late')}.public.late`;
+    await createTopic(kafka, topic, 2);
+    await produce(kafka, encode(workload(topic, 2000, 200, 73)));
+    const proxy = new OutageProxy(5432);
+    await proxy.up();
+    await proxy.down(); // keeps the port number; nothing listens until up()
+    const name = uniqueName('pg-sink-late');
+    const runtime = new SinkRuntime(
+      {
+        name,
+        topics: [topic],
+        retry: { initialMs: 100, maxMs: 500 },
+        sink: { type: 'postgres', url: PG_URL.replace(':5432/', `:${proxy.port}/`), schema },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await sleep(1500);
+      assert.equal(runtime.metrics().storeDown, true);
+      assert.ok(runtime.metrics().retries >= 2);
+      assert.equal((await groupProgress(kafka, name, topic)).committed, 0n);
+      await proxy.up();
+      await waitCaughtUp(kafka, name, topic, 30_000);
+    } finally {
+      await runtime.stop();
+      await proxy.down();
+    }
+    const { rows: expected } = await expectedState(kafka, topic);
+    assertStoreEquals(await tableState(db, schema, 'late'), expected);
+  });
 });
