@@ -41,6 +41,10 @@ interface OpenTransaction {
   xid: number;
   commitLsn: number;
   commitTimeUs: bigint;
+  /** Derived once per transaction (source.ts_ms, ts_us, ts_ns). */
+  commitTimeMs: number;
+  commitTimeUsNumber: number;
+  commitTimeNs: bigint;
   index: number;
   /** Events emitted so far (total_order of the last one). */
   events: number;
@@ -53,6 +57,9 @@ export class PgChangeStream implements ChangeStream {
   private tx: OpenTransaction | null = null;
   private lastCommitLsn: number | null = null;
   private queue: XLogData[] | null = null;
+  /** Processing time cache: envelope ts_ns is recomputed once per millisecond. */
+  private nowMs = 0;
+  private nowNs = 0n;
   private paused = false;
   private failed = false;
 
@@ -135,6 +142,9 @@ export class PgChangeStream implements ChangeStream {
           xid: msg.xid,
           commitLsn: msg.commitLsn,
           commitTimeUs: msg.commitTimeUs,
+          commitTimeMs: Number(msg.commitTimeUs / 1000n),
+          commitTimeUsNumber: Number(msg.commitTimeUs),
+          commitTimeNs: msg.commitTimeUs * 1000n,
           index: 0,
           events: 0,
           perTable: new Map(),
@@ -257,8 +267,12 @@ export class PgChangeStream implements ChangeStream {
   ): void {
     const tx = this.tx;
     if (!tx) throw new Error('row change outside a transaction');
-    const commitTimeMs = Number(tx.commitTimeUs / 1000n);
+    const commitTimeMs = tx.commitTimeMs;
     const nowMs = Date.now();
+    if (nowMs !== this.nowMs) {
+      this.nowMs = nowMs;
+      this.nowNs = BigInt(nowMs) * 1_000_000n;
+    }
     const value: Envelope = {
       before,
       after,
@@ -270,8 +284,8 @@ export class PgChangeStream implements ChangeStream {
         snapshot: 'false',
         db: this.ctx.database,
         sequence: `[${this.lastCommitLsn === null ? 'null' : `"${this.lastCommitLsn}"`},"${lsn}"]`,
-        ts_us: Number(tx.commitTimeUs),
-        ts_ns: tx.commitTimeUs * 1000n,
+        ts_us: tx.commitTimeUsNumber,
+        ts_ns: tx.commitTimeNs,
         schema: t.meta.schema,
         table: t.meta.table,
         txId: tx.xid,
@@ -282,7 +296,7 @@ export class PgChangeStream implements ChangeStream {
       op,
       ts_ms: nowMs,
       ts_us: nowMs * 1000,
-      ts_ns: BigInt(nowMs) * 1_000_000n,
+      ts_ns: this.nowNs,
     };
     const event: ChangeEvent = {
       topic: t.topic,
