@@ -122,7 +122,10 @@ export function encodeValue(
 export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): EncodedRecord[] {
   checkVersion(event.version, 'version');
   const key = encodeKey(event, options.format);
-  const headers = { ...event.headers, [VERSION_HEADER]: event.version.toString() };
+  const version = event.version.toString();
+  const headers: Record<string, string> = event.headers
+    ? { ...event.headers, [VERSION_HEADER]: version }
+    : { [VERSION_HEADER]: version };
   const records: EncodedRecord[] = [
     { topic: event.topic, key, value: encodeValue(event, options.format), headers },
   ];

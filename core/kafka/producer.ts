@@ -92,6 +92,18 @@ function headerBytes(h: OutgoingRecord['headers']): number {
   return n;
 }
 
+const headerKeys = new Map<string, Buffer>();
+/** Header names repeat on every record: their bytes are made once. */
+function headerKeyBytes(k?: string): Buffer | undefined {
+  if (k === undefined) return undefined;
+  let b = headerKeys.get(k);
+  if (!b) {
+    b = Buffer.from(k);
+    if (headerKeys.size < 1000) headerKeys.set(k, b);
+  }
+  return b;
+}
+
 function toMessage(r: OutgoingRecord): MessageToProduce<Buffer, Buffer, string, Buffer> {
   const m: MessageToProduce<Buffer, Buffer, string, Buffer> = {
     topic: r.topic,
@@ -101,8 +113,10 @@ function toMessage(r: OutgoingRecord): MessageToProduce<Buffer, Buffer, string, 
   };
   if (r.headers) {
     const h = new Map<string, Buffer>();
-    for (const [k, v] of Object.entries(r.headers))
+    for (const k in r.headers) {
+      const v = r.headers[k]!;
       h.set(k, typeof v === 'string' ? Buffer.from(v) : v);
+    }
     m.headers = h;
   }
   if (r.partition !== undefined) m.partition = r.partition;
@@ -116,7 +130,7 @@ function newRawProducer(config: KafkaConfig, role: string, transactionalId?: str
     idempotent: true,
     acks: -1,
     autocreateTopics: false,
-    serializers: { headerKey: (k?: string) => (k === undefined ? undefined : Buffer.from(k)) },
+    serializers: { headerKey: headerKeyBytes },
     ...(transactionalId ? { transactionalId } : {}),
   });
 }
