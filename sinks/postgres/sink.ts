@@ -176,8 +176,13 @@ export class PostgresSink implements Sink {
   private async applyTable(
     client: pg.PoolClient,
     table: string,
-    writes: KeyedWrite[],
+    unordered: KeyedWrite[],
   ): Promise<void> {
+    // Rows are locked in key order, so two instances writing overlapping keys during a
+    // rebalance wait for each other instead of deadlocking.
+    const writes = [...unordered].sort((a, b) =>
+      a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0,
+    );
     const s = ident(this.config.schema);
     const t = `${s}.${ident(table)}`;
     const won = await client.query<{ __key: string }>(
