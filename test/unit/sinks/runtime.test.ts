@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeEvent } from '../../../core/events/index.ts';
@@ -234,5 +238,28 @@ describe('record helpers', () => {
     const theirs = Object.entries(DLQ_HEADERS).filter(([k]) => k !== 'processor');
     assert.deepEqual(shared, theirs);
     assert.equal(SINK_DLQ_HEADERS.sink, 'tributary.dlq.sink');
+  });
+});
+
+describe('sink service entry point', () => {
+  it('refuses a bad config file at load, naming every bad path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sink-config-'));
+    try {
+      const file = join(dir, 'sink.yaml');
+      writeFileSync(
+        file,
+        'name: s\ntopics: [t]\nbatch:\n  lingerMS: 5\nsink:\n  type: postgres\n  autoCreate: "yes"\n',
+      );
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'sinks/runtime/main.ts', file], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /batch\.lingerMS: unknown key — did you mean "lingerMs"\?/);
+      assert.match(r.stderr, /sink\.url: /);
+      assert.match(r.stderr, /sink\.autoCreate: .*expected boolean/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
