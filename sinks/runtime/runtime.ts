@@ -178,6 +178,8 @@ export class SinkRuntime {
     let bytes = 0;
     let firstAt = 0;
     let kafkaAttempt = 0;
+    /** Polled records that did not fit the current batch (they start the next one). */
+    let carry: IncomingRecord[] = [];
     // At most one batch is being written while the next one is fetched, so Kafka and the store
     // work in parallel; batches still reach the store one after another, in offset order.
     let inflight: Promise<{ ok: boolean } | { error: unknown }> | undefined;
@@ -195,11 +197,12 @@ export class SinkRuntime {
         const age = Date.now() - firstAt;
         if (
           batch.length > 0 &&
-          (batch.length >= maxRecords || bytes >= maxBytes || age >= lingerMs)
+          (carry.length > 0 || batch.length >= maxRecords || bytes >= maxBytes || age >= lingerMs)
         ) {
           if (!(await settle())) {
             // Kafka failed after the previous write: rejoin and refetch from the committed offsets.
             batch = [];
+            carry = [];
             bytes = 0;
             await this.resetConsumer();
             continue;
@@ -218,15 +221,19 @@ export class SinkRuntime {
         let polled: IncomingRecord[];
         try {
           const consumer = await this.ensureConsumer();
-          polled = await consumer.poll(
-            maxRecords - batch.length,
-            batch.length > 0 ? Math.max(0, lingerMs - age) : inflight ? 100 : 1000,
-          );
+          polled =
+            carry.length > 0
+              ? carry.splice(0)
+              : await consumer.poll(
+                  maxRecords - batch.length,
+                  batch.length > 0 ? Math.max(0, lingerMs - age) : inflight ? 100 : 1000,
+                );
           if (consumer.generation.generationId !== this.generation) {
             // Rebalanced inside poll(): positions restarted from the committed offsets, so the
             // records buffered so far will be fetched again (by us or by the new owner).
             this.generation = consumer.generation.generationId;
             batch = [];
+            carry = [];
             bytes = 0;
             this.readyResolve();
           }
@@ -238,6 +245,7 @@ export class SinkRuntime {
             if (!(e instanceof StoppedError)) throw e;
           });
           batch = [];
+          carry = [];
           bytes = 0;
           await this.resetConsumer();
           await sleep(
@@ -248,8 +256,16 @@ export class SinkRuntime {
         }
         if (polled.length === 0) continue;
         if (batch.length === 0) firstAt = Date.now();
-        for (const r of polled) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + 32;
-        batch.push(...polled);
+        for (let i = 0; i < polled.length; i++) {
+          const r = polled[i]!;
+          const size = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 32;
+          if (batch.length > 0 && (bytes + size > maxBytes || batch.length >= maxRecords)) {
+            carry = polled.slice(i);
+            break;
+          }
+          bytes += size;
+          batch.push(r);
+        }
       }
       await settle();
     } finally {

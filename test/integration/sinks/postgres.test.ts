@@ -143,6 +143,8 @@ describe('postgres sink', () => {
     const dlq = await readAll(kafka, `${name}.dlq`);
     assert.equal(dlq.length, 2, 'both poison records dead-lettered, once each');
     assert.equal(runtime.metrics().deadLettered, 2);
+    const m = runtime.metrics();
+    assert.ok(m.batches >= m.consumed / 400, `count-bounded batches (${m.batches})`);
     const byKey = new Map(dlq.map((r) => [r.key!.toString(), r]));
     const refused = byKey.get('{"id":100000}')!;
     assert.equal(refused.headers[SINK_DLQ_HEADERS.topic]!.toString(), topic);
@@ -353,6 +355,7 @@ describe('postgres sink', () => {
         name,
         topics: [topic],
         retry: { initialMs: 100, maxMs: 500 },
+        batch: { maxBytes: 20_000 }, // ~300-byte records: batches of ~65, not maxRecords
         sink: { type: 'postgres', url: PG_URL.replace(':5432/', `:${proxy.port}/`), schema },
       },
       { kafka, log: () => undefined },
@@ -369,6 +372,11 @@ describe('postgres sink', () => {
       await runtime.stop();
       await proxy.down();
     }
+    const m = runtime.metrics();
+    assert.ok(
+      m.batches >= m.consumed / 100,
+      `byte-bounded batches (${m.batches} for ${m.consumed})`,
+    );
     const { rows: expected } = await expectedState(kafka, topic);
     assertStoreEquals(await tableState(db, schema, 'late'), expected);
   });
