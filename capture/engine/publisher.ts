@@ -55,8 +55,6 @@ export class TransactionalPublisher {
   private ack: number;
   private snapshot: SnapshotProgress | null;
   private dirty = false;
-  /** The last offset committed to Kafka. */
-  lastCommitted: StoredOffset;
   private readonly serdeOptions: { format: JsonFormat; tombstonesOnDelete: boolean };
 
   constructor(
@@ -69,7 +67,6 @@ export class TransactionalPublisher {
     this.position = initial.position;
     this.ack = initial.ack;
     this.snapshot = initial.snapshot;
-    this.lastCommitted = initial;
   }
 
   get buffered(): number {
@@ -183,7 +180,6 @@ export class TransactionalPublisher {
       this.hooks.failed(e);
       return;
     }
-    this.lastCommitted = offset;
     this.hooks.committed(offset, batch.events);
   }
 

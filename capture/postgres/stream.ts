@@ -14,7 +14,7 @@ import { stringifyJson, UNAVAILABLE_HEADER, VERSION_HEADER } from '../../core/ev
 import type { ChangeEvent, Envelope, Row, RowKey } from '../../core/events/index.ts';
 import type { ChangeStream, StreamSink } from '../engine/types.ts';
 import { decodePgOutput } from './connection/pgoutput.ts';
-import type { PgOutputMessage, RelationMessage, TupleValue } from './connection/pgoutput.ts';
+import type { PgOutputMessage, RelationMessage } from './connection/pgoutput.ts';
 import { ReplicationConnection } from './connection/replication.ts';
 import type { XLogData } from './connection/replication.ts';
 import { TableSchema } from './schema.ts';
@@ -172,7 +172,7 @@ export class PgChangeStream implements ChangeStream {
         if (!t) return;
         const unavailable: string[] = [];
         const after = t.toRow(msg.newTuple, unavailable);
-        const before = msg.oldTuple ? this.oldRow(t, msg.oldTuple) : null;
+        const before = msg.oldTuple ? t.toRow(msg.oldTuple) : null;
         const key = t.keyOf(after);
         if (before && !sameKey(t.keyOf(before), key)) {
           // Primary-key change: Debezium emits a delete of the old key and a create of the new one.
@@ -186,7 +186,7 @@ export class PgChangeStream implements ChangeStream {
       case 'delete': {
         const t = this.table(msg.relationId);
         if (!t) return;
-        const before = this.oldRow(t, msg.oldTuple);
+        const before = t.toRow(msg.oldTuple);
         this.emit(t, 'd', t.keyOf(before), before, null, d.walStart, []);
         return;
       }
@@ -250,10 +250,6 @@ export class PgChangeStream implements ChangeStream {
     if (t === undefined)
       throw new Error(`change for relation ${relationId} before its Relation message`);
     return t;
-  }
-
-  private oldRow(t: TableSchema, tuple: TupleValue[]): Row {
-    return t.toRow(tuple);
   }
 
   private emit(

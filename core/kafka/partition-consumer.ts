@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { baseOptions, ConnectionPool, Consumer, FetchIsolationLevels, fetchV17 } from './client.ts';
 import type { KafkaConfig } from './config.ts';
 import { brokerErrorIds, toKafkaError } from './errors.ts';
-import { filterAbortedTransactions, installReadCommittedFilter } from './read-committed.ts';
+import { filterAbortedTransactions } from './read-committed.ts';
 import type { IncomingRecord, TopicPartitionOffset } from './records.ts';
 import { TributaryError } from '../errors/index.ts';
 
@@ -99,7 +99,6 @@ export class KafkaPartitionConsumer {
       maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
       maxWaitTime: 500,
     });
-    installReadCommittedFilter(this.consumer);
     this.pool = new ConnectionPool(`${config.clientId}-fetch`, { connectTimeout: 10_000 } as never);
     // The client reports failed rejoins as 'error' events; keep them for the caller.
     this.consumer.on('error', (err: unknown) => (this.groupError ??= err));

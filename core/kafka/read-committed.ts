@@ -3,12 +3,11 @@
 // @platformatic/kafka 1.35 filters aborted transactions with one range per producer id, so when
 // one producer aborted several transactions inside a single fetch response (a processor that
 // aborts often does exactly that) the earlier aborted records are delivered as if committed.
-// This module re-filters every fetch response the way the Java client does (Fetcher /
+// KafkaPartitionConsumer sends Fetch itself and filters every response here, the way the Java client does (Fetcher /
 // CompletedFetch): walk the batches in offset order, a producer id enters the "aborted" set when
 // the broker's abortedTransactions list says one of its aborted transactions starts at or before
 // the batch, and leaves it at that producer's ABORT control marker. Aborted batches are kept
 // with an empty record list so that position tracking (last offset + 1) stays exact.
-import type { Consumer } from './client.ts';
 
 const IS_TRANSACTIONAL = 1 << 4;
 const IS_CONTROL = 1 << 5;
@@ -62,34 +61,4 @@ export function filterAbortedTransactions(response: RawFetchResponse): void {
   for (const topic of response.responses ?? [])
     for (const partition of topic.partitions)
       if (partition.records) dropAbortedBatches(partition.records, partition.abortedTransactions);
-}
-
-type FetchCallback = (error: Error | null, response?: unknown) => void;
-
-/**
- * Wraps the client consumer's fetch() so every response is re-filtered before anyone (its
- * MessagesStream or our own fetch loop) sees it. Idempotent.
- */
-export function installReadCommittedFilter(
-  consumer: Consumer<Buffer, Buffer, string, Buffer>,
-): void {
-  const target = consumer as unknown as {
-    fetch: (options: unknown, callback?: FetchCallback) => unknown;
-    __rcFilter?: true;
-  };
-  if (target.__rcFilter) return;
-  const original = target.fetch.bind(consumer);
-  target.__rcFilter = true;
-  target.fetch = (options: unknown, callback?: FetchCallback) => {
-    if (typeof callback === 'function') {
-      return original(options, (error: Error | null, response?: unknown) => {
-        if (!error && response) filterAbortedTransactions(response as RawFetchResponse);
-        callback(error, response);
-      });
-    }
-    return (original(options) as Promise<unknown>).then((response) => {
-      if (response) filterAbortedTransactions(response as RawFetchResponse);
-      return response;
-    });
-  };
 }

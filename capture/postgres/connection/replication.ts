@@ -43,7 +43,6 @@ export interface ReplicationHandler {
 export class ReplicationConnection {
   private readonly client: pg.Client;
   private confirmedLsn = 0;
-  private receivedLsn = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -152,7 +151,6 @@ export class ReplicationConnection {
     if (kind === 0x77 /* w: XLogData */) {
       const walStart = readLsn(chunk, 1);
       const walEnd = readLsn(chunk, 9);
-      if (walStart > this.receivedLsn) this.receivedLsn = walStart;
       handler.onData({ walStart, walEnd, payload: chunk.subarray(25) });
     } else if (kind === 0x6b /* k: keepalive */) {
       const walEnd = readLsn(chunk, 1);
