@@ -124,15 +124,19 @@ export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): Encod
  * Decodes a consumed record. Accepts both JSON forms (detected per record). The version header
  * is required: every Tributary record carries it.
  */
-export function fromKafkaRecord(record: {
-  topic: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string | Buffer | undefined>;
-}): DecodedRecord {
+export function fromKafkaRecord(
+  record: {
+    topic: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Record<string, string | Buffer | undefined>;
+  },
+  options: { keepSchemas?: boolean } = {},
+): DecodedRecord {
   if (record.key === null || record.key.length === 0)
     throw new ChangeEventError('key', 'missing; every change event is keyed by its primary key');
-  const key = unwrapPayload(parseText(record.key, 'key'), 'key');
+  const rawKey = parseText(record.key, 'key');
+  const key = unwrapPayload(rawKey, 'key');
   if (key === null || typeof key !== 'object' || Array.isArray(key)) {
     throw new ChangeEventError('key', 'must be a JSON object of primary-key columns');
   }
@@ -148,6 +152,10 @@ export function fromKafkaRecord(record: {
   const parsed = parseText(record.value, 'value');
   const value = validateEnvelope(unwrapPayload(parsed, 'value'), 'value');
   const event: ChangeEvent = { topic: record.topic, key: key as RowKey, value, version };
+  if (options.keepSchemas) {
+    const schemas = schemasOf(rawKey, parsed);
+    if (schemas) event.schemas = schemas;
+  }
   for (const [name, raw] of Object.entries(record.headers)) {
     if (name === VERSION_HEADER || raw === undefined) continue;
     (event.headers ??= {})[name] = raw.toString();
@@ -242,6 +250,34 @@ function parseText(buf: Buffer, path: string): unknown {
   } catch (err) {
     throw new ChangeEventError(path, `not valid JSON (${(err as Error).message})`, { cause: err });
   }
+}
+
+/**
+ * The Connect schemas of a record in the `{schema, payload}` form (key schema, and the row and
+ * source schemas taken from the envelope schema); undefined for the plain form.
+ */
+function schemasOf(key: unknown, value: unknown): EventSchemas | undefined {
+  const schemaOf = (v: unknown) =>
+    v !== null && typeof v === 'object' && 'schema' in v && 'payload' in v
+      ? (v as { schema: ConnectSchema | null }).schema
+      : null;
+  const keySchema = schemaOf(key);
+  const envelope = schemaOf(value);
+  const fields = Array.isArray(envelope?.fields) ? envelope.fields : [];
+  const row = fields.find((f) => f.field === 'after') ?? fields.find((f) => f.field === 'before');
+  const source = fields.find((f) => f.field === 'source');
+  if (!keySchema || !envelope || !row || !source) return undefined;
+  const member = (f: ConnectSchema): ConnectSchema => {
+    const s = { ...f };
+    delete s.field;
+    return s;
+  };
+  return {
+    key: keySchema,
+    row: member(row),
+    source: member(source),
+    envelopeName: envelope.name ?? '',
+  };
 }
 
 /** Unwraps the `{schema, payload}` form; plain JSON passes through. */

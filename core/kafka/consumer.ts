@@ -1,6 +1,6 @@
 import type { KafkaConfig } from './config.ts';
 import { KafkaPartitionConsumer } from './partition-consumer.ts';
-import type { GroupAssignment, GroupGeneration } from './partition-consumer.ts';
+import type { GroupAssignment, GroupGeneration, TopicPartition } from './partition-consumer.ts';
 import type { IncomingRecord, TopicPartitionOffset } from './records.ts';
 import { TributaryError } from '../errors/index.ts';
 
@@ -13,6 +13,12 @@ export interface ConsumerOptions {
   /** Longest time the broker holds a fetch open waiting for data (ms, default 500). */
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
+  /**
+   * Called with every new assignment before fetching starts; the positions it returns override
+   * the committed offsets (for consumers whose output records its own progress). Partitions it
+   * leaves out start at the committed offset.
+   */
+  startPositions?: (partitions: TopicPartition[]) => Promise<TopicPartitionOffset[]>;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -100,6 +106,11 @@ export class KafkaConsumer {
     await this.consumer.commit(nextPositions(records));
   }
 
+  /** Commits the given positions (the next offset to read per partition). */
+  async commitPositions(positions: TopicPartitionOffset[]): Promise<void> {
+    if (positions.length > 0) await this.consumer.commit(positions);
+  }
+
   /**
    * End offsets per partition of `topic` as this consumer's isolation level sees them
    * (read_committed: the last stable offset, i.e. after the last decided transaction).
@@ -126,9 +137,12 @@ export class KafkaConsumer {
       missing.length > 0
         ? await this.consumer.offsets(missing, this.options.startFrom ?? 'earliest')
         : new Map<string, bigint>();
+    const chosen = new Map<string, bigint>();
+    for (const p of (await this.options.startPositions?.(a.partitions)) ?? [])
+      chosen.set(tpKey(p.topic, p.partition), p.offset);
     this.positions = a.partitions.map((p) => {
       const k = tpKey(p.topic, p.partition);
-      return { ...p, offset: committed.get(k) ?? fallback.get(k) ?? 0n };
+      return { ...p, offset: chosen.get(k) ?? committed.get(k) ?? fallback.get(k) ?? 0n };
     });
     this.buffer = []; // buffered records are fetched again from the committed offsets
     this.assignment = a;

@@ -1,7 +1,16 @@
 // The sink framework's surface: the Sink behaviour a store adapter implements, its record and
 // error types, and the service that runs adapters (docs/sinks.md).
-export type { KeyedWrite, RejectedRecord, Sink, SinkRecord, WriteResult } from './sink.ts';
+export type {
+  KeyedWrite,
+  PartitionPosition,
+  PositionedSink,
+  RejectedRecord,
+  Sink,
+  SinkRecord,
+  WriteResult,
+} from './sink.ts';
 export {
+  isPositionedSink,
   RecordRejectedError,
   RetryableSinkError,
   keyIdentity,

@@ -12,7 +12,8 @@ import { parseSinkRuntimeConfig } from './config.ts';
 import type { SinkRuntimeConfig, SinkRuntimeConfigInput } from './config.ts';
 import { createSink } from './registry.ts';
 import { backoffDelay, errorClass, isRetryable, sleep } from './retry.ts';
-import type { Sink, SinkRecord } from './sink.ts';
+import type { PartitionPosition, Sink, SinkRecord } from './sink.ts';
+import { isPositionedSink } from './sink.ts';
 import { StoppedError, writeWithPolicy } from './writer.ts';
 
 /**
@@ -71,6 +72,8 @@ export class SinkRuntime {
   private producer: KafkaProducer | undefined;
   private readonly stopper = new AbortController();
   private loop: Promise<void> | undefined;
+  /** The batch being written (a PositionedSink hears of a new assignment only after it). */
+  private writing: Promise<unknown> | undefined;
   private readonly counters: SinkMetrics = {
     consumed: 0,
     written: 0,
@@ -214,6 +217,7 @@ export class SinkRuntime {
               return { error };
             },
           );
+          this.writing = inflight;
           batch = [];
           bytes = 0;
           continue;
@@ -289,7 +293,7 @@ export class SinkRuntime {
     const rawOf = new Map<SinkRecord, IncomingRecord>();
     for (const raw of records) {
       try {
-        const d = fromKafkaRecord(raw);
+        const d = fromKafkaRecord(raw, { keepSchemas: true });
         if (d.kind === 'change' && d.event.value.op === 't') {
           dead.push({ raw, error: truncateUnsupported() });
           continue;
@@ -321,7 +325,9 @@ export class SinkRuntime {
     try {
       if (dead.length > 0)
         await this.producer!.send(dead.map((d) => this.deadLetter(d.raw, d.error)));
-      await consumer.commit(records);
+      const sink = this.sink!;
+      if (isPositionedSink(sink)) await consumer.commitPositions(sink.durablePositions());
+      else await consumer.commit(records);
     } catch (err) {
       this.log(`committing the batch failed (${(err as Error).message}); it will be redelivered`);
       return false;
@@ -369,6 +375,9 @@ export class SinkRuntime {
       isolation: 'read_committed',
       startFrom: 'earliest',
       sessionTimeoutMs: this.config.sessionTimeoutMs,
+      startPositions: isPositionedSink(this.sink!)
+        ? (partitions) => this.assigned(partitions)
+        : undefined,
     });
     try {
       await consumer.subscribe(this.config.topics);
@@ -378,6 +387,15 @@ export class SinkRuntime {
     }
     this.consumer = consumer;
     return consumer;
+  }
+
+  /** A PositionedSink says where each newly assigned partition starts, once no batch is in flight. */
+  private async assigned(
+    partitions: Array<{ topic: string; partition: number }>,
+  ): Promise<PartitionPosition[]> {
+    const sink = this.sink!;
+    await this.writing;
+    return isPositionedSink(sink) ? sink.onAssigned(partitions) : [];
   }
 
   private async resetConsumer(): Promise<void> {

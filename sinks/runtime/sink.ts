@@ -48,6 +48,36 @@ export interface Sink {
   close(): Promise<void>;
 }
 
+/** A topic partition and, with `offset`, a position in it (the next offset to read). */
+export interface PartitionPosition {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
+/**
+ * Optional capability of a sink whose output records its own progress (e.g. files named by
+ * their offsets): the store, not the consumer group, says where to resume, and records become
+ * durable later than the writeBatch that delivered them (when a file is uploaded).
+ * - onAssigned(partitions) runs for every assignment (the first one, after each rebalance and
+ *   after the runtime rejoins), never concurrently with writeBatch. `partitions` is the whole
+ *   new assignment: state kept for any other partition (revoked) must be dropped, and so must
+ *   anything buffered and not yet durable (those records are read again). It returns where to
+ *   start each partition; partitions it leaves out start at the group's committed offset.
+ * - durablePositions() is read after each writeBatch: the runtime commits these positions (the
+ *   next offset after what is durable, per partition) instead of the batch's last offsets, so
+ *   group offsets trail the durable output. They are a hint for tools; onAssigned decides.
+ */
+export interface PositionedSink extends Sink {
+  onAssigned(partitions: Array<{ topic: string; partition: number }>): Promise<PartitionPosition[]>;
+  durablePositions(): PartitionPosition[];
+}
+
+export function isPositionedSink(sink: Sink): sink is PositionedSink {
+  const s = sink as Partial<PositionedSink>;
+  return typeof s.onAssigned === 'function' && typeof s.durablePositions === 'function';
+}
+
 /** A transient store failure: the batch is retried with backoff. */
 export class RetryableSinkError extends TributaryError {
   constructor(message: string, options: { cause?: unknown } = {}) {
