@@ -3,12 +3,14 @@ import { validateConfig } from '../../core/config/index.ts';
 import { clickhouseSinkConfigSchema } from '../clickhouse/config.ts';
 import { postgresSinkConfigSchema } from '../postgres/config.ts';
 import { redisSinkConfigSchema } from '../redis/config.ts';
+import { searchSinkConfigSchema } from '../search/config.ts';
 
 /** One sink of a store type; the `type` selects the adapter and its settings. */
 export const sinkSpecSchema = z.discriminatedUnion('type', [
   postgresSinkConfigSchema,
   redisSinkConfigSchema,
   clickhouseSinkConfigSchema,
+  searchSinkConfigSchema,
 ]);
 export type SinkSpec = z.infer<typeof sinkSpecSchema>;
 

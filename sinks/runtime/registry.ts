@@ -17,5 +17,9 @@ export async function createSink(name: string, spec: SinkSpec): Promise<Sink> {
       const { ClickhouseSink } = await import('../clickhouse/sink.ts');
       return new ClickhouseSink(name, spec);
     }
+    case 'search': {
+      const { SearchSink } = await import('../search/sink.ts');
+      return new SearchSink(name, spec);
+    }
   }
 }
