@@ -1,0 +1,523 @@
+/**
+ * The REST resources: Kafka Connect's /connectors paths and JSON shapes, plus /topologies for
+ * whole topologies and /workers. Handlers read from the ControlStore (synced first, so a
+ * worker answers for every worker) and write through it; they never touch tasks directly —
+ * workers react to the records.
+ */
+import type { IncomingMessage } from 'node:http';
+import { ConfigError } from '../../core/errors/index.ts';
+import { ControlConflictError } from '../control/index.ts';
+import type { ConfigKind, ConfigRecord, ControlStore, Role } from '../control/index.ts';
+import { mapConnectorConfig } from '../worker/connectors.ts';
+import { redactDeep } from '../worker/redact.ts';
+import { topologyTaskIds } from '../worker/tasks.ts';
+import { flag, HttpError, ifMatch, isObject, parseBody, readBody } from './http.ts';
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteContext {
+  req: IncomingMessage;
+  params: URLSearchParams;
+  /** Path segments matched by `{name}` placeholders. */
+  args: string[];
+  store: ControlStore;
+  cluster: { brokers: string[]; offsetsTopic?: string };
+}
+
+export interface Route {
+  method: string;
+  /** e.g. /connectors/{name}/status */
+  path: string;
+  role: Role;
+  summary: string;
+  handle(ctx: RouteContext): Promise<Reply>;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+function checkName(name: unknown, field = 'name'): string {
+  if (typeof name !== 'string' || !NAME.test(name))
+    throw new HttpError(422, `invalid ${field}`, {
+      errors: [{ field, message: 'use 1-128 letters, digits, ".", "_" or "-"' }],
+    });
+  return name;
+}
+
+function notFound(kind: ConfigKind, name: string): HttpError {
+  return new HttpError(404, `${kind === 'connector' ? 'Connector' : 'Topology'} ${name} not found`);
+}
+
+function live(ctx: RouteContext, kind: ConfigKind): ConfigRecord {
+  const name = ctx.args[0]!;
+  const c = ctx.store.getConfig(kind, name);
+  if (!c) throw notFound(kind, name);
+  return c;
+}
+
+/** Store errors → HTTP: conflicts 409, unknown 404, slots exhausted 409, bad config 422. */
+export function storeError(err: unknown): unknown {
+  if (err instanceof ControlConflictError) {
+    if (err.reason === 'missing') return new HttpError(404, err.message);
+    return new HttpError(409, err.message);
+  }
+  if (err instanceof ConfigError) return new HttpError(422, err.message);
+  return err;
+}
+
+// ---- connectors ----
+
+function validateConnector(
+  ctx: RouteContext,
+  name: string,
+  config: unknown,
+): Record<string, unknown> {
+  if (!isObject(config))
+    throw new HttpError(422, 'config must be a JSON object of connector properties', {
+      errors: [{ field: 'config', message: 'must be an object' }],
+    });
+  const mapped = mapConnectorConfig(name, config, ctx.cluster);
+  if (mapped.errors.length > 0)
+    throw new HttpError(
+      422,
+      `Connector configuration is invalid and contains the following ${mapped.errors.length} error(s):\n${mapped.errors.map((e) => `${e.field}: ${e.message}`).join('\n')}`,
+      { errors: mapped.errors },
+    );
+  return { ...config, name };
+}
+
+function connectorInfo(c: ConfigRecord) {
+  return {
+    name: c.name,
+    config: redactDeep({ ...c.config, name: c.name }),
+    tasks: Object.keys(c.slots).map((t) => ({ connector: c.name, task: Number(t) })),
+    type: 'source',
+  };
+}
+
+function connectorStatus(store: ControlStore, c: ConfigRecord) {
+  const statuses = store.taskStatuses('connector', c.name);
+  const tasks = Object.keys(c.slots).map((t) => {
+    const s = statuses.find((x) => x.task === t);
+    return {
+      id: Number(t),
+      state: s?.state ?? 'UNASSIGNED',
+      worker_id: s?.workerId ?? '',
+      ...(s?.trace && s.state === 'FAILED' ? { trace: s.trace } : {}),
+      ...(s?.metrics ? { metrics: s.metrics } : {}),
+      version: s?.version ?? 0,
+    };
+  });
+  const first = tasks[0];
+  return {
+    name: c.name,
+    connector: { state: first?.state ?? 'UNASSIGNED', worker_id: first?.worker_id ?? '' },
+    tasks,
+    type: 'source',
+    target: store.targetState('connector', c.name),
+  };
+}
+
+const etag = (c: ConfigRecord) => ({ etag: `"${c.version}"` });
+
+async function putConnector(
+  ctx: RouteContext,
+  name: string,
+  config: Record<string, unknown>,
+  expect: 'absent' | number | undefined,
+): Promise<Reply> {
+  try {
+    const { record, created } = await ctx.store.putConfig('connector', name, config, {
+      ...(expect !== undefined ? { expect } : {}),
+    });
+    return {
+      status: created ? 201 : 200,
+      body: connectorInfo(record),
+      headers: { ...etag(record), ...(created ? { location: `/connectors/${name}` } : {}) },
+    };
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+const connectorRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/connectors',
+    role: 'viewer',
+    summary: 'List connector names (?expand=status and/or ?expand=info as in Kafka Connect)',
+    handle: async (ctx) => {
+      const all = ctx.store.listConfigs('connector');
+      const expand = ctx.params.getAll('expand');
+      for (const e of expand)
+        if (e !== 'status' && e !== 'info')
+          throw new HttpError(400, 'expand must be "status" or "info"');
+      if (expand.length === 0) return { status: 200, body: all.map((c) => c.name) };
+      return {
+        status: 200,
+        body: Object.fromEntries(
+          all.map((c) => [
+            c.name,
+            {
+              ...(expand.includes('info') ? { info: connectorInfo(c) } : {}),
+              ...(expand.includes('status') ? { status: connectorStatus(ctx.store, c) } : {}),
+            },
+          ]),
+        ),
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/connectors',
+    role: 'admin',
+    summary: 'Create a connector from {name, config} (Debezium PostgreSQL properties)',
+    handle: async (ctx) => {
+      const body = parseBody(ctx.req, await readBody(ctx.req));
+      if (!isObject(body))
+        throw new HttpError(422, 'body must be {"name": ..., "config": {...}}', {
+          errors: [{ field: '(body)', message: 'must be an object' }],
+        });
+      const name = checkName(body.name);
+      const config = validateConnector(ctx, name, body.config);
+      return putConnector(ctx, name, config, 'absent');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/connectors/{name}',
+    role: 'viewer',
+    summary: 'Connector info: name, config (secrets hidden), tasks, type',
+    handle: async (ctx) => {
+      const c = live(ctx, 'connector');
+      return { status: 200, body: connectorInfo(c), headers: etag(c) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/connectors/{name}',
+    role: 'admin',
+    summary: 'Delete a connector (its task stops; the slot and topics are kept)',
+    handle: async (ctx) => {
+      try {
+        await ctx.store.deleteConfig('connector', ctx.args[0]!);
+      } catch (err) {
+        throw storeError(err);
+      }
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/connectors/{name}/config',
+    role: 'viewer',
+    summary: 'Connector config (secrets hidden); ETag = config version',
+    handle: async (ctx) => {
+      const c = live(ctx, 'connector');
+      return { status: 200, body: redactDeep({ ...c.config, name: c.name }), headers: etag(c) };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/connectors/{name}/config',
+    role: 'admin',
+    summary:
+      'Create (201) or update (200) a connector; If-Match: "<version>" for optimistic locking',
+    handle: async (ctx) => {
+      const name = checkName(ctx.args[0]);
+      const body = parseBody(ctx.req, await readBody(ctx.req));
+      const config = validateConnector(ctx, name, body);
+      const m = ifMatch(ctx.req);
+      if (m === '*' && !ctx.store.getConfig('connector', name))
+        throw new HttpError(404, `Connector ${name} not found`);
+      return putConnector(ctx, name, config, m === '*' ? undefined : m);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/connectors/{name}/status',
+    role: 'viewer',
+    summary: 'Connector and task state (RUNNING, PAUSED, FAILED with trace, UNASSIGNED) and worker',
+    handle: async (ctx) => ({
+      status: 200,
+      body: connectorStatus(ctx.store, live(ctx, 'connector')),
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/connectors/{name}/tasks',
+    role: 'viewer',
+    summary: 'Tasks of a connector with their configs (secrets hidden)',
+    handle: async (ctx) => {
+      const c = live(ctx, 'connector');
+      return {
+        status: 200,
+        body: Object.keys(c.slots).map((t) => ({
+          id: { connector: c.name, task: Number(t) },
+          config: redactDeep({ ...c.config, name: c.name }),
+        })),
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/connectors/{name}/restart',
+    role: 'operator',
+    summary: 'Restart (?includeTasks=true&onlyFailed=true as in Kafka Connect)',
+    handle: async (ctx) => {
+      const includeTasks = flag(ctx.params, 'includeTasks');
+      const onlyFailed = flag(ctx.params, 'onlyFailed');
+      const c = live(ctx, 'connector');
+      try {
+        await ctx.store.requestRestart('connector', c.name, { includeTasks, onlyFailed });
+      } catch (err) {
+        throw storeError(err);
+      }
+      if (!includeTasks && !onlyFailed) return { status: 204 };
+      const status = connectorStatus(ctx.store, c);
+      const restarting = (state: string) =>
+        !onlyFailed || state === 'FAILED' ? 'RESTARTING' : state;
+      return {
+        status: 202,
+        body: {
+          ...status,
+          connector: { ...status.connector, state: restarting(status.connector.state) },
+          tasks: status.tasks.map((t) => ({ ...t, state: restarting(t.state) })),
+        },
+      };
+    },
+  },
+  ...(['pause', 'resume'] as const).map((action): Route => ({
+    method: 'PUT',
+    path: `/connectors/{name}/${action}`,
+    role: 'operator',
+    summary:
+      action === 'pause'
+        ? 'Pause: the task stops; a capture keeps its slot, so WAL is retained and it resumes from its position'
+        : 'Resume a paused connector',
+    handle: async (ctx) => {
+      const c = live(ctx, 'connector');
+      try {
+        await ctx.store.setTargetState(
+          'connector',
+          c.name,
+          action === 'pause' ? 'PAUSED' : 'RUNNING',
+        );
+      } catch (err) {
+        throw storeError(err);
+      }
+      return { status: 202 };
+    },
+  })),
+];
+
+// ---- topologies ----
+
+function validateTopology(spec: unknown): string[] {
+  try {
+    return topologyTaskIds(spec);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      const problems = (err.details.problems as string[] | undefined) ?? [err.message];
+      throw new HttpError(422, `Topology is invalid: ${problems.length} problem(s)`, {
+        errors: problems.map((p) => {
+          const i = p.indexOf(': ');
+          return i > 0
+            ? { field: p.slice(0, i), message: p.slice(i + 2) }
+            : { field: '(topology)', message: p };
+        }),
+      });
+    }
+    throw err;
+  }
+}
+
+function topologyInfo(c: ConfigRecord) {
+  return {
+    name: c.name,
+    version: c.version,
+    spec: redactDeep(c.config),
+    tasks: Object.keys(c.slots),
+  };
+}
+
+function topologyStatus(store: ControlStore, c: ConfigRecord) {
+  const statuses = store.taskStatuses('topology', c.name);
+  return {
+    name: c.name,
+    version: c.version,
+    target: store.targetState('topology', c.name),
+    tasks: Object.keys(c.slots).map((id) => {
+      const s = statuses.find((x) => x.task === id);
+      return {
+        id,
+        state: s?.state ?? 'UNASSIGNED',
+        worker_id: s?.workerId ?? '',
+        ...(s?.trace && s.state === 'FAILED' ? { trace: s.trace } : {}),
+        ...(s?.metrics ? { metrics: s.metrics } : {}),
+      };
+    }),
+  };
+}
+
+async function putTopology(
+  ctx: RouteContext,
+  name: string,
+  spec: unknown,
+  expect: 'absent' | number | undefined,
+): Promise<Reply> {
+  if (!isObject(spec))
+    throw new HttpError(422, 'body must be a topology (JSON or YAML object)', {
+      errors: [{ field: '(body)', message: 'must be an object' }],
+    });
+  if (spec.name !== undefined && spec.name !== name)
+    throw new HttpError(422, 'topology name differs from the path', {
+      errors: [{ field: 'name', message: `"${String(spec.name)}" differs from "${name}"` }],
+    });
+  const withName = { ...spec, name };
+  const tasks = validateTopology(withName);
+  try {
+    const { record, created } = await ctx.store.putConfig('topology', name, withName, {
+      tasks,
+      ...(expect !== undefined ? { expect } : {}),
+    });
+    return {
+      status: created ? 201 : 200,
+      body: topologyInfo(record),
+      headers: { ...etag(record), ...(created ? { location: `/topologies/${name}` } : {}) },
+    };
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+const topologyRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/topologies',
+    role: 'viewer',
+    summary: 'List topology names',
+    handle: async (ctx) => ({
+      status: 200,
+      body: ctx.store.listConfigs('topology').map((c) => c.name),
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/topologies',
+    role: 'admin',
+    summary:
+      'Create a topology (the YAML spec as JSON, or YAML with Content-Type: application/yaml)',
+    handle: async (ctx) => {
+      const spec = parseBody(ctx.req, await readBody(ctx.req), true);
+      const name = checkName(isObject(spec) ? spec.name : undefined);
+      return putTopology(ctx, name, spec, 'absent');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/topologies/{name}',
+    role: 'viewer',
+    summary: 'A topology: spec (secrets hidden), version, task ids',
+    handle: async (ctx) => {
+      const c = live(ctx, 'topology');
+      return { status: 200, body: topologyInfo(c), headers: etag(c) };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/topologies/{name}',
+    role: 'admin',
+    summary: 'Create (201) or replace (200) a topology; If-Match: "<version>"',
+    handle: async (ctx) => {
+      const name = checkName(ctx.args[0]);
+      const m = ifMatch(ctx.req);
+      const spec = parseBody(ctx.req, await readBody(ctx.req), true);
+      if (m === '*' && !ctx.store.getConfig('topology', name)) throw notFound('topology', name);
+      return putTopology(ctx, name, spec, m === '*' ? undefined : m);
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/topologies/{name}',
+    role: 'admin',
+    summary: 'Delete a topology (its tasks stop)',
+    handle: async (ctx) => {
+      try {
+        await ctx.store.deleteConfig('topology', ctx.args[0]!);
+      } catch (err) {
+        throw storeError(err);
+      }
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/topologies/{name}/status',
+    role: 'viewer',
+    summary: 'State, worker and last error of every task of a topology',
+    handle: async (ctx) => ({
+      status: 200,
+      body: topologyStatus(ctx.store, live(ctx, 'topology')),
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/topologies/{name}/restart',
+    role: 'operator',
+    summary: 'Restart every task (?onlyFailed=true: only failed ones)',
+    handle: async (ctx) => {
+      const onlyFailed = flag(ctx.params, 'onlyFailed');
+      const c = live(ctx, 'topology');
+      try {
+        await ctx.store.requestRestart('topology', c.name, { onlyFailed, includeTasks: true });
+      } catch (err) {
+        throw storeError(err);
+      }
+      return { status: 202, body: topologyStatus(ctx.store, c) };
+    },
+  },
+  ...(['pause', 'resume'] as const).map((action): Route => ({
+    method: 'PUT',
+    path: `/topologies/{name}/${action}`,
+    role: 'operator',
+    summary: `${action === 'pause' ? 'Pause' : 'Resume'} every task of a topology`,
+    handle: async (ctx) => {
+      const c = live(ctx, 'topology');
+      try {
+        await ctx.store.setTargetState(
+          'topology',
+          c.name,
+          action === 'pause' ? 'PAUSED' : 'RUNNING',
+        );
+      } catch (err) {
+        throw storeError(err);
+      }
+      return { status: 202 };
+    },
+  })),
+];
+
+const workerRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/workers',
+    role: 'viewer',
+    summary: 'Workers seen in the status topic, their slots and last heartbeat',
+    handle: async (ctx) => ({
+      status: 200,
+      body: ctx.store.listWorkers().map((w) => ({
+        id: w.workerId,
+        rest_url: w.restUrl ?? null,
+        slots: w.partitions,
+        last_seen_ms: w.ts_ms,
+        stopped: w.stopped,
+      })),
+    }),
+  },
+];
+
+export const ROUTES: Route[] = [...connectorRoutes, ...topologyRoutes, ...workerRoutes];
