@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { TributaryError } from '../../core/errors/index.ts';
 import { runCapture } from './capture.ts';
 import { runDemo } from './demo.ts';
+import { runToken, TOKEN_USAGE } from '../rest/token-cli.ts';
+import { runWorker, WORKER_USAGE } from '../worker/cli.ts';
 
 interface Command {
   summary: string;
@@ -21,6 +23,16 @@ const COMMANDS: Record<string, Command> = {
     summary: 'smoke-test the local stack and round-trip change events through Kafka',
     usage: 'tributary demo [--events N] [--brokers host:port]',
     run: runDemo,
+  },
+  worker: {
+    summary: 'run the tasks Kafka assigns to this worker, and the REST API (--rest-port)',
+    usage: WORKER_USAGE,
+    run: runWorker,
+  },
+  token: {
+    summary: 'create, list or revoke REST API bearer tokens (stored hashed in Kafka)',
+    usage: TOKEN_USAGE,
+    run: runToken,
   },
   version: {
     summary: 'print the Tributary version',
