@@ -6,6 +6,17 @@ import { runCapture } from './capture.ts';
 import { runDemo } from './demo.ts';
 import { runToken, TOKEN_USAGE } from '../rest/token-cli.ts';
 import { runWorker, WORKER_USAGE } from '../worker/cli.ts';
+import {
+  runDeploy,
+  runPause,
+  runPlan,
+  runRestart,
+  runResume,
+  runRun,
+  runSnapshot,
+  runStatus,
+  runValidate,
+} from './topology.ts';
 
 interface Command {
   summary: string;
@@ -23,6 +34,51 @@ const COMMANDS: Record<string, Command> = {
     summary: 'smoke-test the local stack and round-trip change events through Kafka',
     usage: 'tributary demo [--events N] [--brokers host:port]',
     run: runDemo,
+  },
+  validate: {
+    summary: 'check a topology file: schema, names, references (no connections)',
+    usage: 'tributary validate <topology.yaml>',
+    run: runValidate,
+  },
+  plan: {
+    summary: 'show the topics, slots and publications a topology would create or change',
+    usage: 'tributary plan <topology.yaml> [--no-control]',
+    run: runPlan,
+  },
+  deploy: {
+    summary: 'create them (idempotent) and store the topology in the control plane',
+    usage: 'tributary deploy <topology.yaml> [--no-control]',
+    run: runDeploy,
+  },
+  run: {
+    summary: 'run a whole topology in this process (development)',
+    usage: 'tributary run <topology.yaml> [--progress-interval-ms N] [--keep-going] [--no-deploy]',
+    run: runRun,
+  },
+  status: {
+    summary: "each task's state, lag and last error",
+    usage: 'tributary status <topology.yaml>',
+    run: runStatus,
+  },
+  pause: {
+    summary: 'pause a deployed topology (workers stop its tasks)',
+    usage: 'tributary pause <topology.yaml>',
+    run: runPause,
+  },
+  resume: {
+    summary: 'resume a paused topology',
+    usage: 'tributary resume <topology.yaml>',
+    run: runResume,
+  },
+  restart: {
+    summary: "restart a deployed topology's tasks",
+    usage: 'tributary restart <topology.yaml> [--only-failed]',
+    run: runRestart,
+  },
+  snapshot: {
+    summary: 're-read the tables of a source (not supported yet: says how instead)',
+    usage: 'tributary snapshot <topology.yaml> --source <name>',
+    run: runSnapshot,
   },
   worker: {
     summary: 'run the tasks Kafka assigns to this worker, and the REST API (--rest-port)',

@@ -22,7 +22,7 @@ test('an unknown command exits 2 and names the valid commands', () => {
   assert.equal(r.status, 2);
   assert.match(
     r.stderr,
-    /unknown command "deploy-everything"; valid commands: capture, demo, version/,
+    /unknown command "deploy-everything"; valid commands: capture, demo, validate, plan, deploy, run, status, pause, resume, restart, snapshot/,
   );
 });
 

@@ -1,0 +1,80 @@
+// `tributary status`: per task its state, worker and last error from the control plane, the
+// capture slot's lag measured in PostgreSQL, and the consumer lag of processors and sinks.
+import pg from 'pg';
+import { resolveSecrets } from '../../core/config/index.ts';
+import { KafkaAdmin } from '../../core/kafka/index.ts';
+import type { KafkaConfig } from '../../core/kafka/index.ts';
+import type { ControlStore } from '../control/index.ts';
+import { listTasks, processorAppId, sinkGroup, sourceNames } from '../spec/index.ts';
+import type { SourceSpec, Topology } from '../spec/index.ts';
+
+export async function topologyStatus(
+  t: Topology,
+  kafka: KafkaConfig,
+  control: ControlStore | undefined,
+): Promise<string> {
+  const lines: string[] = [`topology ${t.name}${t.description ? ` — ${t.description}` : ''}`];
+  const stored = control?.getConfig('topology', t.name);
+  if (!control) lines.push('  control plane: not reachable (task states unknown)');
+  else if (!stored)
+    lines.push(
+      '  control plane: not deployed (no workers run it; `tributary run` runs it locally)',
+    );
+  else
+    lines.push(
+      `  control plane: version ${stored.version}, target state ${control.targetState('topology', t.name)}`,
+    );
+  const statuses = new Map(
+    (stored ? control!.taskStatuses('topology', t.name) : []).map((s) => [s.task, s]),
+  );
+  const admin = new KafkaAdmin(kafka);
+  try {
+    for (const task of listTasks(t)) {
+      const s = statuses.get(task.id);
+      const state = s ? `${s.state} on ${s.workerId}` : stored ? 'UNASSIGNED' : '-';
+      let lag = '';
+      try {
+        if (task.kind === 'source')
+          lag = await slotLag(t.sources.find((x) => x.name === task.name)!);
+        else {
+          const group =
+            task.kind === 'processor'
+              ? processorAppId(t, { name: task.name })
+              : sinkGroup(t, { name: task.name });
+          const topics =
+            task.kind === 'processor'
+              ? t.processors.find((p) => p.name === task.name)!.inputs
+              : t.sinks.find((x) => x.name === task.name)!.topics;
+          const m = await admin.groupLag(group, topics);
+          lag = `consumer lag ${[...m.values()].reduce((a, b) => a + b, 0)} records`;
+        }
+      } catch (err) {
+        lag = `lag unknown (${(err as Error).message.split('\n')[0]})`;
+      }
+      lines.push(`  ${task.id.padEnd(32)} ${state.padEnd(24)} ${lag}`);
+      if (s?.trace) lines.push(`    last error: ${s.trace.split('\n')[0]}`);
+    }
+  } finally {
+    await admin.close();
+  }
+  return lines.join('\n');
+}
+
+async function slotLag(s: SourceSpec): Promise<string> {
+  const { slot } = sourceNames(s);
+  const conn = resolveSecrets(s.connection, 'connection') as SourceSpec['connection'];
+  const client = new pg.Client({ ...conn, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const r = await client.query<{ active: boolean; wal_status: string; lag: string | null }>(
+      `SELECT active, wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [slot],
+    );
+    const row = r.rows[0];
+    if (!row) return `slot ${slot} does not exist`;
+    return `slot ${slot} lag ${row.lag ?? '?'} B, wal_status ${row.wal_status}, ${row.active ? 'active' : 'inactive'}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
