@@ -3,6 +3,7 @@ import { validateConfig } from '../../core/config/index.ts';
 import { clickhouseSinkConfigSchema } from '../clickhouse/config.ts';
 import { postgresSinkConfigSchema } from '../postgres/config.ts';
 import { redisSinkConfigSchema } from '../redis/config.ts';
+import { s3ParquetSinkConfigSchema } from '../s3-parquet/config.ts';
 import { searchSinkConfigSchema } from '../search/config.ts';
 
 /** One sink of a store type; the `type` selects the adapter and its settings. */
@@ -11,6 +12,7 @@ export const sinkSpecSchema = z.discriminatedUnion('type', [
   redisSinkConfigSchema,
   clickhouseSinkConfigSchema,
   searchSinkConfigSchema,
+  s3ParquetSinkConfigSchema,
 ]);
 export type SinkSpec = z.infer<typeof sinkSpecSchema>;
 

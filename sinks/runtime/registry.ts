@@ -21,5 +21,9 @@ export async function createSink(name: string, spec: SinkSpec): Promise<Sink> {
       const { SearchSink } = await import('../search/sink.ts');
       return new SearchSink(name, spec);
     }
+    case 's3-parquet': {
+      const { S3ParquetSink } = await import('../s3-parquet/sink.ts');
+      return new S3ParquetSink(name, spec);
+    }
   }
 }

@@ -1,0 +1,210 @@
+/**
+ * The writer of one topic partition: appends change events to the open file and decides, from
+ * the records alone, where files end. A file is closed before a record that belongs elsewhere
+ * (another record-time window, another partition path, another row layout) and after the
+ * record that reaches `roll.maxRecords` or `roll.maxBytes`. Since every decision depends only on
+ * the records from the file's start offset on, reading the partition again from that offset
+ * rebuilds the same file under the same key, byte for byte.
+ */
+import type { SchemaElement } from 'hyparquet';
+import type { ChangeEvent, Row } from '../../core/events/index.ts';
+import { RecordRejectedError } from '../runtime/sink.ts';
+import type { S3ParquetSinkConfig } from './config.ts';
+import { ParquetFileBuilder } from './file-builder.ts';
+import type { FileBuilderOptions } from './file-builder.ts';
+import { hourPath, objectKey, tablePath } from './keys.ts';
+import { META_COLUMNS, connectLayoutId, fitsInferred, fitsKind, layoutFor } from './schema.ts';
+import type { RowLayout } from './schema.ts';
+import { END_OFFSET_KEY } from './storage.ts';
+
+/** A finished file waiting to be uploaded. */
+export interface ClosedFile {
+  key: string;
+  body: Uint8Array;
+  /** Object metadata (S3 `x-amz-meta-*`). */
+  metadata: Record<string, string>;
+  startOffset: bigint;
+  endOffset: bigint;
+  rows: number;
+}
+
+interface OpenFile {
+  startOffset: bigint;
+  endOffset: bigint;
+  path: string;
+  window: number;
+  layout: RowLayout;
+  builder: ParquetFileBuilder;
+  bytes: number;
+}
+
+/** `<schema or db>.<table>` from the source block, else the last topic segment. */
+export function tableOf(e: ChangeEvent): string {
+  const s = e.value.source;
+  if (typeof s.table === 'string' && s.table) {
+    const ns = typeof s.schema === 'string' && s.schema ? s.schema : s.db;
+    return ns ? `${ns}.${s.table}` : s.table;
+  }
+  return e.topic.split('.').pop() ?? e.topic;
+}
+
+export class PartitionWriter {
+  /** The next offset to take; lower offsets were taken already (a retried batch). */
+  next: bigint | undefined;
+  /** The offset after the last uploaded file (where a restart resumes). */
+  durable: bigint | undefined;
+  /** Closed files not yet uploaded, oldest first. */
+  readonly pending: ClosedFile[] = [];
+  private open: OpenFile | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    private readonly prefix: string,
+    private readonly config: S3ParquetSinkConfig,
+    private readonly fileOptions: FileBuilderOptions,
+  ) {}
+
+  /** Rows buffered or encoded in the open file. */
+  get openRows(): number {
+    return this.open?.builder.rows ?? 0;
+  }
+
+  /**
+   * Adds a change event at `offset`. Returns the reason when the record cannot be written
+   * (it is dead-lettered by the runtime); files it completes are appended to `pending`.
+   */
+  append(event: ChangeEvent, offset: bigint): RecordRejectedError | undefined {
+    const v = event.value;
+    const isDelete = v.op === 'd';
+    // A delete has no after-row: its row is the key columns, the rest null.
+    const row: Row = isDelete ? event.key : (v.after ?? event.key);
+    const before = v.before;
+    const sourceTs = v.source.ts_ms || v.ts_ms;
+    const window = Math.floor(sourceTs / this.config.roll.intervalMs);
+    const path =
+      this.config.partitionBy === 'source-hour'
+        ? hourPath(sourceTs)
+        : this.config.partitionBy === 'table'
+          ? tablePath(tableOf(event))
+          : '';
+
+    let open = this.open;
+    if (
+      open &&
+      (open.path !== path ||
+        open.window !== window ||
+        !this.fits(open.layout, event, row, isDelete))
+    )
+      open = this.close();
+    const layout =
+      open?.layout ?? layoutFor(event.schemas?.row, row, before, this.config.includeBefore);
+
+    // Convert first: a record that cannot be written changes nothing.
+    const values: unknown[] = new Array(layout.columns.length + META_COLUMNS.length);
+    let bytes = 0;
+    try {
+      const width = this.config.includeBefore ? layout.columns.length / 2 : layout.columns.length;
+      for (let i = 0; i < layout.columns.length; i++) {
+        const c = layout.columns[i]!;
+        const raw = i < width ? row[c.name] : before ? before[c.name.slice(9)] : null;
+        const value = raw === undefined ? null : c.convert(raw);
+        values[i] = value;
+        bytes += typeof raw === 'string' ? raw.length : raw && typeof raw === 'object' ? 64 : 8;
+      }
+    } catch (err) {
+      return new RecordRejectedError(
+        `cannot convert the row to its Parquet columns: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    if (bytes > this.config.maxRecordBytes)
+      return new RecordRejectedError(
+        `row of ~${bytes} bytes exceeds maxRecordBytes (${this.config.maxRecordBytes}); the record was not written to Parquet`,
+      );
+    let n = layout.columns.length;
+    values[n++] = v.op;
+    values[n++] = BigInt(v.ts_ms);
+    values[n++] = BigInt(sourceTs);
+    values[n++] = tableOf(event);
+    values[n++] = this.topic;
+    values[n++] = this.partition;
+    values[n++] = offset;
+    values[n++] = BigInt.asIntN(64, event.version);
+
+    if (!open) {
+      const schema: SchemaElement[] = [...layout.columns.map((c) => c.element), ...META_COLUMNS];
+      open = this.open = {
+        startOffset: offset,
+        endOffset: offset,
+        path,
+        window,
+        layout,
+        builder: new ParquetFileBuilder(schema, this.fileOptions),
+        bytes: 0,
+      };
+    }
+    open.builder.add(values);
+    open.endOffset = offset;
+    open.bytes += bytes + 64;
+    if (open.builder.rows >= this.config.roll.maxRecords || open.bytes >= this.config.roll.maxBytes)
+      this.close();
+    return undefined;
+  }
+
+  /** Drops the open file and everything not uploaded (after a reassignment: it is read again). */
+  reset(position: bigint | undefined): void {
+    this.open = undefined;
+    this.pending.length = 0;
+    this.next = position;
+    this.durable = position;
+  }
+
+  private fits(layout: RowLayout, event: ChangeEvent, row: Row, isDelete: boolean): boolean {
+    if (!layout.inferred) {
+      // Same Connect row schema; a delete fits any file of its table.
+      if (isDelete) return true;
+      const s = event.schemas?.row;
+      return s !== undefined && connectLayoutId(s, this.config.includeBefore) === layout.id;
+    }
+    if (event.schemas?.row) return false; // schema-less file, record with a schema: new file
+    const width = this.config.includeBefore ? layout.columns.length / 2 : layout.columns.length;
+    if (isDelete) {
+      for (const k in row) {
+        const c = layout.columns.find((col, i) => i < width && col.name === k);
+        if (!c || !fitsKind(c.kind, row[k])) return false;
+      }
+      return true;
+    }
+    return fitsInferred(layout, row, event.value.before, this.config.includeBefore, width);
+  }
+
+  /** Finishes the open file into `pending`. */
+  private close(): undefined {
+    const f = this.open;
+    this.open = undefined;
+    if (!f || f.builder.rows === 0) return undefined;
+    const end = f.endOffset.toString();
+    const start = f.startOffset.toString();
+    const body = f.builder.finish({
+      [END_OFFSET_KEY]: end,
+      'tributary-start-offset': start,
+      'tributary-topic': this.topic,
+      'tributary-partition': String(this.partition),
+      'tributary-records': String(f.builder.rows),
+    });
+    this.pending.push({
+      key: objectKey(this.prefix, this.topic, f.path, this.partition, f.startOffset),
+      body,
+      metadata: {
+        [END_OFFSET_KEY]: end,
+        'tributary-start-offset': start,
+        'tributary-records': String(f.builder.rows),
+      },
+      startOffset: f.startOffset,
+      endOffset: f.endOffset,
+      rows: f.builder.rows,
+    });
+    return undefined;
+  }
+}
