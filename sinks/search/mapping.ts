@@ -50,7 +50,7 @@ export function fieldMapping(s: ConnectSchema, keyColumn = false): Record<string
   switch (s.name) {
     case 'io.debezium.time.Timestamp':
     case 'org.apache.kafka.connect.data.Timestamp':
-      return { type: 'date', format: 'epoch_millis' };
+      return { type: 'date', format: 'epoch_millis||strict_date_optional_time' };
     case 'io.debezium.time.ZonedTimestamp':
     case 'io.debezium.time.IsoDate':
     case 'io.debezium.time.IsoTimestamp':
