@@ -139,6 +139,20 @@ export class KafkaPartitionConsumer {
     this.revokeListeners.push(listener);
   }
 
+  /**
+   * This group's identity for offsets a transactional producer commits without being a member
+   * of the group (generation -1, no member id; KafkaTransaction.sendPositions), with the group's
+   * coordinator looked up on the broker. Zombie fencing then rests on the transactional.id.
+   */
+  async nonMemberGeneration(): Promise<GroupGeneration> {
+    try {
+      const coordinatorId = await this.consumer.findGroupCoordinator();
+      return { groupId: this.consumer.groupId, generationId: -1, memberId: '', coordinatorId };
+    } catch (err) {
+      throw toKafkaError(err, `finding the coordinator of group "${this.consumer.groupId}"`);
+    }
+  }
+
   /** The latest assignment (undefined before the first join completes). */
   currentAssignment(): GroupAssignment | undefined {
     return this.assignment;
