@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validateConfig } from '../../core/config/index.ts';
 import { clickhouseSinkConfigSchema } from '../clickhouse/config.ts';
+import { kafkaSinkConfigSchema } from '../kafka/config.ts';
 import { postgresSinkConfigSchema } from '../postgres/config.ts';
 import { redisSinkConfigSchema } from '../redis/config.ts';
 import { s3ParquetSinkConfigSchema } from '../s3-parquet/config.ts';
@@ -13,6 +14,7 @@ export const sinkSpecSchema = z.discriminatedUnion('type', [
   clickhouseSinkConfigSchema,
   searchSinkConfigSchema,
   s3ParquetSinkConfigSchema,
+  kafkaSinkConfigSchema,
 ]);
 export type SinkSpec = z.infer<typeof sinkSpecSchema>;
 

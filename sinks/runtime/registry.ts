@@ -21,6 +21,10 @@ export async function createSink(name: string, spec: SinkSpec): Promise<Sink> {
       const { SearchSink } = await import('../search/sink.ts');
       return new SearchSink(name, spec);
     }
+    case 'kafka': {
+      const { KafkaForwardSink } = await import('../kafka/sink.ts');
+      return new KafkaForwardSink(name, spec);
+    }
     case 's3-parquet': {
       const { S3ParquetSink } = await import('../s3-parquet/sink.ts');
       return new S3ParquetSink(name, spec);
