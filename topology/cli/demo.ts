@@ -1,4 +1,4 @@
-// `tributary demo`: the end-to-end run on embedded defaults. It creates a small sample shop
+// `tributary demo-capture`: PostgreSQL capture alone, end to end on embedded defaults. It creates a small sample shop
 // schema in the local PostgreSQL, captures it into Kafka (initial snapshot interleaved with
 // live changes, exactly-once transactions), reads the topics back with an independent
 // read_committed reader, and checks that the captured content equals the tables and that

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { TributaryError } from '../../core/errors/index.ts';
 import { runCapture } from './capture.ts';
 import { runDemo } from './demo.ts';
+import { runEcommerceDemoCommand } from './ecommerce-demo.ts';
 import { runToken, TOKEN_USAGE } from '../rest/token-cli.ts';
 import { runWorker, WORKER_USAGE } from '../worker/cli.ts';
 import {
@@ -31,8 +32,14 @@ const COMMANDS: Record<string, Command> = {
     run: runCapture,
   },
   demo: {
-    summary: 'smoke-test the local stack and round-trip change events through Kafka',
-    usage: 'tributary demo [--events N] [--brokers host:port]',
+    summary: 'the e-commerce demo: run examples/ecommerce end to end and check every store',
+    usage: 'tributary demo [--customers N] [--orders N] [--timeout-ms N]',
+    run: runEcommerceDemoCommand,
+  },
+  'demo-capture': {
+    summary: 'smoke-test PostgreSQL capture alone: round-trip change events through Kafka',
+    usage:
+      'tributary demo-capture [--customers N] [--orders N] [--brokers host:port] [--pg-host H] [--pg-port N]',
     run: runDemo,
   },
   validate: {

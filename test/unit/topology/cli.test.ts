@@ -14,7 +14,9 @@ test('tributary --help lists the commands and exits 0', () => {
   const r = cli('--help');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /Usage: tributary <command>/);
-  assert.match(r.stdout, /demo\s+smoke-test/);
+  assert.match(r.stdout, /demo\s+the e-commerce demo/);
+  assert.match(r.stdout, /demo-capture\s+smoke-test/);
+  assert.match(r.stdout, /run\s+run a whole topology/);
 });
 
 test('an unknown command exits 2 and names the valid commands', () => {
@@ -22,7 +24,7 @@ test('an unknown command exits 2 and names the valid commands', () => {
   assert.equal(r.status, 2);
   assert.match(
     r.stderr,
-    /unknown command "deploy-everything"; valid commands: capture, demo, validate, plan, deploy, run, status, pause, resume, restart, snapshot/,
+    /unknown command "deploy-everything"; valid commands: capture, demo, demo-capture, validate, plan, deploy, run, status, pause, resume, restart, snapshot/,
   );
 });
 
@@ -32,7 +34,10 @@ test('a bad option is a clear error naming the option', () => {
   assert.match(r.stderr, /--orders: must be a positive integer, got "many"/);
   const u = cli('demo', '--colour', 'blue');
   assert.equal(u.status, 2);
-  assert.match(u.stderr, /--colour: unknown option; valid options: --customers, --orders/);
+  assert.match(
+    u.stderr,
+    /--colour: unknown option; valid options: --customers, --orders, --timeout-ms/,
+  );
   const c = cli('capture');
   assert.equal(c.status, 2);
   assert.match(c.stderr, /--config: required/);
