@@ -217,35 +217,34 @@ export class KafkaForwardSink implements Sink {
   /** The target topic exists with more than `partition` partitions (created when allowed). */
   private async ensureTopic(source: string, target: string, partition: number): Promise<void> {
     if (this.readyTopics.has(target)) return;
-    const reader = new KafkaPartitionConsumer(this.target);
+    const admin = new KafkaAdmin(this.target);
     try {
-      let count = (await reader.partitionCounts([target])).get(target) ?? 0;
-      if (count === 0 && this.config.createTopics) {
-        const src = new KafkaPartitionConsumer(this.source);
+      let exists = (await admin.listTopics()).includes(target);
+      if (!exists && this.config.createTopics) {
+        const src = new KafkaAdmin(this.source);
         let wanted: number;
         try {
-          wanted = (await src.partitionCounts([source])).get(source) ?? partition + 1;
+          wanted = (await src.partitionCounts([source])).get(source) ?? 0;
         } finally {
           await src.close();
         }
-        const admin = new KafkaAdmin(this.target);
-        try {
-          await admin.ensureTopics([{ name: target, partitions: Math.max(wanted, partition + 1) }]);
-        } finally {
-          await admin.close();
-        }
-        count = (await reader.partitionCounts([target])).get(target) ?? 0;
+        await admin.ensureTopics([{ name: target, partitions: Math.max(wanted, partition + 1) }]);
+        exists = true;
       }
+      if (!exists)
+        throw new ConfigError(
+          'sink.topic',
+          `target topic ${target} does not exist; create it or set createTopics: true`,
+        );
+      const count = (await admin.partitionCounts([target])).get(target) ?? 0;
       if (count <= partition)
         throw new ConfigError(
           'sink.topic',
-          count === 0
-            ? `target topic ${target} does not exist; create it or set createTopics: true`
-            : `target topic ${target} has ${count} partition(s) but ${source} has partition ${partition}; records keep their partition, so the target needs at least as many`,
+          `target topic ${target} has ${count} partition(s) but ${source} has partition ${partition}; records keep their partition, so the target needs at least as many`,
         );
       this.readyTopics.add(target);
     } finally {
-      await reader.close();
+      await admin.close();
     }
   }
 
