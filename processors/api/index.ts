@@ -103,9 +103,31 @@ export type StoreDeclaration =
 
 export type ErrorPolicy = 'fail' | 'skip' | 'dlq';
 
+/**
+ * Re-keying in front of a processor (a stream–table join on a column the stream is not
+ * partitioned by). The runtime cuts the chain before this processor: what the processors
+ * before it forward is written, inside the same Kafka transaction, to the internal topic
+ * `<app>-<name>-repartition` keyed by `key(event)`, and the task owning that partition runs this
+ * processor and the rest of the chain on it, co-partitioned with `coPartitionWith`.
+ */
+export interface RepartitionSpec {
+  /** Names the internal topic `<app>-<name>-repartition` (unique within the application). */
+  name: string;
+  /**
+   * The new key: records with equal keys land on the same partition, the partition of the
+   * table row with that key (same JSON bytes as the table topic's key). undefined keeps the
+   * event's own key (e.g. a null join column; the processor then finds no table row).
+   */
+  key(event: ChangeEvent): RowKey | undefined;
+  /** A topic the repartition topic is co-partitioned with (its partition count is copied). */
+  coPartitionWith?: string;
+}
+
 export interface ProcessorDefinition {
   name: string;
   stores?: StoreDeclaration[];
+  /** Re-key the stream through a repartition topic before this processor (see RepartitionSpec). */
+  repartition?: RepartitionSpec;
   init?(ctx: ProcessorContext): void | Promise<void>;
   process(event: ChangeEvent, ctx: ProcessorContext): void | Promise<void>;
   close?(): void | Promise<void>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineProcessor, keyString } from '../api/index.ts';
-import type { ProcessorDefinition, Row } from '../api/index.ts';
+import type { ChangeEvent, ProcessorDefinition, Row, RowKey } from '../api/index.ts';
 import { getPath } from './fields.ts';
 
 export const joinConfig = z.object({
@@ -11,9 +11,17 @@ export const joinConfig = z.object({
   /**
    * global: every instance holds the whole table (any join key works);
    * co-partitioned: the table topic is partitioned like the input by the join key (same key
-   * bytes, same partition count), so each task holds only its partition of the table.
+   * bytes, same partition count), so each task holds only its partition of the table;
+   * repartition: the stream is keyed differently (orders by order id, joined by customer_id):
+   * the runtime re-keys it by the join key through the internal topic
+   * `<app>-<repartitionName>-repartition`, co-partitioned with the table topic.
    */
-  mode: z.enum(['global', 'co-partitioned']).default('global'),
+  mode: z.enum(['global', 'co-partitioned', 'repartition']).default('global'),
+  /** Name of the repartition topic (mode repartition): `<app>-<name>-repartition`; default: the store name. */
+  repartitionName: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only')
+    .optional(),
   /** Join column in the stream's row (dotted path), e.g. "customer_id". */
   on: z.string().min(1),
   /** The table's key column the join column refers to, e.g. "id". */
@@ -27,22 +35,39 @@ export const joinConfig = z.object({
 /** join: stream–table enrichment of before and after rows by a foreign key. */
 export function join(input: z.input<typeof joinConfig>): ProcessorDefinition {
   const cfg = joinConfig.parse(input);
-  const lookupKey = (row: Row | null) => {
+  const joinRowKey = (row: Row | null): RowKey | undefined => {
     if (!row) return undefined;
     const v = getPath(row, cfg.on);
-    return v === undefined || v === null ? undefined : keyString({ [cfg.tableKey]: v });
+    return v === undefined || v === null ? undefined : { [cfg.tableKey]: v };
   };
+  const lookupKey = (row: Row | null) => {
+    const k = joinRowKey(row);
+    return k === undefined ? undefined : keyString(k);
+  };
+  const repartitioned = cfg.mode === 'repartition';
   return defineProcessor({
     name: 'join',
     stores: [{ name: cfg.store, fromTopic: cfg.table, global: cfg.mode === 'global' }],
+    ...(repartitioned
+      ? {
+          repartition: {
+            name: cfg.repartitionName ?? cfg.store,
+            // The row the event is about decides its partition: after, or before for a delete.
+            key: (event: ChangeEvent) => joinRowKey(event.value.after ?? event.value.before),
+            coPartitionWith: cfg.table,
+          },
+        }
+      : {}),
     async process(event, ctx) {
       const table = ctx.store<Row>(cfg.store);
       const v = event.value;
       const afterKey = lookupKey(v.after);
       const beforeKey = lookupKey(v.before);
       const afterRow = afterKey === undefined ? undefined : await table.get(afterKey);
+      // Re-keyed by the after-row's join key, this task holds only that key's table partition:
+      // a before-row that referenced another key (the join column changed) is not looked up.
       const beforeRow =
-        beforeKey === undefined
+        beforeKey === undefined || (repartitioned && v.after && beforeKey !== afterKey)
           ? undefined
           : beforeKey === afterKey
             ? afterRow

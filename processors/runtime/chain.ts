@@ -111,10 +111,11 @@ export class ProcessorChain {
     }
   }
 
-  async process(event: ChangeEvent, meta: RecordMetadata): Promise<RecordOutcome> {
+  /** `topic`: the output topic already chosen for the event (by a stage before a repartition). */
+  async process(event: ChangeEvent, meta: RecordMetadata, topic?: string): Promise<RecordOutcome> {
     this.current = meta;
     try {
-      return await this.runFrom(0, [{ record: event, topic: undefined }]);
+      return await this.runFrom(0, [{ record: event, topic }]);
     } finally {
       this.current = undefined;
     }

@@ -1,5 +1,12 @@
-import { fromKafkaRecord, stringifyJson, toKafkaRecords } from '../../core/events/index.ts';
-import type { ChangeEvent, JsonFormat } from '../../core/events/index.ts';
+import {
+  VERSION_HEADER,
+  encodeKey,
+  encodeValue,
+  fromKafkaRecord,
+  stringifyJson,
+  toKafkaRecords,
+} from '../../core/events/index.ts';
+import type { ChangeEvent, JsonFormat, RowKey } from '../../core/events/index.ts';
 import type { IncomingRecord, OutgoingRecord } from '../../core/kafka/index.ts';
 import type { ErrorPolicy, PlainRecord } from '../api/index.ts';
 import { isChangeEvent } from '../api/index.ts';
@@ -9,7 +16,7 @@ import { ProcessorError } from './chain.ts';
 /** What the pipeline emitted for one input (or one scheduled run). */
 export interface Emitted {
   out: OutgoingRecord;
-  kind: 'event' | 'tombstone' | 'plain' | 'dlq';
+  kind: 'event' | 'tombstone' | 'plain' | 'dlq' | 'repartition';
   event?: ChangeEvent;
   plain?: PlainRecord;
 }
@@ -18,6 +25,8 @@ export interface Emitted {
 export interface PipelineMetrics {
   processed: number;
   emitted: number;
+  /** Events written to a repartition topic (they are counted in `emitted` after the hop). */
+  repartitioned: number;
   inputTombstones: number;
   skipped: Record<string, number>;
   deadLettered: Record<string, number>;
@@ -29,7 +38,22 @@ export interface PipelineOptions {
   /** Policy for records that are not change events and for output encoding failures. */
   inputPolicy: ErrorPolicy;
   dlqTopic: string;
+  /** This stage ends at a repartition topic: its change events are re-keyed and written there. */
+  repartition?: { topic: string; key(event: ChangeEvent): RowKey | undefined };
+  /** This stage reads a repartition topic (records written by an earlier stage). */
+  fromRepartition?: boolean;
 }
+
+/**
+ * Headers of a repartition record: the event's own key (the record key is the join key), the
+ * topic it came from and the output topic chosen so far (ctx.forward's `topic`), so the stage
+ * after the hop sees exactly the event the stage before it forwarded.
+ */
+export const REPARTITION_HEADERS = {
+  key: 'tributary.repartition.key',
+  topic: 'tributary.repartition.topic',
+  forward: 'tributary.repartition.forward',
+} as const;
 
 /** Pseudo-processor names used in DLQ headers for failures outside any processor. */
 export const INPUT_STAGE = '(input)';
@@ -55,6 +79,7 @@ export class RecordPipeline {
   readonly metrics: PipelineMetrics = {
     processed: 0,
     emitted: 0,
+    repartitioned: 0,
     inputTombstones: 0,
     skipped: {},
     deadLettered: {},
@@ -68,23 +93,32 @@ export class RecordPipeline {
   async handle(record: IncomingRecord): Promise<Emitted[]> {
     this.metrics.processed++;
     let event: ChangeEvent;
+    let forwardTopic: string | undefined;
     try {
-      const decoded = fromKafkaRecord(record);
-      if (decoded.kind === 'tombstone') {
-        this.metrics.inputTombstones++;
-        return [];
+      if (this.options.fromRepartition) {
+        ({ event, forwardTopic } = decodeRepartitioned(record));
+      } else {
+        const decoded = fromKafkaRecord(record);
+        if (decoded.kind === 'tombstone') {
+          this.metrics.inputTombstones++;
+          return [];
+        }
+        event = decoded.event;
       }
-      event = decoded.event;
     } catch (err) {
       return this.failed(record, INPUT_STAGE, this.options.inputPolicy, err);
     }
-    const outcome = await this.chain.process(event, {
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      timestamp: record.timestamp,
-      headers: record.headers,
-    });
+    const outcome = await this.chain.process(
+      event,
+      {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        timestamp: record.timestamp,
+        headers: record.headers,
+      },
+      forwardTopic,
+    );
     return this.settle(outcome, record);
   }
 
@@ -106,7 +140,9 @@ export class RecordPipeline {
     }
     try {
       const emitted = outcome.outputs.flatMap((o) => this.encode(o));
-      this.metrics.emitted += emitted.length;
+      for (const e of emitted)
+        if (e.kind === 'repartition') this.metrics.repartitioned++;
+        else this.metrics.emitted++;
       return emitted;
     } catch (err) {
       if (!record) throw err;
@@ -115,6 +151,8 @@ export class RecordPipeline {
   }
 
   private encode(o: ChainOutput): Emitted[] {
+    const rp = this.options.repartition;
+    if (rp && isChangeEvent(o.record)) return [encodeRepartitioned(o.record, o.topic, rp)];
     const topic = o.topic ?? this.options.outputTopic;
     if (!topic)
       throw new ProcessorError(
@@ -177,6 +215,66 @@ export class RecordPipeline {
   private count(what: 'skipped' | 'deadLettered', processor: string): void {
     this.metrics[what][processor] = (this.metrics[what][processor] ?? 0) + 1;
   }
+}
+
+/**
+ * A change event on its way through a repartition topic: keyed by the new key (JSON, the bytes
+ * a `json`-format table topic uses for the same row key, so the default partitioner puts it on
+ * the table row's partition), valued by the envelope; the event's own key, topic and output
+ * topic travel in headers. No tombstone after a delete: the final output writes it.
+ */
+function encodeRepartitioned(
+  event: ChangeEvent,
+  forwardTopic: string | undefined,
+  rp: NonNullable<PipelineOptions['repartition']>,
+): Emitted {
+  const ownKey = encodeKey(event, 'json');
+  const newKey = rp.key(event);
+  const headers: Record<string, string | Buffer> = event.headers ? { ...event.headers } : {};
+  headers[VERSION_HEADER] = event.version.toString();
+  headers[REPARTITION_HEADERS.key] = ownKey;
+  headers[REPARTITION_HEADERS.topic] = event.topic;
+  if (forwardTopic !== undefined) headers[REPARTITION_HEADERS.forward] = forwardTopic;
+  return {
+    out: {
+      topic: rp.topic,
+      key: newKey === undefined ? ownKey : encodeKey({ key: newKey }, 'json'),
+      value: encodeValue(event, 'json'),
+      headers,
+    },
+    kind: 'repartition',
+    event,
+  };
+}
+
+/** The event a repartition record carries, as the stage before the hop forwarded it. */
+export function decodeRepartitioned(record: IncomingRecord): {
+  event: ChangeEvent;
+  forwardTopic: string | undefined;
+} {
+  const h = record.headers;
+  const ownKey = h[REPARTITION_HEADERS.key];
+  const topic = h[REPARTITION_HEADERS.topic];
+  if (!ownKey || !topic)
+    throw new ProcessorError(
+      INPUT_STAGE,
+      `repartition record without the ${REPARTITION_HEADERS.key} / ${REPARTITION_HEADERS.topic} headers`,
+    );
+  const decoded = fromKafkaRecord({
+    topic: topic.toString(),
+    key: ownKey,
+    value: record.value,
+    headers: h,
+  });
+  if (decoded.kind !== 'change')
+    throw new ProcessorError(INPUT_STAGE, 'repartition record without a value');
+  const event = decoded.event;
+  const forward = h[REPARTITION_HEADERS.forward]?.toString();
+  if (event.headers) {
+    for (const name of Object.values(REPARTITION_HEADERS)) delete event.headers[name];
+    if (Object.keys(event.headers).length === 0) delete event.headers;
+  }
+  return { event, forwardTopic: forward };
 }
 
 function errorClass(err: unknown): string {

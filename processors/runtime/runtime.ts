@@ -15,6 +15,8 @@ import type { RuntimeConfig, RuntimeConfigInput } from './config.ts';
 import { GlobalStore } from './global-store.ts';
 import { loadProcessors } from './loader.ts';
 import type { PipelineMetrics } from './pipeline.ts';
+import { splitStages } from './stages.ts';
+import type { Stage } from './stages.ts';
 import { StreamTask } from './task.ts';
 import type { LocalStoreSpec, TaskEnv } from './task.ts';
 import type { StagedStore } from './stores/staged-store.ts';
@@ -53,6 +55,7 @@ export class ProcessorRuntime {
   private sharedProducer: KafkaProducer | undefined;
   private readonly globals: GlobalStore[] = [];
   private localStores: LocalStoreSpec[] = [];
+  private stages: Stage[] = [];
   private tasks = new Map<number, StreamTask>();
   private pendingAssignment: GroupAssignment | undefined;
   private assignment: GroupAssignment | undefined;
@@ -70,6 +73,7 @@ export class ProcessorRuntime {
   private readonly closedPipelines: PipelineMetrics = {
     processed: 0,
     emitted: 0,
+    repartitioned: 0,
     inputTombstones: 0,
     skipped: {},
     deadLettered: {},
@@ -99,12 +103,25 @@ export class ProcessorRuntime {
   async start(): Promise<void> {
     const c = this.config;
     this.nodes = await loadProcessors(c.processors, c.errors.policy, this.options.baseDir);
+    this.stages = splitStages(this.nodes, c.name);
+    const repartitions = this.stages.flatMap((st) => (st.sink ? [st.sink] : []));
+    if (new Set(repartitions.map((r) => r.topic)).size < repartitions.length)
+      throw new ConfigError(
+        'processors',
+        'two repartitioning processors use the same repartition name; give each its own',
+      );
+    /** The stage of every processor, to check each co-partitioned table against its stage. */
+    const stageOfNode = new Map<ChainNode, number>();
+    for (const [s, st] of this.stages.entries()) for (const n of st.nodes) stageOfNode.set(n, s);
+    const tableStage = new Map<string, number>();
     const admin = new KafkaAdmin(this.kafka);
     const globalDecls: Array<{ name: string; topic: string }> = [];
     const seen = new Set<string>();
     try {
       for (const [i, n] of this.nodes.entries())
         for (const d of n.definition.stores ?? []) {
+          if (typeof d === 'object' && d.fromTopic && !d.global)
+            tableStage.set(d.fromTopic, stageOfNode.get(n)!);
           const name = storeName(d);
           if (seen.has(name)) continue;
           seen.add(name);
@@ -122,31 +139,64 @@ export class ProcessorRuntime {
           }
         }
       const tableTopics = this.localStores.flatMap((s) => (s.fromTopic ? [s.fromTopic] : []));
-      this.subscribed = [...new Set([...c.inputs, ...tableTopics])];
       const counts = await admin.partitionCounts([
-        ...this.subscribed,
+        ...c.inputs,
+        ...tableTopics,
         ...globalDecls.map((g) => g.topic),
+        ...repartitions.flatMap((r) => (r.spec.coPartitionWith ? [r.spec.coPartitionWith] : [])),
       ]);
       for (const [t, n] of counts)
         if (n === 0)
           throw new ConfigError('inputs', `topic "${t}" does not exist; create it or fix the name`);
       const inputPartitions = Math.max(...c.inputs.map((t) => counts.get(t)!));
-      for (const t of tableTopics)
-        if (counts.get(t) !== inputPartitions)
+      // A repartition topic gets the partition count of the table it is co-partitioned with.
+      const stagePartitions = this.stages.map((st, s) => {
+        if (s === 0) return inputPartitions;
+        const spec = this.stages[s - 1]!.sink!.spec;
+        return (spec.coPartitionWith && counts.get(spec.coPartitionWith)) || inputPartitions;
+      });
+      for (const t of tableTopics) {
+        const s = tableStage.get(t) ?? 0;
+        const want = stagePartitions[s]!;
+        if (counts.get(t) !== want)
           throw new ConfigError(
             'processors',
-            `table topic "${t}" has ${counts.get(t)} partitions but the inputs have ${inputPartitions}; a co-partitioned store needs the same count (or use a global store)`,
+            s === 0
+              ? `table topic "${t}" has ${counts.get(t)} partitions but the inputs have ${want}; a co-partitioned store needs the same count (or use a global store, or a repartitioning join)`
+              : `table topic "${t}" has ${counts.get(t)} partitions but the repartition topic it is joined through has ${want}`,
           );
+      }
+      const taskCount = Math.max(...stagePartitions);
       const outPartitions = c.outputPartitions ?? inputPartitions;
       await admin.ensureTopics([
         ...(c.output ? [{ name: c.output, partitions: outPartitions }] : []),
         { name: this.dlqTopic, partitions: 1 },
         ...this.localStores.map((s) => ({
           name: s.changelog,
-          partitions: inputPartitions,
+          partitions: taskCount,
           configs: { 'cleanup.policy': 'compact' },
         })),
+        ...this.stages.flatMap((st, s) =>
+          st.source ? [{ name: st.source, partitions: stagePartitions[s]! }] : [],
+        ),
       ]);
+      const sources = this.stages.flatMap((st) => (st.source ? [st.source] : []));
+      const repartitionCounts = sources.length
+        ? await admin.partitionCounts(sources)
+        : new Map<string, number>();
+      for (const [s, st] of this.stages.entries())
+        if (st.source && repartitionCounts.get(st.source) !== stagePartitions[s])
+          throw new ConfigError(
+            'processors',
+            `repartition topic "${st.source}" exists with ${repartitionCounts.get(st.source)} partitions, expected ${stagePartitions[s]}; delete it (it holds no state once the group's offsets are committed) or restore the table's partition count`,
+          );
+      this.subscribed = [
+        ...new Set([
+          ...c.inputs,
+          ...this.stages.flatMap((st) => (st.source ? [st.source] : [])),
+          ...tableTopics,
+        ]),
+      ];
     } finally {
       await admin.close();
     }
@@ -181,6 +231,7 @@ export class ProcessorRuntime {
     const m: RuntimeMetrics = {
       processed: 0,
       emitted: 0,
+      repartitioned: 0,
       inputTombstones: 0,
       skipped: {},
       deadLettered: {},
@@ -238,6 +289,7 @@ export class ProcessorRuntime {
       config: this.config,
       kafka: this.kafka,
       nodes: this.nodes,
+      stages: this.stages,
       localStores: this.localStores,
       globalStores: new Map<string, StagedStore>(this.globals.map((g) => [g.name, g.store])),
       member: this.member!,
@@ -427,6 +479,7 @@ export class ProcessorRuntime {
 function addPipelineMetrics(into: PipelineMetrics, m: PipelineMetrics): void {
   into.processed += m.processed;
   into.emitted += m.emitted;
+  into.repartitioned += m.repartitioned;
   into.inputTombstones += m.inputTombstones;
   for (const [k, v] of Object.entries(m.skipped)) into.skipped[k] = (into.skipped[k] ?? 0) + v;
   for (const [k, v] of Object.entries(m.deadLettered))

@@ -14,12 +14,13 @@ import type {
   TopicPartitionOffset,
 } from '../../core/kafka/index.ts';
 import { keyString } from '../api/index.ts';
-import { ProcessorChain } from './chain.ts';
 import type { ChainNode } from './chain.ts';
 import { readCheckpoint, removeFile, writeCheckpoint } from './checkpoint.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { RuntimeConfig } from './config.ts';
-import { RecordPipeline } from './pipeline.ts';
+import type { PipelineMetrics, RecordPipeline } from './pipeline.ts';
+import { combinedMetrics, stagePipelines } from './stages.ts';
+import type { Stage } from './stages.ts';
 import { RocksBackend } from './stores/rocksdb-backend.ts';
 import { StagedStore } from './stores/staged-store.ts';
 
@@ -37,6 +38,8 @@ export interface TaskEnv {
   config: RuntimeConfig;
   kafka: KafkaConfig;
   nodes: ChainNode[];
+  /** The chain cut at its repartition topics (one stage when there is none). */
+  stages: Stage[];
   localStores: LocalStoreSpec[];
   globalStores: Map<string, StagedStore>;
   member: KafkaPartitionConsumer;
@@ -67,7 +70,11 @@ export class StreamTask {
   private producer: TransactionalProducer | undefined;
   private stores = new Map<string, StagedStore>();
   private backends: RocksBackend[] = [];
-  private pipeline!: RecordPipeline;
+  /** One pipeline per stage; records of a stage's source topic go to its pipeline. */
+  private pipelines: RecordPipeline[] = [];
+  private readonly stageOf = new Map<string, number>();
+  /** Table partitions' end offsets when the task started: stream records wait until reached. */
+  private tableEnds = new Map<string, bigint>();
   private generation!: GroupGeneration;
   /** Next offset to fetch, per input topic-partition. */
   private fetchPositions = new Map<string, bigint>();
@@ -99,8 +106,8 @@ export class StreamTask {
     return this.env.config.guarantee === 'exactly_once';
   }
 
-  get metrics() {
-    return this.pipeline?.metrics;
+  get metrics(): PipelineMetrics | undefined {
+    return combinedMetrics(this.pipelines);
   }
 
   /** Number of fetched records not processed yet. */
@@ -137,32 +144,56 @@ export class StreamTask {
           ...(this.tableTopics.get(spec.fromTopic) ?? []),
           this.stores.get(spec.name)!,
         ]);
+    // Table partitions are read up to where they ended when the task started before any stream
+    // record is processed, so a join sees every table row written before it started.
+    const tableTps = this.inputs.filter((tp) => this.tableTopics.has(tp.topic));
+    if (tableTps.length) this.tableEnds = await this.env.member.offsets(tableTps, 'latest');
     const allStores = new Map<string, StagedStore>([...this.env.globalStores, ...this.stores]);
-    const chain = new ProcessorChain(this.env.nodes, allStores, this.partition, () => Date.now());
-    this.pipeline = new RecordPipeline(chain, {
+    this.pipelines = stagePipelines(this.env.stages, allStores, this.partition, () => Date.now(), {
       outputTopic: this.env.outputTopic,
       format: config.format,
       inputPolicy: config.errors.policy,
       dlqTopic: this.env.dlqTopic,
     });
-    await chain.init();
+    for (const [i, st] of this.env.stages.entries()) if (st.source) this.stageOf.set(st.source, i);
+    for (const p of this.pipelines) await p.chain.init();
     // From here until a clean close, the local stores may diverge from the changelog.
     writeFileSync(this.dirtyMarker, `${process.pid}\n`);
   }
 
   /** Positions to fetch for (empty while enough is buffered). */
   fetchRequests(maxBuffered: number): TopicPartitionOffset[] {
-    if (this.buffered >= maxBuffered) return [];
-    return this.inputs.map((tp) => ({
-      ...tp,
-      offset: this.fetchPositions.get(tpKey(tp.topic, tp.partition))!,
-    }));
+    // Table records are applied when fetched (never buffered), so they are always fetched.
+    const full = this.buffered >= maxBuffered;
+    const out: TopicPartitionOffset[] = [];
+    for (const tp of this.inputs)
+      if (!full || this.tableTopics.has(tp.topic))
+        out.push({ ...tp, offset: this.fetchPositions.get(tpKey(tp.topic, tp.partition))! });
+    return out;
+  }
+
+  /** True while a table partition has not reached its end offset as of the task's start. */
+  private bootstrapping(): boolean {
+    if (this.tableEnds.size === 0) return false;
+    for (const [k, end] of this.tableEnds)
+      if ((this.fetchPositions.get(k) ?? 0n) < end) return true;
+    this.tableEnds.clear();
+    return false;
   }
 
   /** Accepts a fetch result if it starts where this task expects (stale results are dropped). */
   enqueue(f: FetchedPartition, requestedOffset: bigint): void {
     const k = tpKey(f.topic, f.partition);
     if (this.fetchPositions.get(k) !== requestedOffset) return;
+    const tables = this.tableTopics.get(f.topic);
+    if (tables) {
+      // Table updates take effect as soon as they are read, ahead of stream records: they are
+      // staged like processors' writes and committed with the next transaction.
+      for (const r of f.records) this.applyTableRecord(r, tables);
+      this.fetchPositions.set(k, f.nextOffset);
+      if (f.records.length) this.processedSinceCommit++;
+      return;
+    }
     if (this.head > 0 && this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
@@ -173,16 +204,18 @@ export class StreamTask {
 
   /** Processes buffered records (at most `limit`), staging outputs and store writes. */
   async process(limit: number): Promise<number> {
+    if (this.bootstrapping()) return 0;
     let n = 0;
+    const single = this.stageOf.size === 0 ? this.pipelines[0]! : undefined;
     while (this.head < this.queue.length && n < limit) {
       const r = this.queue[this.head]!;
-      const tables = this.tableTopics.get(r.topic);
-      if (tables) this.applyTableRecord(r, tables);
-      else for (const e of await this.pipeline.handle(r)) this.staged.push(e.out);
+      const pipeline = single ?? this.pipelines[this.stageOf.get(r.topic) ?? 0]!;
+      for (const e of await pipeline.handle(r)) this.staged.push(e.out);
       this.head++;
       n++;
     }
-    for (const e of await this.pipeline.punctuate(Date.now())) this.staged.push(e.out);
+    const now = Date.now();
+    for (const p of this.pipelines) for (const e of await p.punctuate(now)) this.staged.push(e.out);
     this.processedSinceCommit += n;
     return n;
   }
@@ -237,7 +270,7 @@ export class StreamTask {
    */
   async close(clean: boolean): Promise<void> {
     this.discardStaged();
-    await this.pipeline?.chain.close().catch(() => undefined);
+    for (const p of this.pipelines) await p.chain.close().catch(() => undefined);
     if (clean && this.backends.length > 0) {
       try {
         const cp: Checkpoint = { version: 1, offsets: {} };

@@ -15,11 +15,10 @@ import type { ChangeEvent } from '../../core/events/index.ts';
 import type { IncomingRecord } from '../../core/kafka/index.ts';
 import type { ErrorPolicy, PlainRecord } from '../api/index.ts';
 import { keyString, storeName } from '../api/index.ts';
-import { ProcessorChain } from '../runtime/chain.ts';
 import { loadProcessors } from '../runtime/loader.ts';
 import type { ProcessorSpec } from '../runtime/loader.ts';
-import { RecordPipeline } from '../runtime/pipeline.ts';
-import type { Emitted, PipelineMetrics } from '../runtime/pipeline.ts';
+import type { Emitted, PipelineMetrics, RecordPipeline } from '../runtime/pipeline.ts';
+import { combinedMetrics, splitStages, stagePipelines } from '../runtime/stages.ts';
 import { MemoryBackend } from '../runtime/stores/backend.ts';
 import { StagedStore } from '../runtime/stores/staged-store.ts';
 import { stringifyJson } from '../../core/events/index.ts';
@@ -58,8 +57,11 @@ export class ProcessorTestDriver {
   private readonly outputs: TestOutput[] = [];
   private readonly unread = new Map<string, TestOutput[]>();
 
+  private repartitionOffset = 0n;
+
   private constructor(
-    private readonly pipeline: RecordPipeline,
+    /** One per stage: a repartitioning processor starts a new stage (see splitStages). */
+    private readonly pipelines: RecordPipeline[],
     private readonly stores: Map<string, StagedStore>,
     private readonly tables: Map<string, StagedStore[]>,
     private readonly inputTopic: string,
@@ -91,15 +93,16 @@ export class ProcessorTestDriver {
       }
     let clock: () => number = () => Date.now();
     const partition = options.partition ?? 0;
-    const chain = new ProcessorChain(nodes, stores, partition, () => clock());
-    const pipeline = new RecordPipeline(chain, {
+    // Repartitioning processors run after an in-memory hop through the same record encoding as
+    // the runtime's repartition topic (the test kit has one task: every key is local).
+    const pipelines = stagePipelines(splitStages(nodes, 'test'), stores, partition, () => clock(), {
       outputTopic: options.output,
       format: 'json',
       inputPolicy: options.errors ?? 'fail',
       dlqTopic: options.dlqTopic ?? 'test.dlq',
     });
     const driver = new ProcessorTestDriver(
-      pipeline,
+      pipelines,
       stores,
       tables,
       'test-input',
@@ -107,7 +110,7 @@ export class ProcessorTestDriver {
       options.startTime ?? Date.UTC(2026, 0, 1),
       (f) => (clock = f),
     );
-    await chain.init();
+    for (const p of pipelines) await p.chain.init();
     return driver;
   }
 
@@ -143,7 +146,7 @@ export class ProcessorTestDriver {
       headers,
       timestamp: BigInt(this.now),
     };
-    this.collect(await this.pipeline.handle(incoming));
+    await this.collect(await this.pipelines[0]!.handle(incoming), 0);
     await this.commitStores();
   }
 
@@ -162,7 +165,8 @@ export class ProcessorTestDriver {
   /** Moves the virtual clock forward and runs the scheduled callbacks that became due. */
   async advanceTime(ms: number): Promise<void> {
     this.now += ms;
-    this.collect(await this.pipeline.punctuate(this.now));
+    for (const [i, p] of this.pipelines.entries())
+      await this.collect(await p.punctuate(this.now), i);
     await this.commitStores();
   }
 
@@ -195,16 +199,33 @@ export class ProcessorTestDriver {
     return out;
   }
 
+  /** Counters of the whole chain (`processed` counts inputs, not repartition hops). */
   get metrics(): PipelineMetrics {
-    return this.pipeline.metrics;
+    return combinedMetrics(this.pipelines)!;
   }
 
   async close(): Promise<void> {
-    await this.pipeline.chain.close();
+    for (const p of this.pipelines) await p.chain.close();
   }
 
-  private collect(emitted: Emitted[]): void {
+  private async collect(emitted: Emitted[], stage: number): Promise<void> {
     for (const e of emitted) {
+      if (e.kind === 'repartition') {
+        const headers: Record<string, Buffer> = {};
+        for (const [k, v] of Object.entries(e.out.headers ?? {}))
+          headers[k] = Buffer.isBuffer(v) ? v : Buffer.from(v);
+        const hop: IncomingRecord = {
+          topic: e.out.topic,
+          partition: this.partition,
+          offset: this.repartitionOffset++,
+          key: e.out.key,
+          value: e.out.value,
+          headers,
+          timestamp: BigInt(this.now),
+        };
+        await this.collect(await this.pipelines[stage + 1]!.handle(hop), stage + 1);
+        continue;
+      }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(e.out.headers ?? {})) headers[k] = v.toString();
       const out: TestOutput = {
