@@ -355,6 +355,8 @@ export class Worker {
     void (async () => {
       try {
         await service.start();
+        // RUNNING once the task says it is ready (a capture: streaming), not merely started.
+        await Promise.race([service.ready, service.done]);
         if (!r.stopping) await this.writeStatus(kind, name, task, 'RUNNING', version);
         await service.done;
         if (!r.stopping) throw new Error('the task stopped on its own');
