@@ -12,7 +12,7 @@ import type { ConnectSchema, Row } from '../../core/events/index.ts';
 import { stringifyJson } from '../../core/events/index.ts';
 
 /** What a value looks like, for layouts inferred from values (no Connect schema). */
-export type ValueKind = 'int' | 'double' | 'bool' | 'string' | 'json' | 'null';
+export type ValueKind = 'int' | 'double' | 'bool' | 'string' | 'json';
 
 export interface ParquetColumn {
   name: string;
@@ -225,48 +225,48 @@ export function connectColumn(name: string, s: ConnectSchema): ParquetColumn {
   }
 }
 
-export function kindOf(v: unknown): ValueKind {
+/**
+ * The column for a value when there is no schema. Numbers are DOUBLE (JSON does not tell 12.0
+ * from 12, so an integral first value says nothing), except in key columns and for integers
+ * beyond 2^53 (which arrive as bigint), both INT64. A column first seen null is text.
+ */
+export function inferredColumn(name: string, v: unknown, isKey = false): ParquetColumn {
   switch (typeof v) {
-    case 'number':
-      return Number.isInteger(v) ? 'int' : 'double';
     case 'bigint':
-      return 'int';
+      return int64Column(name);
+    case 'number':
+      return isKey && Number.isInteger(v)
+        ? int64Column(name)
+        : { name, kind: 'double', element: optional({ name, type: 'DOUBLE' }), convert: toFloat };
     case 'boolean':
-      return 'bool';
-    case 'string':
-      return 'string';
+      return { name, kind: 'bool', element: optional({ name, type: 'BOOLEAN' }), convert: toBool };
     case 'object':
-      return v === null ? 'null' : 'json';
-    default:
-      return 'null';
+      if (v !== null) return { name, kind: 'json', element: utf8(name), convert: toText };
   }
+  return { name, kind: 'string', element: utf8(name), convert: toText };
 }
 
-/** The Parquet column for a value when there is no schema (a column first seen null is text). */
-export function inferredColumn(name: string, v: unknown): ParquetColumn {
-  const kind = kindOf(v);
-  switch (kind) {
-    case 'int':
-      return { name, kind, element: optional({ name, type: 'INT64' }), convert: toBigInt };
-    case 'double':
-      return { name, kind, element: optional({ name, type: 'DOUBLE' }), convert: toFloat };
-    case 'bool':
-      return { name, kind, element: optional({ name, type: 'BOOLEAN' }), convert: toBool };
-    default:
-      return {
-        name,
-        kind: kind === 'null' ? 'string' : kind,
-        element: utf8(name),
-        convert: toText,
-      };
-  }
+function int64Column(name: string): ParquetColumn {
+  return { name, kind: 'int', element: optional({ name, type: 'INT64' }), convert: toBigInt };
 }
 
 /** Whether a value can go into an inferred column of `kind` without loss. */
 export function fitsKind(kind: ValueKind | undefined, v: unknown): boolean {
   if (v === null || v === undefined) return true;
-  const k = kindOf(v);
-  return k === kind || (kind === 'double' && k === 'int');
+  switch (kind) {
+    case 'int':
+      return typeof v === 'bigint' || Number.isInteger(v);
+    case 'double':
+      return typeof v === 'number';
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'string':
+      return typeof v === 'string';
+    case 'json':
+      return typeof v === 'object';
+    default:
+      return false;
+  }
 }
 
 /** The metadata columns, after the row columns. */
@@ -320,6 +320,7 @@ export function layoutFor(
   row: Row,
   before: Row | null,
   includeBefore: boolean,
+  key: Row = {},
 ): RowLayout {
   if (rowSchema?.type === 'struct' && rowSchema.fields) {
     const id = connectLayoutId(rowSchema, includeBefore);
@@ -328,11 +329,11 @@ export function layoutFor(
       for (const f of rowSchema.fields) columns.push(connectColumn(`__before_${f.field!}`, f));
     return { id, columns, inferred: false };
   }
-  const columns = Object.keys(row).map((c) => inferredColumn(c, row[c]));
+  const columns = Object.keys(row).map((c) => inferredColumn(c, row[c], c in key));
   if (includeBefore) {
     // Typed like the row's columns, so an insert (no before-row) and an update share a file.
     for (const c of Object.keys(row))
-      columns.push(inferredColumn(`__before_${c}`, before?.[c] ?? row[c]));
+      columns.push(inferredColumn(`__before_${c}`, before?.[c] ?? row[c], c in key));
   }
   return {
     id: `inferred:${columns.map((c) => `${c.name}:${c.kind}`).join(',')}`,

@@ -120,7 +120,10 @@ export class S3ParquetSink implements Sink, PositionedSink {
         continue;
       }
       w.next = r.offset + 1n;
-      if (r.kind === 'tombstone') continue; // the delete before it is the history row
+      if (r.kind === 'tombstone') {
+        w.skipTombstone(r.offset);
+        continue;
+      }
       const error = w.append(r.event, r.offset);
       if (error) {
         this.rejections.set(rejectionId(r), error);
@@ -177,7 +180,7 @@ export class S3ParquetSink implements Sink, PositionedSink {
               throw err;
             }
             w.pending.shift();
-            w.durable = f.endOffset + 1n;
+            w.durable = f.commitTo;
             this.counters.uploads++;
             this.counters.uploadedRows += f.rows;
             this.counters.uploadedBytes += f.body.length;

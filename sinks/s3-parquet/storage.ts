@@ -154,6 +154,10 @@ export class S3Store implements ObjectStore {
       forcePathStyle: config.forcePathStyle,
       // The runtime retries whole files with backoff; the SDK retries each request once more.
       maxAttempts: 2,
+      // Checksums only where S3 requires them: many S3-compatible servers reject the SDK's
+      // default trailing checksums.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.accessKeyId && config.secretAccessKey
         ? {

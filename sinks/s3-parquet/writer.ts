@@ -25,6 +25,8 @@ export interface ClosedFile {
   metadata: Record<string, string>;
   startOffset: bigint;
   endOffset: bigint;
+  /** Where a restart may resume once this file is stored: after it and the tombstones that followed it. */
+  commitTo: bigint;
   rows: number;
 }
 
@@ -98,7 +100,8 @@ export class PartitionWriter {
     )
       open = this.close();
     const layout =
-      open?.layout ?? layoutFor(event.schemas?.row, row, before, this.config.includeBefore);
+      open?.layout ??
+      layoutFor(event.schemas?.row, row, before, this.config.includeBefore, event.key);
 
     // Convert first: a record that cannot be written changes nothing.
     const values: unknown[] = new Array(layout.columns.length + META_COLUMNS.length);
@@ -152,6 +155,18 @@ export class PartitionWriter {
     return undefined;
   }
 
+  /**
+   * A tombstone writes no row (the delete before it is the history row). One right after a
+   * closed file moves that file's commit position past it, so group offsets reach the end of
+   * a topic whose last record is a tombstone.
+   */
+  skipTombstone(offset: bigint): void {
+    if (this.open) return;
+    const last = this.pending[this.pending.length - 1];
+    if (last && last.commitTo === offset) last.commitTo = offset + 1n;
+    else if (!last && this.durable === offset) this.durable = offset + 1n;
+  }
+
   /** Drops the open file and everything not uploaded (after a reassignment: it is read again). */
   reset(position: bigint | undefined): void {
     this.open = undefined;
@@ -203,6 +218,7 @@ export class PartitionWriter {
       },
       startOffset: f.startOffset,
       endOffset: f.endOffset,
+      commitTo: f.endOffset + 1n,
       rows: f.builder.rows,
     });
     return undefined;

@@ -1,0 +1,521 @@
+// S3 Parquet sink against the real broker, s3rver and the local filesystem, read back by DuckDB
+// (the independent reader): exactly-once files through 10 kill -9s, a multipart upload broken
+// in the middle, logical types, a schema change inside a file window and a too-large record.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { toKafkaRecords } from '../../../core/events/index.ts';
+import type { ChangeEvent, ConnectSchema, Row } from '../../../core/events/index.ts';
+import { defaultKafkaConfig } from '../../../core/kafka/index.ts';
+import type { OutgoingRecord } from '../../../core/kafka/index.ts';
+import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
+import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts';
+import { ensureServices, uniqueName } from '../helpers.ts';
+import { createTopic, produce, readAll, rng, sleep, waitCaughtUp } from './harness.ts';
+import {
+  FailingS3Proxy,
+  S3SinkProcess,
+  S3_ENDPOINT,
+  S3_ENV,
+  downloadAll,
+  duckdb,
+  parquetFiles,
+  s3Client,
+} from './s3-parquet-helpers.ts';
+
+const kafka = defaultKafkaConfig('sink-s3p-test');
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+
+function event(topic: string, id: number, version: bigint, row: Row, tsMs: number): ChangeEvent {
+  return {
+    topic,
+    key: { id },
+    version,
+    value: {
+      before: null,
+      after: row,
+      source: {
+        version: '3.0.0',
+        connector: 'postgresql',
+        name: 'test',
+        ts_ms: tsMs,
+        db: 'shop',
+        schema: 'public',
+        table: 'orders',
+      },
+      transaction: null,
+      op: 'c',
+      ts_ms: tsMs + 5,
+    },
+  };
+}
+
+function s3Sink(prefix: string, extra: Record<string, unknown> = {}) {
+  return {
+    type: 's3-parquet' as const,
+    url: `s3://tributary/${prefix}`,
+    endpoint: S3_ENDPOINT,
+    forcePathStyle: true,
+    ...extra,
+  };
+}
+
+describe('s3-parquet sink', { timeout: 240_000 }, () => {
+  let dir: string;
+  before(() => {
+    ensureServices('kafka', 's3');
+    dir = mkdtempSync(join(tmpdir(), 's3p-test-'));
+    Object.assign(process.env, S3_ENV);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('killed with SIGKILL 10 times (5 of them right after an upload, before the commit), every (partition, offset) is in exactly one file, offsets contiguous, files identical to an uninterrupted run', async () => {
+    const PARTITIONS = 4;
+    const PER_PARTITION = 50_000;
+    const topic = uniqueName('s3p-crash');
+    await createTopic(kafka, topic, PARTITIONS);
+    const records: OutgoingRecord[] = [];
+    for (let i = 0; i < PARTITIONS * PER_PARTITION; i++) {
+      const row = { id: i, name: `customer-${i}`, qty: i % 1000, price: (i % 10000) / 100 };
+      const [r] = toKafkaRecords(event(topic, i, BigInt(1000 + i), row, T0 + Math.floor(i / 100)), {
+        format: 'json',
+      });
+      records.push({ ...r!, partition: i % PARTITIONS });
+    }
+    await produce(kafka, records);
+
+    const prefix = uniqueName('crash');
+    const config: SinkRuntimeConfigInput = {
+      name: uniqueName('s3p-crash'),
+      topics: [topic],
+      sessionTimeoutMs: 6000, // a killed member leaves the group sooner
+      sink: s3Sink(prefix, { roll: { maxRecords: 2500 } }),
+    };
+    const rand = rng(42);
+    const kills: string[] = [];
+    for (let k = 0; k < 10; k++) {
+      if (k % 2 === 0) {
+        // The fault hook: SIGKILL right after the n-th upload, before any offset commit.
+        const n = 1 + Math.floor(rand() * 3);
+        const proc = S3SinkProcess.spawn(config, dir, {
+          TRIBUTARY_CRASH_AFTER_UPLOADS: String(n),
+        });
+        const code = await Promise.race([proc.exited, sleep(60_000).then(() => 'timeout')]);
+        assert.notEqual(code, 'timeout', `the crash hook did not fire:\n${proc.output}`);
+        assert.equal(proc.child.signalCode, 'SIGKILL', proc.output.slice(-2000));
+        kills.push(`after upload ${n}`);
+      } else {
+        const proc = S3SinkProcess.spawn(config, dir);
+        await proc.waitFor('sink ready');
+        const wait = 200 + Math.floor(rand() * 1800);
+        await sleep(wait);
+        assert.ok(proc.alive, `sink died on its own:\n${proc.output.slice(-2000)}`);
+        await proc.kill9();
+        kills.push(`${wait} ms after ready`);
+      }
+    }
+    const last = S3SinkProcess.spawn(config, dir);
+    try {
+      await waitCaughtUp(kafka, config.name, topic, 120_000, () =>
+        assert.ok(last.alive, last.output.slice(-2000)),
+      );
+    } finally {
+      last.child.kill('SIGTERM');
+      await last.exited;
+    }
+
+    const client = s3Client();
+    const crashed = await downloadAll(client, `${prefix}/`, join(dir, 'crashed'));
+    assert.equal(crashed.length, (PARTITIONS * PER_PARTITION) / 2500, 'one file per 2500 rows');
+    const files = crashed.map((o) => `'${o.file}'`).join(',');
+    const dupes = await duckdb(
+      `SELECT __partition, __offset, count(*) AS n FROM read_parquet([${files}]) GROUP BY ALL HAVING count(*) > 1 LIMIT 5`,
+    );
+    assert.deepEqual(dupes, [], 'no (partition, offset) twice');
+    const per = await duckdb(
+      `SELECT __partition AS p, count(*)::INT AS n, min(__offset)::INT AS lo, max(__offset)::INT AS hi, count(DISTINCT __topic)::INT AS topics FROM read_parquet([${files}]) GROUP BY 1 ORDER BY 1`,
+    );
+    assert.deepEqual(
+      per,
+      Array.from({ length: PARTITIONS }, (_, p) => ({
+        p,
+        n: PER_PARTITION,
+        lo: 0,
+        hi: PER_PARTITION - 1,
+        topics: 1,
+      })),
+      'each partition: offsets 0..last, each once (count = last - first + 1)',
+    );
+    // Each object: key = its first offset, metadata = its last offset.
+    for (const o of crashed) {
+      const [r] = await duckdb(
+        `SELECT min(__offset)::BIGINT AS lo, max(__offset)::BIGINT AS hi FROM read_parquet('${o.file}')`,
+      );
+      assert.ok(o.key.endsWith(`+${String(r!.lo).padStart(20, '0')}.parquet`), o.key);
+      assert.equal(o.endOffset, String(r!.hi), `${o.key} end-offset metadata`);
+    }
+
+    // The same topic through a sink that was never interrupted gives the same keys and bytes.
+    const cleanPrefix = uniqueName('clean');
+    const clean = new SinkRuntime(
+      {
+        ...config,
+        name: uniqueName('s3p-clean'),
+        sink: { ...config.sink, url: `s3://tributary/${cleanPrefix}` } as never,
+      },
+      { kafka, log: () => undefined },
+    );
+    await clean.start();
+    await waitCaughtUp(kafka, clean.config.name, topic, 120_000);
+    await clean.stop();
+    const reference = await downloadAll(client, `${cleanPrefix}/`, join(dir, 'clean'));
+    const rel = (objects: typeof crashed, p: string) =>
+      objects.map((o) => `${o.key.slice(p.length)} ${o.md5}`);
+    assert.deepEqual(rel(crashed, prefix), rel(reference, cleanPrefix), `kills: ${kills}`);
+    client.destroy();
+  });
+
+  it('an S3 error in the middle of a multipart upload: the upload starts over from part 1 and the same key is written', async () => {
+    const topic = uniqueName('s3p-multipart');
+    await createTopic(kafka, topic, 1);
+    const rand = rng(3);
+    const ROWS = 20_000;
+    const events: ChangeEvent[] = [];
+    for (let i = 0; i < ROWS; i++) {
+      // Incompressible text, so the file needs several 5 MiB parts.
+      let blob = '';
+      while (blob.length < 600) blob += Math.floor(rand() * 2 ** 52).toString(36);
+      events.push(event(topic, i, BigInt(i + 1), { id: i, blob }, T0 + i));
+    }
+    await produce(
+      kafka,
+      events.flatMap((e) => toKafkaRecords(e, { format: 'json' })),
+    );
+    const proxy = new FailingS3Proxy();
+    await proxy.start();
+    proxy.failPart(2, 3); // more than the SDK's own retry: the sink must start over
+    const prefix = uniqueName('multipart');
+    const runtime = new SinkRuntime(
+      {
+        name: uniqueName('s3p-multipart'),
+        topics: [topic],
+        retry: { initialMs: 100, maxMs: 500 },
+        sink: {
+          ...s3Sink(prefix, { roll: { maxRecords: ROWS } }),
+          endpoint: `http://127.0.0.1:${proxy.port}`,
+          partSizeBytes: 5 * 1024 * 1024,
+        },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, runtime.config.name, topic, 90_000);
+    } finally {
+      await runtime.stop();
+      await proxy.stop();
+    }
+    const key = `${prefix}/${topic}/${topic}+0+${'0'.repeat(20)}.parquet`;
+    const creates = proxy.log.filter((l) => l.method === 'POST' && l.url.includes('?uploads'));
+    const failed = proxy.log.filter((l) => l.status === 500);
+    assert.equal(failed.length, 3, 'three injected part failures');
+    assert.ok(creates.length >= 2, `the upload started again (${creates.length} creates)`);
+    assert.ok(
+      creates.every((c) => decodeURIComponent(c.url).includes(`/tributary/${key}?`)),
+      'always the same key',
+    );
+    assert.ok(runtime.metrics().retries >= 1, 'the runtime retried the batch');
+    const objects = await downloadAll(s3Client(), `${prefix}/`, join(dir, 'multipart'));
+    assert.deepEqual(
+      objects.map((o) => o.key),
+      [key],
+    );
+    const completes = proxy.log.filter(
+      (l) => l.method === 'POST' && l.url.includes('uploadId=') && l.status === 200,
+    );
+    assert.equal(completes.length, 1, 'stored by one completed multipart upload');
+    assert.equal(objects[0]!.endOffset, String(ROWS - 1), 'end offset in the object metadata');
+    const [r] = await duckdb(
+      `SELECT count(*)::INT AS n, count(DISTINCT __offset)::INT AS d, min(__offset)::INT AS lo, max(__offset)::INT AS hi, sum(length(blob))::INT AS len FROM read_parquet('${objects[0]!.file}')`,
+    );
+    assert.deepEqual(r, {
+      n: ROWS,
+      d: ROWS,
+      lo: 0,
+      hi: ROWS - 1,
+      len: events.reduce((a, e) => a + String(e.value.after!.blob).length, 0),
+    });
+  });
+
+  it('DuckDB reads the logical types (Connect schema) with the values of the source events; deletes keep their key', async () => {
+    const topic = uniqueName('s3p-types');
+    await createTopic(kafka, topic, 1);
+    const opt = (type: ConnectSchema['type'], name?: string, parameters?: Record<string, string>) =>
+      ({
+        type,
+        optional: true,
+        ...(name ? { name } : {}),
+        ...(parameters ? { parameters } : {}),
+      }) as ConnectSchema;
+    const fields: Array<[string, ConnectSchema]> = [
+      ['id', { type: 'int32', optional: false }],
+      ['small', opt('int16')],
+      ['big', opt('int64')],
+      ['ratio', opt('float64')],
+      ['flag', opt('boolean')],
+      ['name', opt('string')],
+      [
+        'amount',
+        opt('bytes', 'org.apache.kafka.connect.data.Decimal', {
+          scale: '2',
+          'connect.decimal.precision': '12',
+        }),
+      ],
+      ['day', opt('int32', 'io.debezium.time.Date')],
+      ['created', opt('int64', 'io.debezium.time.MicroTimestamp')],
+      ['updated', opt('string', 'io.debezium.time.ZonedTimestamp')],
+      ['uid', opt('string', 'io.debezium.data.Uuid')],
+      ['doc', opt('string', 'io.debezium.data.Json')],
+      ['raw', opt('bytes')],
+    ];
+    const row: ConnectSchema = {
+      type: 'struct',
+      optional: true,
+      name: `${topic}.Value`,
+      fields: fields.map(([f, s]) => ({ ...s, field: f })),
+    };
+    const schemas = {
+      key: {
+        type: 'struct',
+        optional: false,
+        name: `${topic}.Key`,
+        fields: [{ type: 'int32', optional: false, field: 'id' }],
+      } as ConnectSchema,
+      row,
+      source: {
+        type: 'struct',
+        optional: false,
+        name: 'io.debezium.connector.postgresql.Source',
+        fields: [
+          { type: 'string', optional: false, field: 'version' },
+          { type: 'string', optional: false, field: 'connector' },
+          { type: 'string', optional: false, field: 'name' },
+          { type: 'int64', optional: false, field: 'ts_ms' },
+          { type: 'string', optional: false, field: 'db' },
+          { type: 'string', optional: false, field: 'schema' },
+          { type: 'string', optional: false, field: 'table' },
+        ],
+      } as ConnectSchema,
+      envelopeName: `${topic}.Envelope`,
+    };
+    const amountB64 = (cents: bigint) => {
+      // big-endian two's complement, 8 bytes is enough here
+      const b = Buffer.alloc(8);
+      b.writeBigInt64BE(cents);
+      return b.toString('base64');
+    };
+    const N = 300;
+    const events: ChangeEvent[] = [];
+    for (let i = 0; i < N; i++) {
+      const e = event(
+        topic,
+        i,
+        BigInt(10 + i),
+        {
+          id: i,
+          small: i - 150,
+          big: 9007199254740993n + BigInt(i),
+          ratio: i / 8,
+          flag: i % 2 === 0,
+          name: i % 10 === 0 ? null : `name ${i} ✓`,
+          amount: amountB64(BigInt(i * 101 - 5000)),
+          day: 19782 + i,
+          created: 1704067200000000 + i * 1_000_001,
+          updated: `2024-01-0${1 + (i % 9)}T12:34:56.${String(i).padStart(6, '0')}Z`,
+          uid: `a0eebc99-9c0b-4ef8-bb6d-${String(i).padStart(12, '0')}`,
+          doc: `{"n":${i}}`,
+          raw: Buffer.from([i % 256, 1, 2]).toString('base64'),
+        },
+        T0 + i,
+      );
+      e.schemas = schemas;
+      events.push(e);
+    }
+    const del: ChangeEvent = {
+      ...event(topic, 7, 1000n, {}, T0 + N),
+      schemas,
+    };
+    del.value = { ...del.value, op: 'd', after: null, before: events[7]!.value.after };
+    events.push(del);
+    await produce(
+      kafka,
+      events.flatMap((e) => toKafkaRecords(e, { format: 'json-schema', tombstonesOnDelete: true })),
+    );
+    const out = join(dir, 'types');
+    const runtime = new SinkRuntime(
+      {
+        name: uniqueName('s3p-types'),
+        topics: [topic],
+        sink: { type: 's3-parquet', url: `file://${out}`, roll: { maxRecords: N + 1 } },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, runtime.config.name, topic, 60_000);
+    } finally {
+      await runtime.stop();
+    }
+    const files = parquetFiles(out);
+    assert.equal(files.length, 1);
+    assert.match(files[0]!, new RegExp(`/${topic}/${topic}\\+0\\+0{20}\\.parquet$`));
+    const types = Object.fromEntries(
+      (await duckdb(`DESCRIBE SELECT * FROM read_parquet('${files[0]}')`)).map((r) => [
+        r.column_name,
+        r.column_type,
+      ]),
+    );
+    assert.deepEqual(types, {
+      id: 'INTEGER',
+      small: 'SMALLINT',
+      big: 'BIGINT',
+      ratio: 'DOUBLE',
+      flag: 'BOOLEAN',
+      name: 'VARCHAR',
+      amount: 'DECIMAL(12,2)',
+      day: 'DATE',
+      created: 'TIMESTAMP',
+      updated: 'TIMESTAMP WITH TIME ZONE',
+      uid: 'VARCHAR',
+      doc: 'VARCHAR',
+      raw: 'BLOB',
+      __op: 'VARCHAR',
+      __ts_ms: 'TIMESTAMP WITH TIME ZONE',
+      __source_ts_ms: 'TIMESTAMP WITH TIME ZONE',
+      __table: 'VARCHAR',
+      __topic: 'VARCHAR',
+      __partition: 'INTEGER',
+      __offset: 'BIGINT',
+      __version: 'UBIGINT',
+    });
+    // Values as DuckDB renders them, next to the same values computed from the source events.
+    const got = await duckdb(
+      `SELECT id, small, big::VARCHAR AS big, ratio, flag, name, amount::VARCHAR AS amount, day::VARCHAR AS day, epoch_us(created)::VARCHAR AS created, epoch_us(updated)::VARCHAR AS updated, uid, doc, hex(raw) AS raw, __op, epoch_ms(__ts_ms)::VARCHAR AS ts, epoch_ms(__source_ts_ms)::VARCHAR AS sts, __table, __offset::VARCHAR AS off, __version::VARCHAR AS ver FROM read_parquet('${files[0]}') ORDER BY __offset`,
+    );
+    assert.equal(got.length, N + 1, 'every event one row (the tombstone is not a row)');
+    const cents = (i: number) => i * 101 - 5000;
+    const expected = events.map((e, off) => {
+      const a = e.value.after;
+      const i = e.key.id as number;
+      const base = {
+        __op: e.value.op,
+        ts: String(e.value.ts_ms),
+        sts: String(e.value.source.ts_ms),
+        __table: 'public.orders',
+        off: String(off),
+        ver: String(e.version),
+      };
+      if (!a)
+        return {
+          id: i,
+          small: null,
+          big: null,
+          ratio: null,
+          flag: null,
+          name: null,
+          amount: null,
+          day: null,
+          created: null,
+          updated: null,
+          uid: null,
+          doc: null,
+          raw: null,
+          ...base,
+        };
+      const c = cents(i);
+      return {
+        id: i,
+        small: i - 150,
+        big: String(a.big),
+        ratio: i / 8,
+        flag: i % 2 === 0,
+        name: a.name,
+        amount: `${c < 0 ? '-' : ''}${Math.floor(Math.abs(c) / 100)}.${String(Math.abs(c) % 100).padStart(2, '0')}`,
+        day: new Date((19782 + i) * 86_400_000).toISOString().slice(0, 10),
+        created: String(a.created),
+        updated: String(Date.parse(String(a.updated).slice(0, 19) + 'Z') * 1000 + i),
+        uid: a.uid,
+        doc: a.doc,
+        raw: Buffer.from([i % 256, 1, 2])
+          .toString('hex')
+          .toUpperCase(),
+        ...base,
+      };
+    });
+    assert.deepEqual(got, expected);
+  });
+
+  it('a schema change inside a file window closes the file and starts one with the new schema; a too-large record is dead-lettered with the reason', async () => {
+    const topic = uniqueName('s3p-bad');
+    await createTopic(kafka, topic, 1);
+    const events: ChangeEvent[] = [];
+    for (let i = 0; i < 26; i++) {
+      const row: Row = { id: i, name: `n${i}` };
+      if (i >= 10) row.email = `u${i}@example.com`; // column added at offset 10
+      if (i === 20) row.name = 'x'.repeat(5000); // too large for maxRecordBytes
+      events.push(event(topic, i, BigInt(i + 1), row, T0 + i));
+    }
+    await produce(
+      kafka,
+      events.flatMap((e) => toKafkaRecords(e, { format: 'json' })),
+    );
+    const out = join(dir, 'bad');
+    const name = uniqueName('s3p-bad');
+    const runtime = new SinkRuntime(
+      {
+        name,
+        topics: [topic],
+        batch: { maxRecords: 5, lingerMs: 50 },
+        sink: {
+          type: 's3-parquet',
+          url: `file://${out}/exports`,
+          roll: { maxRecords: 15 },
+          maxRecordBytes: 2000,
+        },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, name, topic, 60_000);
+    } finally {
+      await runtime.stop();
+    }
+    const files = parquetFiles(out).map((f) => f.slice(out.length));
+    const base = `/exports/${topic}/${topic}+0+`;
+    assert.deepEqual(files, [
+      `${base}00000000000000000000.parquet`, // offsets 0-9: id, name
+      `${base}00000000000000000010.parquet`, // offsets 10-25 without 20: id, name, email (15 rows)
+    ]);
+    const describe = async (f: string) =>
+      (await duckdb(`DESCRIBE SELECT * FROM read_parquet('${out}${f}')`))
+        .map((r) => r.column_name)
+        .filter((c) => !String(c).startsWith('__'));
+    assert.deepEqual(await describe(files[0]!), ['id', 'name']);
+    assert.deepEqual(await describe(files[1]!), ['id', 'name', 'email']);
+    const offsets = await duckdb(
+      `SELECT list(__offset::INT ORDER BY __offset) AS o FROM read_parquet('${out}${files[1]}')`,
+    );
+    assert.deepEqual(offsets[0]!.o, [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 24, 25]);
+    const dlq = await readAll(kafka, `${name}.dlq`);
+    assert.equal(dlq.length, 1);
+    assert.equal(dlq[0]!.headers[SINK_DLQ_HEADERS.offset]?.toString(), '20');
+    assert.match(
+      dlq[0]!.headers[SINK_DLQ_HEADERS.message]!.toString(),
+      /exceeds maxRecordBytes \(2000\)/,
+    );
+    assert.equal(runtime.metrics().deadLettered, 1);
+  });
+});
