@@ -11,7 +11,7 @@ TRIBUTARY_DATA="${TRIBUTARY_DATA:-$REPO_DIR/.data}"
 LOG_DIR="$TRIBUTARY_DATA/logs"
 
 # Order matters only for `up` without arguments (and reversed for `down`).
-ALL_SERVICES=(kafka postgres mariadb redis clickhouse s3 opensearch)
+ALL_SERVICES=(kafka postgres mariadb redis clickhouse s3 opensearch elasticsearch)
 
 log() { printf '[infra] %s\n' "$*"; }
 die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }

@@ -15,7 +15,7 @@ export interface BulkItemResult {
 }
 
 export interface SearchClient {
-  /** Server product and version, e.g. "opensearch 2.19.6". */
+  /** Which server answers, e.g. "opensearch 2.19.6" (also the connectivity check). */
   info(): Promise<string>;
   /** Sends one NDJSON bulk body; the items in request order. */
   bulk(ndjson: string, operations: number, timeoutMs: number): Promise<BulkItemResult[]>;
@@ -111,8 +111,9 @@ export async function createSearchClient(config: SearchSinkConfig): Promise<Sear
   const client = new Client({ ...common, ...(auth ? { auth } : {}) });
   return {
     async info() {
-      const r = await client.info();
-      return `elasticsearch ${r.version.number}`;
+      // Cluster health rather than GET /: minimal distributions leave out the root endpoint.
+      const r = await client.cluster.health();
+      return `elasticsearch cluster ${r.cluster_name}`;
     },
     async bulk(ndjson, operations, timeoutMs) {
       const body = await client.bulk(
