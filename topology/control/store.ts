@@ -93,6 +93,7 @@ export class ControlStore {
   private readonly workers = new Map<string, WorkerRecord>();
   private readonly listeners: ChangeListener[] = [];
   private writeChain: Promise<unknown> = Promise.resolve();
+  private statusChain: Promise<unknown> = Promise.resolve();
   /** Encoded records this store committed and has not read back yet. */
   private readonly unseenWrites = new Set<string>();
   private tailError: unknown;
@@ -323,22 +324,37 @@ export class ControlStore {
 
   async putStatus(records: Array<TaskStatusRecord | WorkerRecord>): Promise<void> {
     if (records.length === 0) return;
-    this.statusProducer ??= new KafkaProducer({
-      ...this.options.kafka,
-      clientId: `${this.options.kafka.clientId}-status`,
-    });
-    await this.statusProducer.send(
-      records.map((r) => ({
-        topic: this.statusTopic,
-        key: Buffer.from(recordKey(r)),
-        value: encodeRecord(r),
-      })),
-    );
+    // One send at a time: the client's idempotent producer was seen to fail with
+    // OUT_OF_ORDER_SEQUENCE_NUMBER under concurrent sends, and to stay failed afterwards.
+    const run = async () => {
+      this.statusProducer ??= new KafkaProducer({
+        ...this.options.kafka,
+        clientId: `${this.options.kafka.clientId}-status`,
+      });
+      try {
+        await this.statusProducer.send(
+          records.map((r) => ({
+            topic: this.statusTopic,
+            key: Buffer.from(recordKey(r)),
+            value: encodeRecord(r),
+          })),
+        );
+      } catch (err) {
+        const broken = this.statusProducer;
+        this.statusProducer = undefined; // the next write starts a fresh producer
+        await broken.close().catch(() => undefined);
+        throw err;
+      }
+    };
+    const p = this.statusChain.then(run, run);
+    this.statusChain = p.catch(() => undefined);
+    return p;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.writeChain.catch(() => undefined);
+    await this.statusChain.catch(() => undefined);
     await this.tail?.catch(() => undefined);
     await this.statusProducer?.close().catch(() => undefined);
     await this.consumer.close();

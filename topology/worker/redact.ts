@@ -32,7 +32,8 @@ export function collectSecrets(values: unknown[]): string[] {
   const visit = (v: unknown, key: string, depth: number) => {
     if (depth > 32) return;
     if (typeof v === 'string') {
-      if (isSecretProperty(key) && v.length >= 3) out.add(v);
+      // A pure reference (`${env:X}`) is not itself a secret; what it resolves to is.
+      if (isSecretProperty(key) && v.length >= 3 && !/^\$\{[^}]+\}$/.test(v)) out.add(v);
       for (const m of v.matchAll(/\$\{env:([^}]+)\}/g)) {
         const resolved = process.env[m[1]!];
         if (isSecretProperty(key) && resolved && resolved.length >= 3) out.add(resolved);
@@ -45,7 +46,8 @@ export function collectSecrets(values: unknown[]): string[] {
   return [...out].sort((a, b) => b.length - a.length);
 }
 
-const INLINE = /((?:password|passwd|secret|token)["']?\s*[:=]\s*["']?)([^\s"',;&}]+)/gi;
+// `password=…` (URLs, DSNs, key=value lists) and `"password":"…"` (JSON) fragments.
+const INLINE = /((?:password|passwd|secret|token)(?:=|["']\s*:\s*["']))([^\s"',;&}]+)/gi;
 
 /** `text` with every known secret value and every `password=…` fragment hidden. */
 export function redactText(text: string, secrets: string[] = []): string {

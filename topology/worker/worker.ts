@@ -443,12 +443,14 @@ export class Worker {
     const metrics = this.running.get(key)?.service.metrics();
     if (state === 'RUNNING' && metrics && typeof metrics === 'object')
       record.metrics = metrics as Record<string, unknown>;
-    const same = this.lastState.get(key) === state && state !== 'RUNNING' && state !== 'FAILED';
-    this.lastState.set(key, state);
-    if (same) return;
-    await this.store.putStatus([record]).catch((err: Error) => {
-      this.log(`writing status failed: ${err.message}`);
-    });
+    if (this.lastState.get(key) === state && state !== 'RUNNING' && state !== 'FAILED') return;
+    this.lastState.delete(key);
+    try {
+      await this.store.putStatus([record]);
+      this.lastState.set(key, state);
+    } catch (err) {
+      this.log(`writing status failed: ${(err as Error).message}`);
+    }
   }
 
   private async heartbeat(stopped = false): Promise<void> {
