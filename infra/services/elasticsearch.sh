@@ -39,11 +39,14 @@ xpack.security.enabled: false
 action.destructive_requires_name: false
 cluster.routing.allocation.disk.threshold_enabled: false
 YML
+  # java.io.tmpdir must be ES's own temp folder: Elasticsearch refuses to boot when a folder its
+  # modules may read (the temp folder is one) contains its modules folder, e.g. a checkout in /tmp.
   cat >"$conf/jvm.options" <<OPTS
 -Xms$ELASTICSEARCH_HEAP
 -Xmx$ELASTICSEARCH_HEAP
 -XX:+UseG1GC
 -XX:ErrorFile=$LOG_DIR/elasticsearch/hs_err_pid%p.log
+-Djava.io.tmpdir=\${ES_TMPDIR}
 OPTS
   cp "$(elasticsearch_home)/config/log4j2.properties" "$conf/log4j2.properties"
   search_launch elasticsearch "$(elasticsearch_home)" "$ELASTICSEARCH_DIR" "$ELASTICSEARCH_PORT" "$ELASTICSEARCH_PID" \
