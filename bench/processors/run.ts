@@ -1,5 +1,8 @@
 // Processor benchmark: events/s through mask -> rename -> join (global store), with
-// exactly-once and at-least-once, in one run on the local broker, and their ratio.
+// exactly-once and at-least-once, in one run on the local broker, and their ratio. Baseline of
+// the same run: a raw copy of the input topic to another topic (fetch + produce, no decoding,
+// no processors) — what Kafka I/O alone reaches on the machine at that moment. Also printed:
+// the CPU time this process spent per event (less sensitive to other load than events/s).
 //   node --import tsx bench/processors/run.ts [events=100000] [rounds=1]
 // Not a test: it prints numbers. The machine is shared and noisy; run it more than once.
 import { rmSync } from 'node:fs';
@@ -109,6 +112,7 @@ async function measure(
     { kafka, log: () => undefined },
   );
   await rt.start(); // includes restoring the global customers store
+  const cpu0 = process.cpuUsage();
   const reader = new KafkaPartitionConsumer(kafka);
   const pos = new Map(Array.from({ length: PARTITIONS }, (_, p) => [p, 0n] as [number, bigint]));
   let seen = 0;
@@ -126,13 +130,55 @@ async function measure(
     }
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const m = rt.metrics();
   await rt.stop();
   await reader.close();
   rmSync(stateDir, { recursive: true, force: true });
   const rate = EVENTS / seconds;
   console.log(
-    `${guarantee.padEnd(13)} round ${round}: ${EVENTS} events in ${seconds.toFixed(2)} s = ${Math.round(rate)} events/s (commits ${m.commits})`,
+    `${guarantee.padEnd(13)} round ${round}: ${EVENTS} events in ${seconds.toFixed(2)} s = ${Math.round(rate)} events/s, ${cpuPerEvent(cpu)} (commits ${m.commits})`,
+  );
+  return rate;
+}
+
+function cpuPerEvent(cpu: NodeJS.CpuUsage): string {
+  return `${((cpu.user + cpu.system) / EVENTS).toFixed(1)} us CPU/event`;
+}
+
+/** Baseline: the input copied record by record to another topic, no decoding, no processors. */
+async function copyBaseline(input: string, round: number): Promise<number> {
+  const output = `${run}-copy-${round}.out`;
+  const admin2 = new KafkaAdmin(kafka);
+  await admin2.ensureTopics([{ name: output, partitions: PARTITIONS }]);
+  await admin2.close();
+  const reader = new KafkaPartitionConsumer(kafka);
+  const producer = new KafkaProducer(kafka);
+  const pos = new Map(Array.from({ length: PARTITIONS }, (_, p) => [p, 0n] as [number, bigint]));
+  let copied = 0;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  while (copied < EVENTS) {
+    const f = await reader.fetch(
+      [...pos].map(([partition, offset]) => ({ topic: input, partition, offset })),
+      100,
+    );
+    const out = [];
+    for (const x of f) {
+      for (const r of x.records)
+        out.push({ topic: output, key: r.key, value: r.value, headers: r.headers });
+      pos.set(x.partition, x.nextOffset);
+    }
+    copied += out.length;
+    if (out.length) await producer.send(out);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await producer.close();
+  await reader.close();
+  const rate = EVENTS / seconds;
+  console.log(
+    `${'copy baseline'.padEnd(13)} round ${round}: ${EVENTS} events in ${seconds.toFixed(2)} s = ${Math.round(rate)} events/s, ${cpuPerEvent(cpu)}`,
   );
   return rate;
 }
@@ -149,14 +195,17 @@ await produce(Array.from({ length: CUSTOMERS }, (_, i) => customer(customers, i)
 await produce(Array.from({ length: EVENTS }, (_, i) => order(input, i)));
 const eos: number[] = [];
 const alos: number[] = [];
+const copy: number[] = [];
 for (let r = 1; r <= ROUNDS; r++) {
+  copy.push(await copyBaseline(input, r));
   alos.push(await measure('at_least_once', input, customers, r));
   eos.push(await measure('exactly_once', input, customers, r));
 }
 const best = (xs: number[]) => Math.max(...xs);
 console.log(
   `best: exactly-once ${Math.round(best(eos))} events/s, at-least-once ${Math.round(best(alos))} events/s, ` +
-    `EOS/ALOS = ${(best(eos) / best(alos)).toFixed(2)} (EOS overhead ${((1 - best(eos) / best(alos)) * 100).toFixed(1)}%)`,
+    `EOS/ALOS = ${(best(eos) / best(alos)).toFixed(2)} (EOS overhead ${((1 - best(eos) / best(alos)) * 100).toFixed(1)}%), ` +
+    `copy baseline ${Math.round(best(copy))} events/s, EOS/copy = ${(best(eos) / best(copy)).toFixed(2)}`,
 );
 await admin.deleteTopics([input, customers]).catch(() => undefined);
 await admin.close();

@@ -4,6 +4,21 @@ import type { ChangeEvent, Row } from '../api/index.ts';
 
 export type Selector = { fields?: string[]; pattern?: string };
 
+const splitPaths = new Map<string, string[]>();
+const patterns = new Map<string, RegExp>();
+
+function pathParts(path: string): string[] {
+  let parts = splitPaths.get(path);
+  if (!parts) splitPaths.set(path, (parts = path.split('.')));
+  return parts;
+}
+
+function patternRegex(pattern: string): RegExp {
+  let re = patterns.get(pattern);
+  if (!re) patterns.set(pattern, (re = new RegExp(`^(?:${pattern})$`)));
+  return re;
+}
+
 /** Calls fn(container, key) for every field of `row` the selector picks (nested paths too). */
 export function forEachSelected(
   row: Row,
@@ -11,17 +26,18 @@ export function forEachSelected(
   fn: (container: Record<string, unknown>, key: string) => void,
 ): void {
   for (const path of selector.fields ?? []) {
-    const parts = path.split('.');
+    const parts = pathParts(path);
     let container: unknown = row;
-    for (const p of parts.slice(0, -1)) {
-      container = container && typeof container === 'object' ? (container as Row)[p] : undefined;
+    for (let i = 0; i < parts.length - 1; i++) {
+      container =
+        container && typeof container === 'object' ? (container as Row)[parts[i]!] : undefined;
     }
     const last = parts[parts.length - 1]!;
     if (container && typeof container === 'object' && last in (container as Row))
       fn(container as Record<string, unknown>, last);
   }
   if (selector.pattern !== undefined) {
-    const re = new RegExp(`^(?:${selector.pattern})$`);
+    const re = patternRegex(selector.pattern);
     for (const key of Object.keys(row)) if (re.test(key)) fn(row, key);
   }
 }
@@ -34,6 +50,19 @@ export function withRowsCopied(event: ChangeEvent): ChangeEvent {
       ...event.value,
       before: event.value.before ? structuredCopy(event.value.before) : null,
       after: event.value.after ? structuredCopy(event.value.after) : null,
+    },
+  };
+}
+
+/** A copy of the event with new before/after row objects (nested values shared). */
+export function withRowsShallowCopied(event: ChangeEvent): ChangeEvent {
+  const v = event.value;
+  return {
+    ...event,
+    value: {
+      ...v,
+      before: v.before ? { ...v.before } : null,
+      after: v.after ? { ...v.after } : null,
     },
   };
 }
@@ -51,7 +80,7 @@ function structuredCopy<T>(v: T): T {
 /** Reads a dotted path from an object. */
 export function getPath(obj: unknown, path: string): unknown {
   let cur = obj;
-  for (const p of path.split('.')) {
+  for (const p of pathParts(path)) {
     if (cur === null || typeof cur !== 'object') return undefined;
     cur = (cur as Record<string, unknown>)[p];
   }

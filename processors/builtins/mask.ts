@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { defineProcessor } from '../api/index.ts';
 import type { ProcessorDefinition, Row } from '../api/index.ts';
-import { forEachSelected, withRowsCopied } from './fields.ts';
+import { forEachSelected, withRowsCopied, withRowsShallowCopied } from './fields.ts';
 
 const rule = z
   .object({
@@ -66,10 +66,13 @@ export function mask(input: MaskConfig): ProcessorDefinition {
       });
     }
   };
+  // Rules on top-level columns only replace values of the row itself: a shallow copy suffices.
+  const nested = cfg.rules.some((r) => r.fields?.some((f) => f.includes('.')));
+  const copy = nested ? withRowsCopied : withRowsShallowCopied;
   return defineProcessor({
     name: 'mask',
     process(event, ctx) {
-      const out = withRowsCopied(event);
+      const out = copy(event);
       if (out.value.before) apply(out.value.before);
       if (out.value.after) apply(out.value.after);
       ctx.forward(out);

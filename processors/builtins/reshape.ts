@@ -2,7 +2,6 @@
 import { z } from 'zod';
 import { defineProcessor } from '../api/index.ts';
 import type { ChangeEvent, ProcessorDefinition, Row } from '../api/index.ts';
-import { withRowsCopied } from './fields.ts';
 
 export const renameConfig = z.object({
   /** old column name -> new column name. */
@@ -12,19 +11,32 @@ export const renameConfig = z.object({
 });
 export const fieldListConfig = z.object({ fields: z.array(z.string().min(1)).min(1) });
 
+/** `fn` builds new rows (it never mutates its input), so the rows need no copy first. */
 function mapRows(event: ChangeEvent, fn: (row: Row) => Row, key = false): ChangeEvent {
-  const out = withRowsCopied(event);
-  if (out.value.before) out.value.before = fn(out.value.before);
-  if (out.value.after) out.value.after = fn(out.value.after);
-  if (key) out.key = fn({ ...out.key });
+  const v = event.value;
+  return {
+    ...event,
+    key: key ? fn(event.key) : event.key,
+    value: {
+      ...v,
+      before: v.before ? fn(v.before) : null,
+      after: v.after ? fn(v.after) : null,
+    },
+  };
+}
+
+function filterRow(row: Row, keepKey: (k: string) => boolean): Row {
+  const out: Row = {};
+  for (const k in row) if (keepKey(k)) out[k] = row[k];
   return out;
 }
 
 export function rename(input: z.input<typeof renameConfig>): ProcessorDefinition {
   const cfg = renameConfig.parse(input);
+  const renames = new Map(Object.entries(cfg.fields));
   const renameRow = (row: Row): Row => {
     const out: Row = {};
-    for (const [k, v] of Object.entries(row)) out[cfg.fields[k] ?? k] = v;
+    for (const k in row) out[renames.get(k) ?? k] = row[k];
     return out;
   };
   return defineProcessor({
@@ -41,11 +53,7 @@ export function drop(input: z.input<typeof fieldListConfig>): ProcessorDefinitio
   return defineProcessor({
     name: 'drop',
     process(event, ctx) {
-      ctx.forward(
-        mapRows(event, (row) =>
-          Object.fromEntries(Object.entries(row).filter(([k]) => !dropped.has(k))),
-        ),
-      );
+      ctx.forward(mapRows(event, (row) => filterRow(row, (k) => !dropped.has(k))));
     },
   });
 }
@@ -56,11 +64,7 @@ export function keep(input: z.input<typeof fieldListConfig>): ProcessorDefinitio
   return defineProcessor({
     name: 'keep',
     process(event, ctx) {
-      ctx.forward(
-        mapRows(event, (row) =>
-          Object.fromEntries(Object.entries(row).filter(([k]) => kept.has(k))),
-        ),
-      );
+      ctx.forward(mapRows(event, (row) => filterRow(row, (k) => kept.has(k))));
     },
   });
 }

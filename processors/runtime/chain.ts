@@ -184,27 +184,7 @@ export class ProcessorChain {
 
   private async runFrom(start: number, inputs: ChainOutput[]): Promise<RecordOutcome> {
     const outputs: ChainOutput[] = [];
-    const walk = async (node: number, items: ChainOutput[]): Promise<RecordOutcome | undefined> => {
-      for (const item of items) {
-        if (node >= this.instances.length || !isChangeEvent(item.record)) {
-          outputs.push(item);
-          continue;
-        }
-        const ctx = this.contexts[node]!;
-        ctx.collected = [];
-        ctx.inheritedTopic = item.topic;
-        const inst = this.instances[node]!;
-        const failed = await this.guard(node, async () => {
-          await inst.process.call(inst, item.record as ChangeEvent, ctx);
-        });
-        if (failed) return failed;
-        const next = ctx.collected;
-        const res = await walk(node + 1, next);
-        if (res) return res;
-      }
-      return undefined;
-    };
-    const failed = await walk(start, inputs);
+    const failed = await this.walk(start, inputs, outputs);
     if (failed) {
       for (const s of this.stores.values()) s.rollbackRecord();
       return failed;
@@ -213,25 +193,60 @@ export class ProcessorChain {
     return { ok: true, outputs };
   }
 
+  /** Runs `items` through processors node.. depth-first (hot path: no closures per record). */
+  private async walk(
+    node: number,
+    items: ChainOutput[],
+    outputs: ChainOutput[],
+  ): Promise<RecordOutcome | undefined> {
+    for (const item of items) {
+      if (node >= this.instances.length || !isChangeEvent(item.record)) {
+        outputs.push(item);
+        continue;
+      }
+      const ctx = this.contexts[node]!;
+      const collected: ChainOutput[] = [];
+      ctx.collected = collected;
+      ctx.inheritedTopic = item.topic;
+      const inst = this.instances[node]!;
+      try {
+        const r = inst.process.call(inst, item.record, ctx);
+        // Synchronous processors (most built-ins) cost no extra microtask.
+        if (r !== undefined) await r;
+      } catch (err) {
+        return this.failure(node, err);
+      }
+      if (collected.length === 0) continue;
+      const res = await this.walk(node + 1, collected, outputs);
+      if (res) return res;
+    }
+    return undefined;
+  }
+
   private async guard(node: number, fn: () => Promise<void>): Promise<RecordOutcome | undefined> {
     try {
       await fn();
       return undefined;
     } catch (err) {
-      const { policy, definition } = this.nodes[node]!;
-      const error = err instanceof Error ? err : new Error(String(err));
-      if (policy === 'fail' || err instanceof UndeclaredStoreError) {
-        for (const s of this.stores.values()) s.rollbackRecord();
-        const where = this.current
-          ? ` at ${this.current.topic}[${this.current.partition}]@${this.current.offset}`
-          : ' in a scheduled callback';
-        throw new ProcessorError(definition.name, `${error.message}${where}`, {
-          cause: err,
-          details: { errorClass: error.constructor.name },
-        });
-      }
-      return { ok: false, policy, error, processor: definition.name };
+      return this.failure(node, err);
     }
+  }
+
+  /** A processor threw: its policy decides (fail throws ProcessorError). */
+  private failure(node: number, err: unknown): RecordOutcome {
+    const { policy, definition } = this.nodes[node]!;
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (policy === 'fail' || err instanceof UndeclaredStoreError) {
+      for (const s of this.stores.values()) s.rollbackRecord();
+      const where = this.current
+        ? ` at ${this.current.topic}[${this.current.partition}]@${this.current.offset}`
+        : ' in a scheduled callback';
+      throw new ProcessorError(definition.name, `${error.message}${where}`, {
+        cause: err,
+        details: { errorClass: error.constructor.name },
+      });
+    }
+    return { ok: false, policy, error, processor: definition.name };
   }
 }
 

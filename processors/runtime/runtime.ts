@@ -5,7 +5,12 @@ import {
   KafkaProducer,
   defaultKafkaConfig,
 } from '../../core/kafka/index.ts';
-import type { GroupAssignment, KafkaConfig, TopicPartition } from '../../core/kafka/index.ts';
+import type {
+  FetchedPartition,
+  GroupAssignment,
+  KafkaConfig,
+  TopicPartition,
+} from '../../core/kafka/index.ts';
 import { ConfigError, TributaryError } from '../../core/errors/index.ts';
 import { storeName } from '../api/index.ts';
 import type { ChainNode } from './chain.ts';
@@ -37,6 +42,20 @@ export interface RuntimeOptions {
 
 const MAX_BUFFERED_PER_TASK = 20_000;
 
+interface FetchRequest {
+  task: StreamTask;
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
+/** A fetch in flight while the loop processes and commits. */
+interface InflightFetch {
+  requests: FetchRequest[];
+  result: Promise<FetchedPartition[] | Error>;
+  settled: boolean;
+}
+
 /**
  * The processor service: one consumer group over the inputs, one StreamTask per input
  * partition index (co-partitioned topics share a task), each committing its batches in its
@@ -58,6 +77,7 @@ export class ProcessorRuntime {
   private stages: Stage[] = [];
   private tasks = new Map<number, StreamTask>();
   private pendingAssignment: GroupAssignment | undefined;
+  private inflight: InflightFetch | undefined;
   private assignment: GroupAssignment | undefined;
   /** Partitions to (re)create when their retry time has come, unless fenced. */
   private retryAt = new Map<number, number>();
@@ -311,6 +331,7 @@ export class ProcessorRuntime {
         if (lost) {
           this.log(`group membership lost (${lost}); rejoining`);
           await this.closeAllTasks(false);
+          this.inflight = undefined;
           await this.member!.close();
           this.assignment = undefined;
           this.retryAt.clear();
@@ -338,7 +359,7 @@ export class ProcessorRuntime {
               .poll(0)
               .catch((err) => this.log(`global store ${g.name}: ${(err as Error).message}`));
         }
-        await this.fetchAndProcess();
+        await this.fetchAndProcess(nextCommit);
         if (Date.now() >= nextCommit) {
           await this.commitAll();
           nextCommit = Date.now() + this.config.commitIntervalMs;
@@ -356,30 +377,36 @@ export class ProcessorRuntime {
     if (fatal !== undefined) throw fatal;
   }
 
-  private async fetchAndProcess(): Promise<void> {
-    const requests: Array<{ task: StreamTask; topic: string; partition: number; offset: bigint }> =
-      [];
-    for (const task of this.tasks.values())
-      for (const r of task.fetchRequests(MAX_BUFFERED_PER_TASK)) requests.push({ task, ...r });
-    if (requests.length === 0) {
-      if (this.tasks.size === 0) await sleep(100);
-    } else {
-      const anyBuffered = [...this.tasks.values()].some((t) => t.buffered > 0);
-      try {
-        const fetched = await this.member!.fetch(
-          requests.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
-          anyBuffered ? 0 : Math.min(100, this.config.commitIntervalMs),
-        );
-        for (const f of fetched) {
-          const req = requests.find((r) => r.topic === f.topic && r.partition === f.partition);
-          if (req && this.tasks.get(req.task.partition) === req.task)
-            req.task.enqueue(f, req.offset);
-        }
-      } catch (err) {
-        this.log(`fetch failed: ${(err as Error).message}`);
-        await sleep(500);
-      }
+  /**
+   * Fetching overlaps processing and committing: the next fetch (from the positions after what
+   * is buffered) is sent as soon as the previous one returned, and the loop only waits for it
+   * when nothing is buffered (at most until the next commit is due). A result whose task was
+   * closed, or whose positions moved (an abort rewound the task), is dropped.
+   */
+  private async fetchAndProcess(nextCommit: number): Promise<void> {
+    if (!this.inflight) this.startFetch();
+    const f = this.inflight;
+    if (f && !f.settled && ![...this.tasks.values()].some((t) => t.buffered > 0)) {
+      const waitMs = Math.max(1, nextCommit - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([f.result, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+      clearTimeout(timer);
     }
+    if (f && f.settled && this.inflight === f) {
+      this.inflight = undefined;
+      const fetched = await f.result;
+      if (fetched instanceof Error) {
+        this.log(`fetch failed: ${fetched.message}`);
+        await sleep(500);
+      } else {
+        for (const x of fetched) {
+          const req = f.requests.find((r) => r.topic === x.topic && r.partition === x.partition);
+          if (req && this.tasks.get(req.task.partition) === req.task)
+            req.task.enqueue(x, req.offset);
+        }
+        this.startFetch();
+      }
+    } else if (!f && this.tasks.size === 0) await sleep(100);
     for (const task of this.tasks.values()) {
       try {
         await task.process(this.config.maxBatchRecords);
@@ -390,6 +417,27 @@ export class ProcessorRuntime {
           : new ProcessorError('(runtime)', (err as Error).message, { cause: err });
       }
     }
+  }
+
+  private startFetch(): void {
+    const requests: FetchRequest[] = [];
+    let anyBuffered = false;
+    for (const task of this.tasks.values()) {
+      if (task.buffered > 0) anyBuffered = true;
+      for (const r of task.fetchRequests(MAX_BUFFERED_PER_TASK)) requests.push({ task, ...r });
+    }
+    if (requests.length === 0) return;
+    const inflight: InflightFetch = {
+      requests,
+      settled: false,
+      result: this.member!.fetch(
+        requests.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+        anyBuffered ? 0 : Math.min(100, this.config.commitIntervalMs),
+      )
+        .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+        .finally(() => (inflight.settled = true)),
+    };
+    this.inflight = inflight;
   }
 
   private async commitAll(): Promise<void> {
@@ -420,6 +468,7 @@ export class ProcessorRuntime {
     // Eager protocol: the new generation may have moved partitions, so every task restarts
     // from the committed state (tasks that stay here reopen their stores without a rebuild).
     await this.closeAllTasks(true);
+    this.inflight = undefined;
     this.assignment = a;
     this.waitingForAssignment.clear();
     this.retryAt.clear();
