@@ -35,7 +35,7 @@ after(async () => {
   await db.end();
 });
 
-test('kill -9 of the worker running a capture: the other worker takes over within the session timeout, no loss, no duplicates', async () => {
+test('kill -9 of the worker running a capture: the other worker takes over within the session timeout; then a planned handoff on SIGTERM; no loss, no duplicates', async () => {
   const cluster = newCluster(6_000);
   const token = await adminToken(cluster);
   const a = new WorkerProcess('worker-a', await freePort(), cluster);
@@ -115,21 +115,62 @@ test('kill -9 of the worker running a capture: the other worker takes over withi
   );
   await writer;
 
+  // Planned moves: a third worker joins (the group rebalances), then whoever runs the task is
+  // stopped with SIGTERM while rows keep coming. The owner stops the task cleanly before the
+  // next one starts it (handoff through the status topic), with no wait for a session timeout.
+  const c = new WorkerProcess('worker-c', await freePort(), cluster);
+  workers.push(c);
+  await c.waitFor(/worker ready/);
+  await c.waitFor(/generation \d+: slots/);
+  const M = 1_000;
+  let written2 = N;
+  const writer2 = (async () => {
+    for (let id = N + 1; id <= N + M; id += 10) {
+      await db.query(`INSERT INTO ${table} SELECT g, 0 FROM generate_series($1::int, $2::int) g`, [
+        id,
+        id + 9,
+      ]);
+      written2 = id + 9;
+      await sleep(15);
+    }
+  })();
+  while (written2 < N + M / 3) await sleep(20);
+  const before = await waitForStatus(c.base, token, source, (s) => s.tasks[0]?.state === 'RUNNING');
+  const owner2 = [survivor, c].find((w) => w.id === before.tasks[0]!.worker_id)!;
+  const other = owner2 === c ? survivor : c;
+  const stoppedAt = Date.now();
+  assert.equal(await owner2.stop(), 0, 'a SIGTERMed worker exits cleanly');
+  await waitForStatus(
+    other.base,
+    token,
+    source,
+    (s) => s.tasks[0]?.state === 'RUNNING' && s.tasks[0].worker_id === other.id,
+    30_000,
+  );
+  const handoffMs = Date.now() - stoppedAt;
+  console.log(`planned handoff ${owner2.id} -> ${other.id} after ${handoffMs} ms`);
+  assert.ok(handoffMs < cluster.sessionTimeoutMs + 5_000, `handoff took ${handoffMs} ms`);
+  assert.ok(
+    !other.output.some((l) => /has not released it/.test(l)),
+    'the new owner did not have to start over a running task',
+  );
+  await writer2;
+
   const expectedUpdates = Math.floor(N / 7);
   const seen = await readTopics(
     [`${source}.${table}`],
-    (s) => s.filter((x) => x.kind === 'change').length >= N + expectedUpdates,
+    (s) => s.filter((x) => x.kind === 'change').length >= N + M + expectedUpdates,
     90_000,
   );
   const keys = perKey(seen);
-  assert.equal(keys.size, N, 'every inserted row captured');
+  assert.equal(keys.size, N + M, 'every inserted row captured');
   let duplicates = 0;
-  for (let id = 1; id <= N; id++) {
+  for (let id = 1; id <= N + M; id++) {
     const events = keys.get(JSON.stringify({ id }));
     const ops = (events ?? []).map(
       (e) => `${e.value.op}${(e.value.after as { v: number } | null)?.v}`,
     );
-    const expected = id % 7 === 0 ? ['c0', 'u1'] : ['c0'];
+    const expected = id <= N && id % 7 === 0 ? ['c0', 'u1'] : ['c0'];
     if (ops.length > expected.length) duplicates++;
     assert.deepEqual(ops, expected, `key ${id}`);
   }
