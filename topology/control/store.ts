@@ -233,6 +233,12 @@ export class ControlStore {
             'version',
           );
       }
+      const tasks = opts.tasks ?? ['0'];
+      if (live && sameConfig(live, config, tasks)) {
+        // Unchanged: no new version, so the workers do not restart anything (idempotent deploy).
+        result = { record: live, created: false };
+        return [];
+      }
       const record: ConfigRecord = {
         v: 1,
         type: 'config',
@@ -240,7 +246,7 @@ export class ControlStore {
         name,
         version: (prev?.version ?? 0) + 1,
         config,
-        slots: this.allocateSlots(live, opts.tasks ?? ['0']),
+        slots: this.allocateSlots(live, tasks),
         deleted: false,
         ts_ms: Date.now(),
       };
@@ -410,7 +416,9 @@ export class ControlStore {
         try {
           await producer.init(); // fences any other writer and settles its transaction
           await this.sync();
-          const records = build().map((r) => ({
+          const built = build();
+          if (built.length === 0) return;
+          const records = built.map((r) => ({
             topic: this.configsTopic,
             key: Buffer.from(recordKey(r)),
             value: encodeRecord(r),
@@ -549,6 +557,24 @@ export class ControlStore {
       }
     }
   }
+}
+
+function sameConfig(c: ConfigRecord, config: Record<string, unknown>, tasks: string[]): boolean {
+  const keys = Object.keys(c.slots);
+  return (
+    keys.length === tasks.length &&
+    tasks.every((t) => c.slots[t] !== undefined) &&
+    stableJson(c.config) === stableJson(config)
+  );
+}
+
+/** JSON with object keys sorted, so equal configs compare equal whatever their key order. */
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
 }
 
 export function tokenHash(salt: string, secret: string): Buffer {

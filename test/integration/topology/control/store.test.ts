@@ -37,6 +37,9 @@ test('a config written through one store is read through the other, with version
   const seen = b.getConfig('connector', 'one');
   assert.deepEqual(seen?.config, { x: 1 });
   assert.deepEqual(seen?.slots, { '0': 0 });
+  const same = await b.putConfig('connector', 'one', { x: 1 });
+  assert.equal(same.created, false);
+  assert.equal(same.record.version, 1, 'an unchanged config is not a new version');
   await assert.rejects(
     b.putConfig('connector', 'one', { x: 2 }, { expect: 'absent' }),
     (e) => e instanceof ControlConflictError && e.reason === 'exists',

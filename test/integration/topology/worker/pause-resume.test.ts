@@ -31,6 +31,8 @@ const logs: string[] = [];
 const source = uniqueSource('pause');
 const table = `public.${source}`;
 const slot = `tributary_${source}`;
+const topologySource = uniqueSource('topo');
+const table2 = `public.${topologySource}`;
 
 before(async () => {
   ensureServices('kafka', 'postgres');
@@ -65,6 +67,8 @@ before(async () => {
 });
 
 after(async () => {
+  await db.query(`DROP TABLE IF EXISTS ${table2}`);
+  await cleanupSource(db, topologySource);
   await server.close();
   await worker.stop();
   await store.close();
@@ -185,4 +189,59 @@ test('pause stops the slot (lag grows, WAL retained), resume continues from its 
   await insert(301, 350);
   assertExactlyOnce(await captured(350), 350);
   assert.ok(logs.some((l) => / PUT \/connectors\/.*\/pause 202 /.test(l)));
+});
+
+test('a topology stored over REST runs on the worker through the supervisor’s tasks, and stops when deleted', async () => {
+  const admin = (await store.createToken('admin', 'topology test')).token;
+  await db.query(`CREATE TABLE ${table2} (id int PRIMARY KEY)`);
+  const name = topologySource.replace(/_/g, '-');
+  const spec = {
+    version: 1,
+    name,
+    sources: [
+      {
+        name: topologySource,
+        type: 'postgres',
+        connection: {
+          host: '127.0.0.1',
+          database: 'tributary',
+          user: 'tributary',
+          password: 'tributary',
+        },
+        tables: [table2],
+        heartbeatIntervalMs: 500,
+      },
+    ],
+  };
+  const put = await rest(base, admin, 'PUT', `/topologies/${name}`, spec);
+  assert.equal(put.status, 201, JSON.stringify(put.json));
+  const task = `${name}/source/${topologySource}`;
+  assert.deepEqual(put.json.tasks, [task]);
+  const deadline = Date.now() + 60_000;
+  let status: { tasks: Array<{ id: string; state: string; worker_id: string; trace?: string }> } = {
+    tasks: [],
+  };
+  while (Date.now() < deadline) {
+    status = (await rest(base, token, 'GET', `/topologies/${name}/status`)).json;
+    if (status.tasks[0]?.state === 'RUNNING') break;
+    await sleep(200);
+  }
+  assert.equal(status.tasks[0]?.state, 'RUNNING', JSON.stringify(status));
+  assert.equal(status.tasks[0]?.worker_id, 'pause-worker');
+  await db.query(`INSERT INTO ${table2} SELECT g FROM generate_series(1, 20) g`);
+  const seen = await readTopics([`${topologySource}.${table2}`], (s) => s.length >= 20, 30_000);
+  assert.equal(perKey(seen).size, 20);
+
+  const unchanged = await rest(base, admin, 'PUT', `/topologies/${name}`, spec);
+  assert.equal(unchanged.status, 200);
+  assert.equal(unchanged.json.version, 1, 'the same spec again is not a new version (no restart)');
+
+  assert.equal((await rest(base, admin, 'DELETE', `/topologies/${name}`)).status, 204);
+  const stopDeadline = Date.now() + 30_000;
+  while (worker.runningTasks().some((t) => t.includes(name)) && Date.now() < stopDeadline)
+    await sleep(100);
+  assert.deepEqual(
+    worker.runningTasks().filter((t) => t.includes(name)),
+    [],
+  );
 });
