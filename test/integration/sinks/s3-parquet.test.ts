@@ -3,7 +3,7 @@
 // in the middle, logical types, a schema change inside a file window and a too-large record.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toKafkaRecords } from '../../../core/events/index.ts';
@@ -12,7 +12,7 @@ import { defaultKafkaConfig } from '../../../core/kafka/index.ts';
 import type { OutgoingRecord } from '../../../core/kafka/index.ts';
 import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
 import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts';
-import { ensureServices, uniqueName } from '../helpers.ts';
+import { REPO, ensureServices, uniqueName } from '../helpers.ts';
 import { createTopic, produce, readAll, rng, sleep, waitCaughtUp } from './harness.ts';
 import {
   FailingS3Proxy,
@@ -517,5 +517,80 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
       /exceeds maxRecordBytes \(2000\)/,
     );
     assert.equal(runtime.metrics().deadLettered, 1);
+  });
+
+  it('the DuckDB queries of docs/sinks/s3-parquet.md run on real output: history, latest row per key, the table at a point in time', async () => {
+    const topic = uniqueName('s3p-docs');
+    await createTopic(kafka, topic, 1);
+    const at = (s: number) => T0 + s * 1000;
+    const changes: Array<[number, 'c' | 'u' | 'd', string | null, number]> = [
+      [1, 'c', 'v1-1', 0],
+      [2, 'c', 'v1-2', 1],
+      [3, 'c', 'v1-3', 2],
+      [4, 'c', 'v1-4', 3],
+      [5, 'c', 'v1-5', 4],
+      [2, 'u', 'v2-2', 10],
+      [3, 'd', null, 20],
+      [1, 'u', 'v2-1', 40],
+      [5, 'd', null, 50],
+      [3, 'c', 'v3-3', 60],
+    ];
+    const events = changes.map(([id, op, name, sec], i) => {
+      const e = event(topic, id, BigInt(i + 1), { id, name, qty: id * 10 }, at(sec));
+      if (op === 'd') e.value = { ...e.value, op, before: e.value.after, after: null };
+      else e.value = { ...e.value, op };
+      return e;
+    });
+    await produce(
+      kafka,
+      events.flatMap((e) => toKafkaRecords(e, { format: 'json' })),
+    );
+    const out = join(dir, 'docs');
+    const runtime = new SinkRuntime(
+      {
+        name: uniqueName('s3p-docs'),
+        topics: [topic],
+        sink: { type: 's3-parquet', url: `file://${out}`, roll: { maxRecords: changes.length } },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, runtime.config.name, topic, 60_000);
+    } finally {
+      await runtime.stop();
+    }
+    const doc = readFileSync(join(REPO, 'docs/sinks/s3-parquet.md'), 'utf8');
+    const queries = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)]
+      .map((m) => m[1]!)
+      .filter((q) => q.includes("'/data/exports/shop.public.orders/"))
+      .map((q) => q.replaceAll('/data/exports', out).replaceAll('shop.public.orders', topic));
+    assert.equal(queries.length, 4, 'history, latest, point in time, file offsets');
+    const [history, latest, pointInTime, offsets] = await Promise.all(
+      queries.map((q) => duckdb(q)),
+    );
+    assert.deepEqual(
+      history!.map((r) => [r.id, r.__op]),
+      changes.map(([id, op]) => [BigInt(id), op]),
+    );
+    assert.deepEqual(latest, [
+      { id: 1n, name: 'v2-1', qty: 10 },
+      { id: 2n, name: 'v2-2', qty: 20 },
+      { id: 3n, name: 'v3-3', qty: 30 },
+      { id: 4n, name: 'v1-4', qty: 40 },
+    ]);
+    assert.deepEqual(
+      pointInTime!.map((r) => [r.id, r.name]),
+      [
+        [1n, 'v1-1'],
+        [2n, 'v2-2'],
+        [4n, 'v1-4'],
+        [5n, 'v1-5'],
+      ],
+    );
+    assert.deepEqual(
+      offsets!.map((r) => r.end_offset),
+      ['11'],
+    );
   });
 });

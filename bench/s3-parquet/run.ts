@@ -1,0 +1,261 @@
+// S3 Parquet sink throughput: rows/s written as snappy Parquet (rows of ~500 bytes of JSON) to
+// the local filesystem and to s3rver, through Kafka and the sink runtime, with peak memory, next
+// to the rate of hyparquet-writer alone on the same rows measured in the same run.
+//   node --import tsx bench/s3-parquet/run.ts [rows=200000] [phases=library,sink,file,s3]
+// Needs: bash infra/up kafka s3
+// Each phase runs in its own process, so its peak memory is its own: the library and sink-only
+// phases hold the generated rows in memory (counted); the Kafka phases read them from a topic.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ByteWriter, parquetWrite } from 'hyparquet-writer';
+import { snappyCompress } from 'hysnappy';
+import { toKafkaRecords } from '../../core/events/index.ts';
+import type { ChangeEvent } from '../../core/events/index.ts';
+import { defaultKafkaConfig } from '../../core/kafka/index.ts';
+import { SinkRuntime } from '../../sinks/runtime/runtime.ts';
+import type { SinkRecord } from '../../sinks/runtime/sink.ts';
+import { s3ParquetSinkConfigSchema } from '../../sinks/s3-parquet/config.ts';
+import { S3ParquetSink } from '../../sinks/s3-parquet/sink.ts';
+import { createTopic, produce, rng, waitCaughtUp } from '../../test/integration/sinks/harness.ts';
+import { uniqueName } from '../../test/integration/helpers.ts';
+
+const ROWS = Number(process.argv[2] ?? 200_000);
+const phases = (process.argv[3] ?? 'library,sink,file,s3').split(',');
+const PARTITIONS = 4;
+const ROLL = Math.ceil(ROWS / PARTITIONS / 2); // two files per partition
+const kafka = defaultKafkaConfig('bench-s3-parquet');
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+const WORDS =
+  'order shipped customer invoice pending refund warehouse parcel express standard priority returned address street city region postal note gift'.split(
+    ' ',
+  );
+
+/** ~500-byte rows: a few typed columns and a free-text note. */
+function makeEvents(topic: string): ChangeEvent[] {
+  const rand = rng(11);
+  const out: ChangeEvent[] = [];
+  for (let i = 0; i < ROWS; i++) {
+    let note = '';
+    while (note.length < 330) note += WORDS[Math.floor(rand() * WORDS.length)] + ' ';
+    out.push({
+      topic,
+      key: { id: i },
+      version: BigInt(1_000_000 + i),
+      value: {
+        before: null,
+        after: {
+          id: i,
+          customer: `customer-${Math.floor(rand() * 50_000)}`,
+          email: `user${Math.floor(rand() * 50_000)}@example.com`,
+          status: WORDS[i % 5],
+          amount: Math.round(rand() * 1_000_000) / 100,
+          qty: Math.floor(rand() * 20),
+          created_at: T0 + i * 10,
+          note,
+        },
+        source: {
+          version: '3.0.0',
+          connector: 'postgresql',
+          name: 'bench',
+          ts_ms: T0 + Math.floor(i / 100),
+          db: 'shop',
+          schema: 'public',
+          table: 'orders',
+        },
+        transaction: null,
+        op: 'c',
+        ts_ms: T0 + Math.floor(i / 100) + 3,
+      },
+    });
+  }
+  return out;
+}
+
+/** Peak RSS and heap while `fn` runs (sampled every 10 ms). */
+async function measured(
+  fn: () => Promise<void>,
+): Promise<{ ms: number; rssMB: number; heapMB: number }> {
+  global.gc?.();
+  let rss = process.memoryUsage().rss;
+  let heap = process.memoryUsage().heapUsed;
+  const timer = setInterval(() => {
+    const m = process.memoryUsage();
+    rss = Math.max(rss, m.rss);
+    heap = Math.max(heap, m.heapUsed);
+  }, 10);
+  const t = performance.now();
+  await fn();
+  const ms = performance.now() - t;
+  clearInterval(timer);
+  return { ms, rssMB: Math.round(rss / 2 ** 20), heapMB: Math.round(heap / 2 ** 20) };
+}
+
+interface Result {
+  phase: string;
+  ms: number;
+  rssMB: number;
+  heapMB: number;
+}
+
+function line(r: Result): string {
+  return `${r.phase.padEnd(36)} ${Math.round((ROWS / r.ms) * 1000)
+    .toLocaleString('en-US')
+    .padStart(
+      9,
+    )} rows/s  ${(r.ms / 1000).toFixed(2)} s  peak rss ${r.rssMB} MB, heap ${r.heapMB} MB`;
+}
+
+const LABELS: Record<string, string> = {
+  library: 'hyparquet-writer alone (baseline)',
+  sink: 'sink writeBatch, no Kafka (file://)',
+  file: 'Kafka -> sink runtime -> file://',
+  s3: 'Kafka -> sink runtime -> s3rver',
+};
+
+async function runPhase(phase: string, topic: string): Promise<Result> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-s3p-'));
+  try {
+    if (phase === 'library') {
+      const events = makeEvents(topic);
+      // hyparquet-writer alone: row objects -> columns -> snappy files of the sink's size.
+      const r = await measured(async () => {
+        for (let from = 0; from < ROWS; from += ROLL) {
+          const slice = events.slice(from, from + ROLL).map((e) => e.value.after!);
+          const col = (k: string) => slice.map((r) => r[k]);
+          const writer = new ByteWriter();
+          parquetWrite({
+            writer,
+            compressors: { SNAPPY: snappyCompress },
+            rowGroupSize: 50_000,
+            columnData: [
+              { name: 'id', data: col('id').map((v) => BigInt(v as number)), type: 'INT64' },
+              { name: 'customer', data: col('customer'), type: 'STRING' },
+              { name: 'email', data: col('email'), type: 'STRING' },
+              { name: 'status', data: col('status'), type: 'STRING' },
+              { name: 'amount', data: col('amount'), type: 'DOUBLE' },
+              { name: 'qty', data: col('qty'), type: 'DOUBLE' },
+              { name: 'created_at', data: col('created_at'), type: 'DOUBLE' },
+              { name: 'note', data: col('note'), type: 'STRING' },
+            ],
+          });
+          writer.getBytes();
+        }
+      });
+      return { phase, ...r };
+    }
+    if (phase === 'sink') {
+      // The sink without Kafka: pre-decoded records straight into writeBatch, to the filesystem.
+      const records: SinkRecord[] = makeEvents(topic).map((event, i) => ({
+        kind: 'change',
+        event,
+        topic,
+        partition: i % PARTITIONS,
+        offset: BigInt(Math.floor(i / PARTITIONS)),
+      }));
+      const sink = new S3ParquetSink(
+        'bench',
+        s3ParquetSinkConfigSchema.parse({
+          type: 's3-parquet',
+          url: `file://${join(dir, 'sink')}`,
+          roll: { maxRecords: ROLL },
+        }),
+      );
+      await sink.open();
+      await sink.onAssigned(
+        Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })),
+      );
+      const r = await measured(async () => {
+        for (let i = 0; i < records.length; i += 5000)
+          await sink.writeBatch(records.slice(i, i + 5000));
+      });
+      await sink.close();
+      return { phase, ...r };
+    }
+    const sinkSpec =
+      phase === 'file'
+        ? {
+            type: 's3-parquet' as const,
+            url: `file://${join(dir, 'kafka')}`,
+            roll: { maxRecords: ROLL },
+          }
+        : {
+            type: 's3-parquet' as const,
+            url: `s3://tributary/${uniqueName('bench')}`,
+            endpoint: 'http://127.0.0.1:4569',
+            forcePathStyle: true,
+            accessKeyId: 'S3RVER',
+            secretAccessKey: 'S3RVER',
+            roll: { maxRecords: ROLL },
+          };
+    const runtime = new SinkRuntime(
+      { name: uniqueName(`bench-s3p-${phase}`), topics: [topic], sink: sinkSpec },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    await runtime.ready; // timed from partition assignment, as bench/sinks
+    const r = await measured(() => waitCaughtUp(kafka, runtime.config.name, topic, 600_000));
+    await runtime.stop();
+    return { phase, ...r };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const child = process.argv.indexOf('--child');
+if (child > 0) {
+  const r = await runPhase(phases[0]!, process.argv[child + 1]!);
+  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+  process.exit(0);
+}
+
+const topic = uniqueName('bench-s3p');
+{
+  const events = makeEvents(topic);
+  const avg = Math.round(
+    events.slice(0, 1000).reduce((a, e) => a + JSON.stringify(e.value.after).length, 0) / 1000,
+  );
+  console.log(
+    `${ROWS.toLocaleString('en-US')} rows, after-row JSON ~${avg} bytes, snappy, ${PARTITIONS} partitions, files of ${ROLL.toLocaleString('en-US')} rows`,
+  );
+  if (phases.includes('file') || phases.includes('s3')) {
+    await createTopic(kafka, topic, PARTITIONS);
+    await produce(
+      kafka,
+      events.map((e, i) => ({
+        ...toKafkaRecords(e, { format: 'json' })[0]!,
+        partition: i % PARTITIONS,
+      })),
+    );
+  }
+}
+const results: Result[] = [];
+for (const phase of phases) {
+  const p = spawnSync(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--no-warnings',
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      String(ROWS),
+      phase,
+      '--child',
+      topic,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const m = /RESULT (.*)/.exec(p.stdout);
+  if (!m) throw new Error(`phase ${phase} failed:\n${p.stdout}`);
+  const r = JSON.parse(m[1]!) as Result;
+  r.phase = LABELS[phase] ?? phase;
+  results.push(r);
+  console.log(line(r));
+}
+const base = results.find((r) => r.phase === LABELS.library);
+if (base)
+  for (const r of results.filter((x) => x !== base))
+    console.log(`ratio ${r.phase}: ${(base.ms / r.ms).toFixed(2)} of the library alone`);
