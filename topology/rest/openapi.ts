@@ -84,9 +84,22 @@ export function openApiDocument(): unknown {
               required: !r.path.endsWith('/restart'),
               content: {
                 'application/json': {
-                  schema: r.path.startsWith('/connectors')
-                    ? { $ref: '#/components/schemas/ConnectorConfig' }
-                    : { type: 'object' },
+                  schema:
+                    r.path === '/connectors'
+                      ? {
+                          type: 'object',
+                          required: ['name', 'config'],
+                          properties: {
+                            name: { type: 'string' },
+                            config: { $ref: '#/components/schemas/ConnectorConfig' },
+                          },
+                        }
+                      : r.path.startsWith('/connectors')
+                        ? { $ref: '#/components/schemas/ConnectorConfig' }
+                        : {
+                            type: 'object',
+                            description: 'A topology (docs/topology-reference.md)',
+                          },
                 },
                 ...(r.path.startsWith('/topologies')
                   ? { 'application/yaml': { schema: { type: 'object' } } }

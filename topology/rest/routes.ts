@@ -123,27 +123,90 @@ function connectorStatus(store: ControlStore, c: ConfigRecord) {
 
 const etag = (c: ConfigRecord) => ({ etag: `"${c.version}"` });
 
-async function putConnector(
+/** Stores a validated config; 201 + Location when it created the name, else 200. */
+async function storeConfig(
   ctx: RouteContext,
+  kind: ConfigKind,
   name: string,
   config: Record<string, unknown>,
   expect: 'absent' | number | undefined,
+  tasks?: string[],
 ): Promise<Reply> {
-  try {
-    const { record, created } = await ctx.store.putConfig('connector', name, config, {
+  const { record, created } = await viaStore(() =>
+    ctx.store.putConfig(kind, name, config, {
+      ...(tasks ? { tasks } : {}),
       ...(expect !== undefined ? { expect } : {}),
-    });
-    return {
-      status: created ? 201 : 200,
-      body: connectorInfo(record),
-      headers: { ...etag(record), ...(created ? { location: `/connectors/${name}` } : {}) },
-    };
+    }),
+  );
+  const base = kind === 'connector' ? '/connectors' : '/topologies';
+  return {
+    status: created ? 201 : 200,
+    body: kind === 'connector' ? connectorInfo(record) : topologyInfo(record),
+    headers: { ...etag(record), ...(created ? { location: `${base}/${name}` } : {}) },
+  };
+}
+
+/** GET and DELETE of one config, pause and resume: the same for connectors and topologies. */
+function sharedRoutes(
+  kind: ConfigKind,
+  base: string,
+  info: (c: ConfigRecord) => unknown,
+  describe: { get: string; delete: string },
+): Route[] {
+  const label = kind === 'connector' ? 'connector' : 'topology';
+  return [
+    {
+      method: 'GET',
+      path: `${base}/{name}`,
+      role: 'viewer',
+      summary: describe.get,
+      handle: async (ctx) => {
+        const c = live(ctx, kind);
+        return { status: 200, body: info(c), headers: etag(c) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: `${base}/{name}`,
+      role: 'admin',
+      summary: describe.delete,
+      handle: async (ctx) => {
+        await viaStore(() => ctx.store.deleteConfig(kind, ctx.args[0]!));
+        return { status: 204 };
+      },
+    },
+    ...(['pause', 'resume'] as const).map((action): Route => ({
+      method: 'PUT',
+      path: `${base}/{name}/${action}`,
+      role: 'operator',
+      summary:
+        action === 'pause'
+          ? `Pause the ${label}: its tasks stop (a capture keeps its slot: WAL is retained and it resumes from its position)`
+          : `Resume a paused ${label}`,
+      handle: async (ctx) => {
+        const c = live(ctx, kind);
+        const state = action === 'pause' ? 'PAUSED' : 'RUNNING';
+        await viaStore(() => ctx.store.setTargetState(kind, c.name, state));
+        return { status: 202 };
+      },
+    })),
+  ];
+}
+
+/** Runs a store call, turning its errors into HTTP errors. */
+async function viaStore<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
   } catch (err) {
     throw storeError(err);
   }
 }
 
 const connectorRoutes: Route[] = [
+  ...sharedRoutes('connector', '/connectors', connectorInfo, {
+    get: 'Connector info: name, config (secrets hidden), tasks, type',
+    delete: 'Delete a connector (its task stops; the slot and topics are kept)',
+  }),
   {
     method: 'GET',
     path: '/connectors',
@@ -183,31 +246,7 @@ const connectorRoutes: Route[] = [
         });
       const name = checkName(body.name);
       const config = validateConnector(ctx, name, body.config);
-      return putConnector(ctx, name, config, 'absent');
-    },
-  },
-  {
-    method: 'GET',
-    path: '/connectors/{name}',
-    role: 'viewer',
-    summary: 'Connector info: name, config (secrets hidden), tasks, type',
-    handle: async (ctx) => {
-      const c = live(ctx, 'connector');
-      return { status: 200, body: connectorInfo(c), headers: etag(c) };
-    },
-  },
-  {
-    method: 'DELETE',
-    path: '/connectors/{name}',
-    role: 'admin',
-    summary: 'Delete a connector (its task stops; the slot and topics are kept)',
-    handle: async (ctx) => {
-      try {
-        await ctx.store.deleteConfig('connector', ctx.args[0]!);
-      } catch (err) {
-        throw storeError(err);
-      }
-      return { status: 204 };
+      return storeConfig(ctx, 'connector', name, config, 'absent');
     },
   },
   {
@@ -233,7 +272,7 @@ const connectorRoutes: Route[] = [
       const m = ifMatch(ctx.req);
       if (m === '*' && !ctx.store.getConfig('connector', name))
         throw new HttpError(404, `Connector ${name} not found`);
-      return putConnector(ctx, name, config, m === '*' ? undefined : m);
+      return storeConfig(ctx, 'connector', name, config, m === '*' ? undefined : m);
     },
   },
   {
@@ -271,11 +310,9 @@ const connectorRoutes: Route[] = [
       const includeTasks = flag(ctx.params, 'includeTasks');
       const onlyFailed = flag(ctx.params, 'onlyFailed');
       const c = live(ctx, 'connector');
-      try {
-        await ctx.store.requestRestart('connector', c.name, { includeTasks, onlyFailed });
-      } catch (err) {
-        throw storeError(err);
-      }
+      await viaStore(() =>
+        ctx.store.requestRestart('connector', c.name, { includeTasks, onlyFailed }),
+      );
       if (!includeTasks && !onlyFailed) return { status: 204 };
       const status = connectorStatus(ctx.store, c);
       const restarting = (state: string) =>
@@ -290,28 +327,6 @@ const connectorRoutes: Route[] = [
       };
     },
   },
-  ...(['pause', 'resume'] as const).map((action): Route => ({
-    method: 'PUT',
-    path: `/connectors/{name}/${action}`,
-    role: 'operator',
-    summary:
-      action === 'pause'
-        ? 'Pause: the task stops; a capture keeps its slot, so WAL is retained and it resumes from its position'
-        : 'Resume a paused connector',
-    handle: async (ctx) => {
-      const c = live(ctx, 'connector');
-      try {
-        await ctx.store.setTargetState(
-          'connector',
-          c.name,
-          action === 'pause' ? 'PAUSED' : 'RUNNING',
-        );
-      } catch (err) {
-        throw storeError(err);
-      }
-      return { status: 202 };
-    },
-  })),
 ];
 
 // ---- topologies ----
@@ -379,22 +394,14 @@ async function putTopology(
     });
   const withName = { ...spec, name };
   const tasks = validateTopology(withName);
-  try {
-    const { record, created } = await ctx.store.putConfig('topology', name, withName, {
-      tasks,
-      ...(expect !== undefined ? { expect } : {}),
-    });
-    return {
-      status: created ? 201 : 200,
-      body: topologyInfo(record),
-      headers: { ...etag(record), ...(created ? { location: `/topologies/${name}` } : {}) },
-    };
-  } catch (err) {
-    throw storeError(err);
-  }
+  return storeConfig(ctx, 'topology', name, withName, expect, tasks);
 }
 
 const topologyRoutes: Route[] = [
+  ...sharedRoutes('topology', '/topologies', topologyInfo, {
+    get: 'A topology: spec (secrets hidden), version, task ids',
+    delete: 'Delete a topology (its tasks stop)',
+  }),
   {
     method: 'GET',
     path: '/topologies',
@@ -418,16 +425,6 @@ const topologyRoutes: Route[] = [
     },
   },
   {
-    method: 'GET',
-    path: '/topologies/{name}',
-    role: 'viewer',
-    summary: 'A topology: spec (secrets hidden), version, task ids',
-    handle: async (ctx) => {
-      const c = live(ctx, 'topology');
-      return { status: 200, body: topologyInfo(c), headers: etag(c) };
-    },
-  },
-  {
     method: 'PUT',
     path: '/topologies/{name}',
     role: 'admin',
@@ -438,20 +435,6 @@ const topologyRoutes: Route[] = [
       const spec = parseBody(ctx.req, await readBody(ctx.req), true);
       if (m === '*' && !ctx.store.getConfig('topology', name)) throw notFound('topology', name);
       return putTopology(ctx, name, spec, m === '*' ? undefined : m);
-    },
-  },
-  {
-    method: 'DELETE',
-    path: '/topologies/{name}',
-    role: 'admin',
-    summary: 'Delete a topology (its tasks stop)',
-    handle: async (ctx) => {
-      try {
-        await ctx.store.deleteConfig('topology', ctx.args[0]!);
-      } catch (err) {
-        throw storeError(err);
-      }
-      return { status: 204 };
     },
   },
   {
@@ -472,33 +455,12 @@ const topologyRoutes: Route[] = [
     handle: async (ctx) => {
       const onlyFailed = flag(ctx.params, 'onlyFailed');
       const c = live(ctx, 'topology');
-      try {
-        await ctx.store.requestRestart('topology', c.name, { onlyFailed, includeTasks: true });
-      } catch (err) {
-        throw storeError(err);
-      }
+      await viaStore(() =>
+        ctx.store.requestRestart('topology', c.name, { onlyFailed, includeTasks: true }),
+      );
       return { status: 202, body: topologyStatus(ctx.store, c) };
     },
   },
-  ...(['pause', 'resume'] as const).map((action): Route => ({
-    method: 'PUT',
-    path: `/topologies/{name}/${action}`,
-    role: 'operator',
-    summary: `${action === 'pause' ? 'Pause' : 'Resume'} every task of a topology`,
-    handle: async (ctx) => {
-      const c = live(ctx, 'topology');
-      try {
-        await ctx.store.setTargetState(
-          'topology',
-          c.name,
-          action === 'pause' ? 'PAUSED' : 'RUNNING',
-        );
-      } catch (err) {
-        throw storeError(err);
-      }
-      return { status: 202 };
-    },
-  })),
 ];
 
 const workerRoutes: Route[] = [
