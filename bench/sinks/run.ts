@@ -1,17 +1,22 @@
 // Sink throughput: change events applied per second by each sink at a few batch sizes, next to
 // the store's own bulk-load rate for the same rows measured in the same run (PostgreSQL COPY,
-// Redis pipelined SET, ClickHouse one INSERT ... FORMAT JSONEachRow).
+// Redis pipelined SET, ClickHouse one INSERT ... FORMAT JSONEachRow, OpenSearch/Elasticsearch
+// plain `_bulk` index requests of 5,000 documents, Kafka a plain idempotent producer).
 //   node --import tsx bench/sinks/run.ts [changes=100000] [sinks=postgres,redis,clickhouse] [batches=1000,5000]
-// Needs: bash infra/up kafka postgres redis clickhouse
+// sinks: postgres, redis, clickhouse, opensearch, elasticsearch, kafka (forwarding to a renamed topic)
+// Needs: bash infra/up kafka postgres redis clickhouse opensearch elasticsearch
+// SEARCH_PARALLELISM=n overrides the search sinks' concurrent bulk requests per batch.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { Client as OpenSearch } from '@opensearch-project/opensearch';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { stringifyJson } from '../../core/events/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
-import { defaultKafkaConfig } from '../../core/kafka/index.ts';
+import { KafkaProducer, defaultKafkaConfig } from '../../core/kafka/index.ts';
+import type { OutgoingRecord } from '../../core/kafka/index.ts';
 import { SinkRuntime } from '../../sinks/runtime/runtime.ts';
 import type { SinkSpec } from '../../sinks/runtime/config.ts';
 import {
@@ -26,6 +31,10 @@ import {
 import { uniqueName } from '../../test/integration/helpers.ts';
 
 const CH_URL = 'http://127.0.0.1:8123';
+const SEARCH_URL: Record<string, string> = {
+  opensearch: 'http://127.0.0.1:9200',
+  elasticsearch: 'http://127.0.0.1:9201',
+};
 const changes = Number(process.argv[2] ?? 100_000);
 const sinks = (process.argv[3] ?? 'postgres,redis,clickhouse').split(',');
 const batches = (process.argv[4] ?? '1000,5000').split(',').map(Number);
@@ -39,7 +48,43 @@ function finalRows(events: ChangeEvent[]): Array<Record<string, unknown>> {
   return [...last.values()].filter((r): r is Record<string, unknown> => r !== null);
 }
 
-async function baseline(kind: string, rows: Array<Record<string, unknown>>): Promise<number> {
+async function baseline(
+  kind: string,
+  rows: Array<Record<string, unknown>>,
+  encoded: OutgoingRecord[],
+): Promise<number> {
+  if (kind in SEARCH_URL) {
+    // The OpenSearch client speaks plain JSON REST, which both servers accept.
+    const os = new OpenSearch({ node: SEARCH_URL[kind]! });
+    const index = `${run}_copy`;
+    await os.indices.create({
+      index,
+      body: { settings: { number_of_shards: 1, number_of_replicas: 0 } },
+    });
+    const t = performance.now();
+    for (let i = 0; i < rows.length; i += 5000) {
+      const lines: string[] = [];
+      for (const r of rows.slice(i, i + 5000))
+        lines.push(`{"index":{"_index":"${index}","_id":"${String(r.id)}"}}`, stringifyJson(r));
+      const res = await os.bulk({ body: (lines.join('\n') + '\n') as never });
+      if (res.body.errors) throw new Error('baseline bulk had errors');
+    }
+    const ms = performance.now() - t;
+    await os.indices.delete({ index });
+    await os.close();
+    return ms;
+  }
+  if (kind === 'kafka') {
+    const target = `${run}.copy`;
+    await createTopic(kafka, target, 4);
+    const producer = new KafkaProducer(kafka);
+    const t = performance.now();
+    for (let i = 0; i < encoded.length; i += 5000)
+      await producer.send(encoded.slice(i, i + 5000).map((r) => ({ ...r, topic: target })));
+    const ms = performance.now() - t;
+    await producer.close();
+    return ms;
+  }
   if (kind === 'postgres') {
     const db = new pg.Client({ connectionString: PG_URL });
     await db.connect();
@@ -98,6 +143,17 @@ function spec(kind: string, tag: string): SinkSpec {
     return { type: 'postgres', url: PG_URL, schema: `${run}_${tag}` } as SinkSpec;
   if (kind === 'redis')
     return { type: 'redis', url: REDIS_URL, key: `${run}:${tag}:\${key}` } as SinkSpec;
+  if (kind in SEARCH_URL)
+    return {
+      type: 'search',
+      flavor: kind,
+      url: SEARCH_URL[kind],
+      index: `${run}_${tag}`,
+      ...(process.env.SEARCH_PARALLELISM
+        ? { parallelism: Number(process.env.SEARCH_PARALLELISM) }
+        : {}),
+    } as SinkSpec;
+  if (kind === 'kafka') return { type: 'kafka', topic: `\${topic}.${tag}` } as SinkSpec;
   return { type: 'clickhouse', url: CH_URL, database: `${run}_${tag}` } as SinkSpec;
 }
 
@@ -116,6 +172,12 @@ async function cleanup(kind: string, tag: string): Promise<void> {
       if (keys.length) await redis.del(...keys);
     } while (cursor !== '0');
     redis.disconnect();
+  } else if (kind in SEARCH_URL) {
+    const os = new OpenSearch({ node: SEARCH_URL[kind]! });
+    await os.indices.delete({ index: `${run}_${tag}`, ignore_unavailable: true });
+    await os.close();
+  } else if (kind === 'kafka') {
+    // topics are left to retention (unique names per run)
   } else {
     const ch = createClient({ url: CH_URL, log: { level: ClickHouseLogLevel.OFF } });
     await ch.command({ query: `DROP DATABASE IF EXISTS ${run}_${tag}` });
@@ -127,15 +189,17 @@ const topic = `${run}.public.items`;
 await createTopic(kafka, topic, 4);
 const events = workload(topic, changes, Math.floor(changes / 2), 99);
 await produce(kafka, encode(events));
-const records = encode(events).length;
+const encoded = encode(events);
+const records = encoded.length;
 const rows = finalRows(events);
 console.log(
   `${changes} changes (${records} records incl. tombstones, ${rows.length} final rows), 4 partitions`,
 );
 console.log('sink        batch   sink rows/s   bulk-load rows/s   ratio');
 for (const kind of sinks) {
-  const bulkMs = await baseline(kind, rows);
-  const bulkRate = rows.length / (bulkMs / 1000);
+  const bulkMs = await baseline(kind, rows, encoded);
+  // Kafka's baseline writes every record (like the forwarder); the stores' write final rows.
+  const bulkRate = (kind === 'kafka' ? changes : rows.length) / (bulkMs / 1000);
   for (const batch of batches) {
     const tag = `${kind.slice(0, 2)}${batch}`;
     const name = `${run}-${tag}`;

@@ -53,6 +53,8 @@ export const searchSinkConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Concurrent bulk requests per batch, each over a disjoint slice of its keys. */
+    parallelism: z.number().int().min(1).max(16).default(1),
     /** Per bulk request (ms); a timeout is retried. */
     requestTimeoutMs: z.number().int().positive().default(60_000),
   })

@@ -42,6 +42,8 @@ export interface SearchSinkStats {
 interface Operation {
   write: KeyedWrite;
   delete: boolean;
+  /** The operation's NDJSON lines (action, and the document for an index). */
+  text: string;
 }
 
 /** A per-item status that means "try the batch again later". */
@@ -74,7 +76,6 @@ export class SearchSink implements Sink {
   async writeBatch(records: SinkRecord[]): Promise<WriteResult> {
     const rejected: RejectedRecord[] = [];
     const ops: Operation[] = [];
-    const lines: string[] = [];
     const soft = this.config.deleteMode === 'soft';
     const newIndexes = new Map<string, KeyedWrite>();
     for (const w of latestPerKey(records)) {
@@ -97,28 +98,38 @@ export class SearchSink implements Sink {
       }
       if (!this.indexes.has(index) && !newIndexes.has(index)) newIndexes.set(index, w);
       const meta = `{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)},"version":${w.version},"version_type":"${this.config.versionType}"}`;
+      let text: string;
       if (w.row === null && !soft) {
-        lines.push(`{"delete":${meta}}`);
+        text = `{"delete":${meta}}\n`;
       } else {
         const doc: Row = w.row === null ? { ...w.key, __deleted: true } : { ...w.row, ...w.key };
         if (soft && w.row !== null) doc.__deleted = false;
-        lines.push(`{"index":${meta}}`, stringifyJson(doc));
+        text = `{"index":${meta}}\n${stringifyJson(doc)}\n`;
       }
-      ops.push({ write: w, delete: w.row === null && !soft });
+      ops.push({ write: w, delete: w.row === null && !soft, text });
     }
     if (ops.length === 0) return { rejected };
     for (const [index, first] of newIndexes) await this.ensureIndex(index, records[first.index]!);
 
-    let results: BulkItemResult[];
-    try {
-      results = await this.client!.bulk(
-        lines.join('\n') + '\n',
-        ops.length,
-        this.config.requestTimeoutMs,
-      );
-    } catch (err) {
-      throw classifyClientError(err, `bulk of ${ops.length} operation(s)`);
-    }
+    // Up to `parallelism` bulk requests at once over disjoint slices (a key occurs once per
+    // batch after latestPerKey), so the server's write threads all work.
+    const slices = Math.min(this.config.parallelism, Math.ceil(ops.length / 200));
+    const size = Math.ceil(ops.length / slices);
+    const parts = await Promise.allSettled(
+      Array.from({ length: slices }, (_, k) => {
+        const slice = ops.slice(k * size, (k + 1) * size);
+        return this.client!.bulk(
+          slice.map((o) => o.text).join(''),
+          slice.length,
+          this.config.requestTimeoutMs,
+        );
+      }),
+    );
+    const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+    if (failed) throw classifyClientError(failed.reason, `bulk of ${ops.length} operation(s)`);
+    const results: BulkItemResult[] = parts.flatMap((p) =>
+      p.status === 'fulfilled' ? p.value : [],
+    );
     let indexed = 0;
     let deleted = 0;
     let conflicts = 0;

@@ -130,7 +130,7 @@ for (const f of FLAVORS)
         ...encode([badType, partial, tooNew]),
       ]);
       const name = uniqueName('search-sink');
-      const sink = { type: 'search' as const, flavor: f.flavor, url: f.url, index };
+      const sink = { type: 'search' as const, flavor: f.flavor, url: f.url, index, parallelism: 2 };
       const runtime = await runToEnd(
         { name, topics: [topic], batch: { maxRecords: 400, lingerMs: 20 }, sink },
         topic,
@@ -355,7 +355,7 @@ for (const f of FLAVORS)
           topics: [topic],
           batch: { maxRecords: 500, lingerMs: 50 },
           sessionTimeoutMs: 6000,
-          sink: { type: 'search' as const, flavor: f.flavor, url: f.url, index },
+          sink: { type: 'search' as const, flavor: f.flavor, url: f.url, index, parallelism: 3 },
         };
         const { proc, killedAt } = await killDuringBacklog(
           kafka,
