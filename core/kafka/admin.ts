@@ -123,7 +123,10 @@ export class KafkaAdmin {
   /** Grows a topic to `count` partitions (Kafka cannot shrink one). */
   async addPartitions(name: string, count: number): Promise<void> {
     try {
-      await this.admin.createPartitions({ topics: [{ name, count, assignments: [] }] });
+      // A null assignment lets the controller place the new partitions (an empty list is invalid).
+      await this.admin.createPartitions({
+        topics: [{ name, count, assignments: null as unknown as [] }],
+      });
     } catch (err) {
       throw toKafkaError(err, `adding partitions to topic "${name}"`);
     }
