@@ -165,6 +165,15 @@ export async function runEcommerceDemo(o: DemoOptions): Promise<number> {
     const code = await Promise.race([exited, sleep(30_000).then(() => 'timeout' as const)]);
     if (code !== 0) problems.push(`tributary run exited with ${code} after SIGINT; see ${RUN_LOG}`);
 
+    // A stopped capture's slot makes PostgreSQL keep WAL for it: drop it (results stay).
+    for (const src of topology.sources) {
+      const { slot } = sourceNames(src);
+      await db.query(
+        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+        [slot],
+      );
+      say(`dropped replication slot ${slot} so PostgreSQL does not keep WAL for the stopped demo`);
+    }
     const sample = await redis.get('ecommerce:orders:11');
     console.log('');
     say(
@@ -173,21 +182,20 @@ export async function runEcommerceDemo(o: DemoOptions): Promise<number> {
     say(`sample enriched order in Redis (ecommerce:orders:11): ${sample}`);
     console.log('');
     console.log('Where to look:');
-    console.log(
-      `  redis-cli GET ecommerce:customers:1          # masked customer (email is an HMAC)`,
-    );
-    console.log(
-      `  redis-cli GET ecommerce:orders:11            # order with its customer embedded`,
-    );
-    console.log(
-      `  curl -s ${CLICKHOUSE} --data 'SELECT * FROM ecommerce_orders FINAL WHERE __deleted = 0 ORDER BY id LIMIT 5 FORMAT PrettyCompact'`,
-    );
-    console.log(
-      `  ls ${PARQUET_DIR}/*/                         # Parquet files: <topic>/<topic>+<partition>+<start offset>.parquet`,
-    );
-    console.log(
-      `  node bin/tributary.js plan ${rel}            # everything exists now: 0 to create`,
-    );
+    const look: Array<[string, string]> = [
+      ['redis-cli GET ecommerce:customers:1', 'a masked customer (email is an HMAC)'],
+      ['redis-cli GET ecommerce:orders:11', 'an order with its masked customer embedded'],
+      [
+        `curl -s ${CLICKHOUSE} --data 'SELECT id, status, total FROM ecommerce_orders FINAL WHERE __deleted = 0 ORDER BY id LIMIT 5 FORMAT PrettyCompact'`,
+        'ClickHouse rows',
+      ],
+      [`ls ${PARQUET_DIR}/*/`, 'Parquet files <topic>+<partition>+<start offset>.parquet'],
+      [
+        `PG_PASSWORD=tributary MASK_SECRET=${secret} node bin/tributary.js run ${rel}`,
+        'run the topology yourself (Ctrl-C stops it)',
+      ],
+    ];
+    for (const [cmd, what] of look) console.log(`  # ${what}\n  ${cmd}`);
     console.log(`  full log of the run: ${relative(process.cwd(), RUN_LOG)}`);
     console.log('');
     if (problems.length) {

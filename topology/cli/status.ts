@@ -28,8 +28,10 @@ export async function topologyStatus(
     (stored ? control!.taskStatuses('topology', t.name) : []).map((s) => [s.task, s]),
   );
   const admin = new KafkaAdmin(kafka);
+  const tasks = listTasks(t);
+  const width = Math.max(...tasks.map((x) => x.id.length));
   try {
-    for (const task of listTasks(t)) {
+    for (const task of tasks) {
       const s = statuses.get(task.id);
       const state = s ? `${s.state} on ${s.workerId}` : stored ? 'UNASSIGNED' : '-';
       let lag = '';
@@ -46,12 +48,13 @@ export async function topologyStatus(
               ? t.processors.find((p) => p.name === task.name)!.inputs
               : t.sinks.find((x) => x.name === task.name)!.topics;
           const m = await admin.groupLag(group, topics);
+          // Transactional topics end with a commit marker, so up to one per partition shows here.
           lag = `consumer lag ${[...m.values()].reduce((a, b) => a + b, 0)} records`;
         }
       } catch (err) {
         lag = `lag unknown (${(err as Error).message.split('\n')[0]})`;
       }
-      lines.push(`  ${task.id.padEnd(32)} ${state.padEnd(24)} ${lag}`);
+      lines.push(`  ${task.id.padEnd(width)}  ${state.padEnd(20)}  ${lag}`);
       if (s?.trace) lines.push(`    last error: ${s.trace.split('\n')[0]}`);
     }
   } finally {
