@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
-import { fromKafkaRecord, toKafkaRecords } from '../../../core/events/index.ts';
-import type { ChangeEvent, Row } from '../../../core/events/index.ts';
+import { fromKafkaRecord, stringifyJson, toKafkaRecords } from '../../../core/events/index.ts';
+import type { ChangeEvent, ConnectSchema, EventSchemas, Row } from '../../../core/events/index.ts';
 import {
   KafkaAdmin,
   KafkaPartitionConsumer,
@@ -21,6 +21,7 @@ import type { IncomingRecord, KafkaConfig, OutgoingRecord } from '../../../core/
 import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
 import type { SinkRuntime } from '../../../sinks/runtime/runtime.ts';
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
+import { PG_SOURCE_SCHEMA } from '../../unit/core/events/sample-events.ts';
 import { REPO, uniqueName } from '../helpers.ts';
 
 export const PG_URL = 'postgres://tributary:tributary@127.0.0.1:5432/tributary';
@@ -387,4 +388,39 @@ export async function throughOutage(
     await runtime.stop();
     await proxy.down();
   }
+}
+
+/**
+ * The store (key identity -> row) equals the recomputation: every live key with the same row
+ * (compared as canonical JSON), no deleted or unknown key.
+ */
+export function assertStoreEquals(
+  actual: Map<string, Row>,
+  expected: Map<string, Row | null>,
+): void {
+  const live = new Map([...expected].filter(([, row]) => row !== null)) as Map<string, Row>;
+  const problems: string[] = [];
+  for (const [k, row] of live) {
+    const got = actual.get(k);
+    if (!got) problems.push(`missing ${k}`);
+    else if (stringifyJson(got) !== stringifyJson(row))
+      problems.push(`${k}: got ${stringifyJson(got)}, want ${stringifyJson(row)}`);
+  }
+  for (const k of actual.keys()) if (!live.has(k)) problems.push(`unexpected ${k}`);
+  assert.deepEqual(problems.slice(0, 10), [], `${problems.length} differences`);
+}
+
+/** Connect schemas of a table keyed by an int32 `id`, with the given row fields. */
+export function tableSchemas(topic: string, rowFields: ConnectSchema[]): EventSchemas {
+  return {
+    key: {
+      type: 'struct',
+      fields: [{ type: 'int32', optional: false, field: 'id' }],
+      optional: false,
+      name: `${topic}.Key`,
+    },
+    row: { type: 'struct', fields: rowFields, optional: false, name: `${topic}.Value` },
+    source: PG_SOURCE_SCHEMA,
+    envelopeName: `${topic}.Envelope`,
+  };
 }

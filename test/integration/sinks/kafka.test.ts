@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromKafkaRecord, toKafkaRecords } from '../../../core/events/index.ts';
-import type { ChangeEvent, EventSchemas } from '../../../core/events/index.ts';
+import type { ChangeEvent } from '../../../core/events/index.ts';
 import { defaultKafkaConfig } from '../../../core/kafka/index.ts';
 import type { IncomingRecord, KafkaConfig } from '../../../core/kafka/index.ts';
 import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
@@ -25,6 +25,7 @@ import {
   produce,
   readAll,
   sleep,
+  tableSchemas,
   waitCaughtUp,
   workload,
 } from './harness.ts';
@@ -190,36 +191,10 @@ describe('kafka forwarding sink', () => {
     it('changes the format (json-schema to json); records that cannot take the format go to the DLQ', async () => {
       const topic = `${uniqueName('fwd-fmt')}.public.orders`;
       await createTopic(kafka, topic, 1);
-      const schemas: EventSchemas = {
-        key: {
-          type: 'struct',
-          fields: [{ type: 'int32', optional: false, field: 'id' }],
-          optional: false,
-          name: `${topic}.Key`,
-        },
-        row: {
-          type: 'struct',
-          fields: [
-            { type: 'int32', optional: false, field: 'id' },
-            { type: 'string', optional: true, field: 'note' },
-          ],
-          optional: false,
-          name: `${topic}.Value`,
-        },
-        source: {
-          type: 'struct',
-          fields: [
-            { type: 'string', optional: false, field: 'version' },
-            { type: 'string', optional: false, field: 'connector' },
-            { type: 'string', optional: false, field: 'name' },
-            { type: 'int64', optional: false, field: 'ts_ms' },
-            { type: 'string', optional: false, field: 'db' },
-          ],
-          optional: false,
-          name: 'io.debezium.connector.postgresql.Source',
-        },
-        envelopeName: `${topic}.Envelope`,
-      };
+      const schemas = tableSchemas(topic, [
+        { type: 'int32', optional: false, field: 'id' },
+        { type: 'string', optional: true, field: 'note' },
+      ]);
       const events: ChangeEvent[] = [1, 2, 3].map((id) => ({
         ...changeEvent(topic, id, BigInt(10 + id), 'c', { id, note: `n${id}` }),
         schemas,

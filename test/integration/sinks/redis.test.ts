@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { parseJson, stringifyJson } from '../../../core/events/index.ts';
+import { parseJson } from '../../../core/events/index.ts';
 import type { Row } from '../../../core/events/index.ts';
 import { defaultKafkaConfig } from '../../../core/kafka/index.ts';
 import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts';
@@ -16,6 +16,7 @@ import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
   OutageProxy,
+  assertStoreEquals,
   REDIS_URL,
   changeEvent,
   createTopic,
@@ -48,19 +49,6 @@ async function redisState(redis: Redis, prefix: string): Promise<Map<string, Row
     });
   } while (cursor !== '0');
   return out;
-}
-
-function assertStoreEquals(actual: Map<string, Row>, expected: Map<string, Row | null>): void {
-  const live = new Map([...expected].filter(([, row]) => row !== null)) as Map<string, Row>;
-  const problems: string[] = [];
-  for (const [k, row] of live) {
-    const got = actual.get(k);
-    if (!got) problems.push(`missing ${k}`);
-    else if (stringifyJson(got) !== stringifyJson(row))
-      problems.push(`${k}: got ${stringifyJson(got)}, want ${stringifyJson(row)}`);
-  }
-  for (const k of actual.keys()) if (!live.has(k)) problems.push(`unexpected ${k}`);
-  assert.deepEqual(problems.slice(0, 10), [], `${problems.length} differences`);
 }
 
 async function dropPrefix(redis: Redis, prefix: string): Promise<void> {

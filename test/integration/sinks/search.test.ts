@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@opensearch-project/opensearch';
-import { stringifyJson, toKafkaRecords } from '../../../core/events/index.ts';
-import type { ChangeEvent, EventSchemas, Row } from '../../../core/events/index.ts';
+import { toKafkaRecords } from '../../../core/events/index.ts';
+import type { ChangeEvent, Row } from '../../../core/events/index.ts';
 import { defaultKafkaConfig } from '../../../core/kafka/index.ts';
 import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
 import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts';
@@ -19,6 +19,7 @@ import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
   OutageProxy,
+  assertStoreEquals,
   changeEvent,
   createTopic,
   encode,
@@ -27,6 +28,7 @@ import {
   olderVersionsShuffled,
   produce,
   readAll,
+  tableSchemas,
   throughOutage,
   waitCaughtUp,
   workload,
@@ -63,19 +65,6 @@ async function indexState(os: Client, index: string): Promise<Map<string, Row>> 
     if (hits.length < 5000) return out;
     after = hits[hits.length - 1]!.sort;
   }
-}
-
-function assertStoreEquals(actual: Map<string, Row>, expected: Map<string, Row | null>): void {
-  const live = new Map([...expected].filter(([, row]) => row !== null)) as Map<string, Row>;
-  const problems: string[] = [];
-  for (const [k, row] of live) {
-    const got = actual.get(k);
-    if (!got) problems.push(`missing ${k}`);
-    else if (stringifyJson(got) !== stringifyJson(row))
-      problems.push(`${k}: got ${stringifyJson(got)}, want ${stringifyJson(row)}`);
-  }
-  for (const k of actual.keys()) if (!live.has(k)) problems.push(`unexpected ${k}`);
-  assert.deepEqual(problems.slice(0, 10), [], `${problems.length} differences`);
 }
 
 async function runToEnd(config: SinkRuntimeConfigInput, topic: string): Promise<SinkRuntime> {
@@ -233,45 +222,19 @@ for (const f of FLAVORS)
       const index = uniqueName('sm');
       indexes.push(index);
       await createTopic(kafka, topic, 1);
-      const schemas: EventSchemas = {
-        key: {
-          type: 'struct',
-          fields: [{ type: 'int32', optional: false, field: 'id' }],
-          optional: false,
-          name: `${topic}.Key`,
+      const schemas = tableSchemas(topic, [
+        { type: 'int32', optional: false, field: 'id' },
+        { type: 'string', optional: true, field: 'customer' },
+        { type: 'int64', optional: true, field: 'cents' },
+        {
+          type: 'int64',
+          optional: true,
+          name: 'io.debezium.time.Timestamp',
+          version: 1,
+          field: 'placed_at',
         },
-        row: {
-          type: 'struct',
-          fields: [
-            { type: 'int32', optional: false, field: 'id' },
-            { type: 'string', optional: true, field: 'customer' },
-            { type: 'int64', optional: true, field: 'cents' },
-            {
-              type: 'int64',
-              optional: true,
-              name: 'io.debezium.time.Timestamp',
-              version: 1,
-              field: 'placed_at',
-            },
-            { type: 'boolean', optional: true, field: 'paid' },
-          ],
-          optional: false,
-          name: `${topic}.Value`,
-        },
-        source: {
-          type: 'struct',
-          fields: [
-            { type: 'string', optional: false, field: 'version' },
-            { type: 'string', optional: false, field: 'connector' },
-            { type: 'string', optional: false, field: 'name' },
-            { type: 'int64', optional: false, field: 'ts_ms' },
-            { type: 'string', optional: false, field: 'db' },
-          ],
-          optional: false,
-          name: 'io.debezium.connector.postgresql.Source',
-        },
-        envelopeName: `${topic}.Envelope`,
-      };
+        { type: 'boolean', optional: true, field: 'paid' },
+      ]);
       const event: ChangeEvent = {
         ...changeEvent(topic, 7, 3n, 'c', {
           id: 7,
