@@ -154,38 +154,36 @@ async function makePlan(
   });
 }
 
-export async function runPlan(args: string[]): Promise<number> {
+/** plan and deploy: load, plan against Kafka, PostgreSQL and (unless --no-control) the control plane, print. */
+async function withPrintedPlan(
+  args: string[],
+  command: 'plan' | 'deploy',
+  then: (plan: Plan, l: Loaded, kafka: KafkaConfig, control?: ControlStore) => Promise<number>,
+): Promise<number> {
   const { file, opts } = parseCommand(
     args,
     { 'no-control': 'flag' },
-    'tributary plan <topology.yaml> [--no-control]',
+    `tributary ${command} <topology.yaml> [--no-control]`,
   );
   const l = loadTopology(file);
   printWarnings(l);
-  const kafka = kafkaConfigFor(l.topology.kafka, 'plan');
+  const kafka = kafkaConfigFor(l.topology.kafka, command);
   const control = opts['no-control'] ? undefined : await openControl(kafka, false);
   try {
     const plan = await makePlan(l, kafka, control);
     console.log(`${summary(l.topology)}\n${formatPlan(plan)}`);
-    return plan.problems.length ? 2 : 0;
+    return await then(plan, l, kafka, control);
   } finally {
     await control?.close();
   }
 }
 
-export async function runDeploy(args: string[]): Promise<number> {
-  const { file, opts } = parseCommand(
-    args,
-    { 'no-control': 'flag' },
-    'tributary deploy <topology.yaml> [--no-control]',
-  );
-  const l = loadTopology(file);
-  printWarnings(l);
-  const kafka = kafkaConfigFor(l.topology.kafka, 'deploy');
-  const control = opts['no-control'] ? undefined : await openControl(kafka, false);
-  try {
-    const plan = await makePlan(l, kafka, control);
-    console.log(`${summary(l.topology)}\n${formatPlan(plan)}`);
+export function runPlan(args: string[]): Promise<number> {
+  return withPrintedPlan(args, 'plan', async (plan) => (plan.problems.length ? 2 : 0));
+}
+
+export function runDeploy(args: string[]): Promise<number> {
+  return withPrintedPlan(args, 'deploy', async (plan, l, kafka, control) => {
     if (plan.problems.length) {
       console.error('deploy: nothing changed; fix the problems above first');
       return 2;
@@ -210,9 +208,7 @@ export async function runDeploy(args: string[]): Promise<number> {
         : 'deployed: nothing to change',
     );
     return 0;
-  } finally {
-    await control?.close();
-  }
+  });
 }
 
 export async function runRun(args: string[]): Promise<number> {

@@ -264,6 +264,26 @@ describe('topology plan, deploy and run', { timeout: 240_000 }, () => {
       await store.close();
     }
 
+    // status / pause / resume / restart go through the control plane (no worker runs it here).
+    const st = cli('status', file);
+    assert.equal(st.status, 0, st.stdout + st.stderr);
+    assert.match(st.stdout, /control plane: version 1, target state RUNNING/);
+    assert.match(
+      st.stdout,
+      new RegExp(
+        `${name}/source/${id} +UNASSIGNED +slot tributary_${id} lag \\d+ B, wal_status reserved, inactive`,
+      ),
+    );
+    assert.match(st.stdout, new RegExp(`${name}/sink/cache +UNASSIGNED +consumer lag 0 records`));
+    const pa = cli('pause', file);
+    assert.equal(pa.status, 0, pa.stdout + pa.stderr);
+    assert.match(cli('status', file).stdout, /target state PAUSED/);
+    assert.equal(cli('resume', file).status, 0);
+    assert.match(cli('status', file).stdout, /target state RUNNING/);
+    const rs = cli('restart', file, '--only-failed');
+    assert.equal(rs.status, 0, rs.stdout + rs.stderr);
+    assert.match(rs.stdout, /restart requested \(request 1, failed tasks only\)/);
+
     // A changed setting is planned as a change and applied.
     writeFileSync(
       file,
