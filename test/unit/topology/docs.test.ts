@@ -8,7 +8,7 @@ test('docs/topology-reference.md is generated from the current topology schema',
   const fresh = renderReference();
   assert.ok(
     committed === fresh,
-    'docs/topology-reference.md is out of date: run `node --import tsx topology/spec/docs.ts` and commit the result',
+    'docs/topology-reference.md is out of date (a topology or component config schema changed): run `node --import tsx topology/spec/docs.ts` and commit the result',
   );
   // The generator really covers the schema: every top-level key and every sink type is in it.
   for (const key of ['version', 'kafka', 'topics', 'deadLetter', 'sources', 'processors', 'sinks'])
