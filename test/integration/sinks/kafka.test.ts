@@ -17,6 +17,7 @@ import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts
 import { ensureServices, uniqueName } from '../helpers.ts';
 import { PrivateBroker } from '../processors/harness.ts';
 import {
+  SinkProcess,
   changeEvent,
   createTopic,
   encode,
@@ -110,6 +111,46 @@ describe('kafka forwarding sink', () => {
       'tombstones are part of the stream',
     );
     assertSameRecords(source, target);
+  });
+
+  it('a second process joins mid-stream (rebalance), then the first is killed: no record lost or doubled', async () => {
+    const topic = `${uniqueName('fwd-pair')}.public.pairs`;
+    await createTopic(kafka, topic, 4);
+    await produce(kafka, encode(workload(topic, 30_000, 1500, 67)));
+    const name = uniqueName('fwd-pair');
+    const dir = mkdtempSync(join(tmpdir(), 'tributary-fwd-'));
+    const config = {
+      name,
+      topics: [topic],
+      batch: { maxRecords: 300, lingerMs: 20 },
+      sessionTimeoutMs: 6000,
+      sink: { type: 'kafka' as const, topic: '${topic}.pair' },
+    };
+    const untilProgress = async (tenths: bigint, procs: SinkProcess[]) => {
+      for (;;) {
+        const p = await groupProgress(kafka, name, topic);
+        if (p.committed * 10n >= p.end * tenths) {
+          assert.ok(p.committed < p.end, 'still mid-stream');
+          return;
+        }
+        for (const proc of procs) proc.checkAlive();
+        await sleep(20);
+      }
+    };
+    const a = SinkProcess.spawn(config, dir);
+    let b: SinkProcess | undefined;
+    try {
+      await untilProgress(2n, [a]);
+      b = SinkProcess.spawn(config, dir); // partitions move from a to b while a is writing
+      await untilProgress(5n, [a, b]);
+      await a.kill9();
+      await waitCaughtUp(kafka, name, topic, 120_000, () => b!.checkAlive());
+    } finally {
+      a.child.kill('SIGKILL');
+      b?.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assertSameRecords(await readAll(kafka, topic), await readAll(kafka, `${topic}.pair`));
   });
 
   describe('to a second cluster', () => {
