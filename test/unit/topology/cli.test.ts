@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { REPO } from '../../integration/helpers.ts';
 
 function cli(...args: string[]) {
@@ -44,4 +47,45 @@ test('a bad option is a clear error naming the option', () => {
   const m = cli('capture', '--config', '/nonexistent/source.yaml');
   assert.equal(m.status, 2);
   assert.match(m.stderr, /\/nonexistent\/source\.yaml: cannot read the config file \(ENOENT\)/);
+});
+
+test('tributary validate: the example is valid; a bad file lists every problem and exits 2', () => {
+  const ok = cli('validate', 'examples/ecommerce/topology.yaml');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(
+    ok.stdout,
+    /examples\/ecommerce\/topology\.yaml: valid — topology ecommerce: 1 source, 2 processors, 3 sinks, 6 tasks/,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-validate-'));
+  try {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(
+      bad,
+      'version: 1\nname: x\nsinks:\n  - name: s\n    topics: [nowhere]\n    sink: { type: redis, url: redis://h, colour: red }\n',
+    );
+    const r = cli('validate', bad);
+    assert.equal(r.status, 2);
+    // The redis key list grows with the sink's options: match its start.
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 1 problem:\n  sinks\\[0\\]\\.sink\\.colour: unknown key; valid keys: type, url, key, `,
+      ),
+    );
+    writeFileSync(
+      bad,
+      'version: 1\nname: x\ntopics: [{ name: in }]\nsinks:\n  - name: s\n    topics: [in]\n    sink: { type: redis, url: redis://h }\n',
+    );
+    const missing = cli('validate', bad, '--strict');
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /--strict: unknown option; valid options: \(none\)/);
+    const two = cli('validate');
+    assert.equal(two.status, 2);
+    assert.match(
+      two.stderr,
+      /<topology.yaml>: required; usage: tributary validate <topology.yaml>/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
