@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { REPO, ensureServices } from '../helpers.ts';
 
-const SERVICES = ['kafka', 'postgres', 'mariadb', 'redis', 'clickhouse', 's3'];
+const SERVICES = [
+  'kafka',
+  'postgres',
+  'mariadb',
+  'redis',
+  'clickhouse',
+  's3',
+  'opensearch',
+  'elasticsearch',
+];
 
 function run(script: string, ...args: string[]) {
   return spawnSync('bash', [`infra/${script}`, ...args], { cwd: REPO, encoding: 'utf8' });
@@ -16,7 +25,7 @@ test('infra/up with an unknown service exits non-zero and names the valid servic
   assert.notEqual(r.status, 0);
   assert.match(
     r.stderr,
-    /unknown service 'nosuchservice'; valid services: kafka postgres mariadb redis clickhouse s3/,
+    /unknown service 'nosuchservice'; valid services: kafka postgres mariadb redis clickhouse s3 opensearch elasticsearch/,
   );
   const d = run('down', 'nosuchservice');
   assert.notEqual(d.status, 0);
