@@ -236,6 +236,8 @@ for (const phase of phases) {
   const p = spawnSync(
     process.execPath,
     [
+      // e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a phase
+      ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
       '--expose-gc',
       '--no-warnings',
       '--import',

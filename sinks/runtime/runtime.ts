@@ -74,6 +74,8 @@ export class SinkRuntime {
   private loop: Promise<void> | undefined;
   /** The batch being written (a PositionedSink hears of a new assignment only after it). */
   private writing: Promise<unknown> | undefined;
+  /** A permanent store error raised while a PositionedSink handled an assignment. */
+  private assignFailure: unknown;
   private readonly counters: SinkMetrics = {
     consumed: 0,
     written: 0,
@@ -243,6 +245,7 @@ export class SinkRuntime {
           }
           kafkaAttempt = 0;
         } catch (err) {
+          if (this.assignFailure !== undefined) throw this.assignFailure;
           kafkaAttempt++;
           this.log(`consumer failed (${(err as Error).message}); rejoining`);
           await settle().catch((e: unknown) => {
@@ -395,7 +398,15 @@ export class SinkRuntime {
   ): Promise<PartitionPosition[]> {
     const sink = this.sink!;
     await this.writing;
-    return isPositionedSink(sink) ? sink.onAssigned(partitions) : [];
+    if (!isPositionedSink(sink)) return [];
+    try {
+      return await sink.onAssigned(partitions);
+    } catch (err) {
+      // A store error retrying cannot fix (no such bucket, access denied) stops the service;
+      // transient ones make the consumer rejoin with backoff.
+      if (!isRetryable(err)) this.assignFailure = err;
+      throw err;
+    }
   }
 
   private async resetConsumer(): Promise<void> {

@@ -40,12 +40,18 @@ interface OpenFile {
   bytes: number;
 }
 
+let lastTable: { ns: unknown; table: unknown; name: string } | undefined;
+
 /** `<schema or db>.<table>` from the source block, else the last topic segment. */
 export function tableOf(e: ChangeEvent): string {
   const s = e.value.source;
   if (typeof s.table === 'string' && s.table) {
     const ns = typeof s.schema === 'string' && s.schema ? s.schema : s.db;
-    return ns ? `${ns}.${s.table}` : s.table;
+    // Consecutive events almost always share their table: reuse the string.
+    if (lastTable?.ns === ns && lastTable.table === s.table) return lastTable.name;
+    const name = ns ? `${ns}.${s.table}` : s.table;
+    lastTable = { ns, table: s.table, name };
+    return name;
   }
   return e.topic.split('.').pop() ?? e.topic;
 }
@@ -58,6 +64,7 @@ export class PartitionWriter {
   /** Closed files not yet uploaded, oldest first. */
   readonly pending: ClosedFile[] = [];
   private open: OpenFile | undefined;
+  private readonly scratch: unknown[] = [];
 
   constructor(
     readonly topic: string,
@@ -84,11 +91,12 @@ export class PartitionWriter {
     const before = v.before;
     const sourceTs = v.source.ts_ms || v.ts_ms;
     const window = Math.floor(sourceTs / this.config.roll.intervalMs);
+    const table = tableOf(event);
     const path =
       this.config.partitionBy === 'source-hour'
         ? hourPath(sourceTs)
         : this.config.partitionBy === 'table'
-          ? tablePath(tableOf(event))
+          ? tablePath(table)
           : '';
 
     let open = this.open;
@@ -103,8 +111,10 @@ export class PartitionWriter {
       open?.layout ??
       layoutFor(event.schemas?.row, row, before, this.config.includeBefore, event.key);
 
-    // Convert first: a record that cannot be written changes nothing.
-    const values: unknown[] = new Array(layout.columns.length + META_COLUMNS.length);
+    // Convert first: a record that cannot be written changes nothing. (One scratch row per
+    // writer: the builder copies the values into its columns.)
+    const values = this.scratch;
+    values.length = layout.columns.length + META_COLUMNS.length;
     let bytes = 0;
     try {
       const width = this.config.includeBefore ? layout.columns.length / 2 : layout.columns.length;
@@ -129,7 +139,7 @@ export class PartitionWriter {
     values[n++] = v.op;
     values[n++] = BigInt(v.ts_ms);
     values[n++] = BigInt(sourceTs);
-    values[n++] = tableOf(event);
+    values[n++] = table;
     values[n++] = this.topic;
     values[n++] = this.partition;
     values[n++] = offset;

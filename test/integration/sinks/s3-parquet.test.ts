@@ -593,4 +593,22 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
       ['11'],
     );
   });
+
+  it('a bucket that does not exist stops the sink with the S3 error instead of retrying forever', async () => {
+    const topic = uniqueName('s3p-nobucket');
+    await createTopic(kafka, topic, 1);
+    const runtime = new SinkRuntime(
+      {
+        name: uniqueName('s3p-nobucket'),
+        topics: [topic],
+        sink: { ...s3Sink('x'), url: `s3://${uniqueName('no-such-bucket')}/x` },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    await assert.rejects(
+      Promise.race([runtime.done, sleep(30_000).then(() => 'still running')]),
+      /listing s3:\/\/no-such-bucket.*(NoSuchBucket|does not exist)/i,
+    );
+  });
 });
