@@ -35,7 +35,7 @@ import {
 } from './harness.ts';
 
 const kafka = defaultKafkaConfig('sink-search-test');
-/** Both flavors run the data tests; the outage and SIGKILL tests run on OpenSearch. */
+/** Both flavors run the data and outage tests; the SIGKILL test runs on OpenSearch. */
 const FLAVORS = [
   { flavor: 'opensearch', url: 'http://127.0.0.1:9200', faults: true },
   { flavor: 'elasticsearch', url: 'http://127.0.0.1:9201', faults: false },
@@ -274,35 +274,35 @@ for (const f of FLAVORS)
       assert.equal((hit.body.hits.total as { value: number }).value, 1, 'placed_at is a date');
     });
 
-    if (f.faults)
-      it('a store outage pauses consumption and the sink catches up when OpenSearch returns', async () => {
-        const topic = `${uniqueName('search-sink-outage')}.public.stock`;
-        const index = uniqueName('so');
-        indexes.push(index);
-        await createTopic(kafka, topic, 3);
-        await produce(kafka, encode(workload(topic, 20_000, 1000, 59)));
-        const proxy = new OutageProxy(9200);
-        await proxy.up();
-        const logs: string[] = [];
-        const runtime = new SinkRuntime(
-          {
-            name: uniqueName('search-sink-outage'),
-            topics: [topic],
-            batch: { maxRecords: 200, lingerMs: 20 },
-            retry: { initialMs: 100, maxMs: 1000 },
-            sink: {
-              type: 'search',
-              url: `http://127.0.0.1:${proxy.port}`,
-              index,
-              requestTimeoutMs: 5000,
-            },
+    it('a store outage pauses consumption and the sink catches up when the server returns', async () => {
+      const topic = `${uniqueName('search-sink-outage')}.public.stock`;
+      const index = uniqueName('so');
+      indexes.push(index);
+      await createTopic(kafka, topic, 3);
+      await produce(kafka, encode(workload(topic, 20_000, 1000, 59)));
+      const proxy = new OutageProxy(Number(new URL(f.url).port));
+      await proxy.up();
+      const logs: string[] = [];
+      const runtime = new SinkRuntime(
+        {
+          name: uniqueName('search-sink-outage'),
+          topics: [topic],
+          batch: { maxRecords: 200, lingerMs: 20 },
+          retry: { initialMs: 100, maxMs: 1000 },
+          sink: {
+            type: 'search',
+            flavor: f.flavor,
+            url: `http://127.0.0.1:${proxy.port}`,
+            index,
+            requestTimeoutMs: 5000,
           },
-          { kafka, log: (m) => logs.push(m) },
-        );
-        await throughOutage(kafka, runtime, topic, proxy, logs);
-        const { rows: expected } = await expectedState(kafka, topic);
-        assertStoreEquals(await indexState(os, index), expected);
-      });
+        },
+        { kafka, log: (m) => logs.push(m) },
+      );
+      await throughOutage(kafka, runtime, topic, proxy, logs);
+      const { rows: expected } = await expectedState(kafka, topic);
+      assertStoreEquals(await indexState(os, index), expected);
+    });
 
     if (f.faults)
       it('a sink process killed with SIGKILL 3 times mid-stream ends equal to a recomputation from the topic', async () => {
