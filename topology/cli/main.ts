@@ -49,12 +49,12 @@ const COMMANDS: Record<string, Command> = {
   },
   plan: {
     summary: 'show the topics, slots and publications a topology would create or change',
-    usage: 'tributary plan <topology.yaml> [--no-control]',
+    usage: 'tributary plan <topology.yaml> [--no-control] [--configs-topic T] [--status-topic T]',
     run: runPlan,
   },
   deploy: {
     summary: 'create them (idempotent) and store the topology in the control plane',
-    usage: 'tributary deploy <topology.yaml> [--no-control]',
+    usage: 'tributary deploy <topology.yaml> [--no-control] [--configs-topic T] [--status-topic T]',
     run: runDeploy,
   },
   run: {
@@ -64,22 +64,23 @@ const COMMANDS: Record<string, Command> = {
   },
   status: {
     summary: "each task's state, lag and last error",
-    usage: 'tributary status <topology.yaml>',
+    usage: 'tributary status <topology.yaml> [--configs-topic T] [--status-topic T]',
     run: runStatus,
   },
   pause: {
     summary: 'pause a deployed topology (workers stop its tasks)',
-    usage: 'tributary pause <topology.yaml>',
+    usage: 'tributary pause <topology.yaml> [--configs-topic T] [--status-topic T]',
     run: runPause,
   },
   resume: {
     summary: 'resume a paused topology',
-    usage: 'tributary resume <topology.yaml>',
+    usage: 'tributary resume <topology.yaml> [--configs-topic T] [--status-topic T]',
     run: runResume,
   },
   restart: {
     summary: "restart a deployed topology's tasks",
-    usage: 'tributary restart <topology.yaml> [--only-failed]',
+    usage:
+      'tributary restart <topology.yaml> [--only-failed] [--configs-topic T] [--status-topic T]',
     run: runRestart,
   },
   snapshot: {

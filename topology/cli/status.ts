@@ -6,7 +6,7 @@ import { KafkaAdmin } from '../../core/kafka/index.ts';
 import type { KafkaConfig } from '../../core/kafka/index.ts';
 import type { ControlStore } from '../control/index.ts';
 import { listTasks, processorAppId, sinkGroup, sourceNames } from '../spec/index.ts';
-import type { SourceSpec, Topology } from '../spec/index.ts';
+import type { SourceSpec, TaskKind, Topology } from '../spec/index.ts';
 
 export async function topologyStatus(
   t: Topology,
@@ -55,6 +55,8 @@ export async function topologyStatus(
         lag = `lag unknown (${(err as Error).message.split('\n')[0]})`;
       }
       lines.push(`  ${task.id.padEnd(width)}  ${state.padEnd(20)}  ${lag}`);
+      if (s?.metrics && s.state === 'RUNNING')
+        lines.push(`    ${describeMetrics(task.kind, s.metrics)}`);
       if (s?.trace) lines.push(`    last error: ${s.trace.split('\n')[0]}`);
     }
   } finally {
@@ -80,4 +82,33 @@ async function slotLag(s: SourceSpec): Promise<string> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** One line of a task's counters (from createTask's metrics(), locally or in a worker's status record). */
+export function describeMetrics(kind: TaskKind, metrics: unknown): string {
+  const m = (metrics ?? {}) as Record<string, unknown>;
+  const parts: string[] = [];
+  if (kind === 'source') {
+    parts.push(`${num(m.events)} events in ${num(m.transactions)} transactions`);
+    if (typeof m.lagBytes === 'number') parts.push(`slot lag ${m.lagBytes} B`);
+    if (m.snapshotRows !== undefined) parts.push(`snapshot ${num(m.snapshotRows)} rows`);
+  } else if (kind === 'processor') {
+    parts.push(
+      `${num(m.processed)} processed, ${num(m.emitted)} emitted, ${num(m.commits)} commits`,
+    );
+    const dl = Object.values((m.deadLettered ?? {}) as Record<string, number>).reduce(
+      (a, b) => a + b,
+      0,
+    );
+    if (dl) parts.push(`${dl} dead-lettered`);
+  } else {
+    parts.push(`${num(m.written)} written, ${num(m.consumed)} consumed, ${num(m.batches)} batches`);
+    if (m.deadLettered) parts.push(`${num(m.deadLettered)} dead-lettered`);
+    if (m.storeDown) parts.push('STORE DOWN');
+  }
+  return parts.join(', ');
+}
+
+function num(v: unknown): string {
+  return typeof v === 'number' ? String(v) : '0';
 }

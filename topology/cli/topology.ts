@@ -12,7 +12,7 @@ import { checkTopology, listTasks, problemsError } from '../spec/index.ts';
 import type { Topology } from '../spec/index.ts';
 import { Supervisor, kafkaConfigFor } from '../supervisor/index.ts';
 import type { TaskStatus } from '../supervisor/index.ts';
-import { topologyStatus } from './status.ts';
+import { describeMetrics, topologyStatus } from './status.ts';
 
 interface Loaded {
   file: string;
@@ -119,11 +119,20 @@ export function storedForm(l: Loaded): Record<string, unknown> {
   return copy as Record<string, unknown>;
 }
 
+/** Options naming the control topics, as `tributary worker` takes them (default: the shared ones). */
+const CONTROL_OPTIONS = { 'configs-topic': 'string', 'status-topic': 'string' } as const;
+const CONTROL_USAGE = '[--configs-topic T] [--status-topic T]';
+
 async function openControl(
   kafka: KafkaConfig,
   required: boolean,
+  opts: Record<string, string | number | boolean>,
 ): Promise<ControlStore | undefined> {
-  const store = new ControlStore({ kafka: { ...kafka, clientId: `${kafka.clientId}-cli` } });
+  const store = new ControlStore({
+    kafka: { ...kafka, clientId: `${kafka.clientId}-cli` },
+    ...(opts['configs-topic'] ? { configsTopic: String(opts['configs-topic']) } : {}),
+    ...(opts['status-topic'] ? { statusTopic: String(opts['status-topic']) } : {}),
+  });
   store.start();
   try {
     await store.sync(10_000);
@@ -162,13 +171,13 @@ async function withPrintedPlan(
 ): Promise<number> {
   const { file, opts } = parseCommand(
     args,
-    { 'no-control': 'flag' },
-    `tributary ${command} <topology.yaml> [--no-control]`,
+    { 'no-control': 'flag', ...CONTROL_OPTIONS },
+    `tributary ${command} <topology.yaml> [--no-control] ${CONTROL_USAGE}`,
   );
   const l = loadTopology(file);
   printWarnings(l);
   const kafka = kafkaConfigFor(l.topology.kafka, command);
-  const control = opts['no-control'] ? undefined : await openControl(kafka, false);
+  const control = opts['no-control'] ? undefined : await openControl(kafka, false, opts);
   try {
     const plan = await makePlan(l, kafka, control);
     console.log(`${summary(l.topology)}\n${formatPlan(plan)}`);
@@ -275,35 +284,20 @@ function printProgress(statuses: TaskStatus[]): void {
 }
 
 function progressOf(s: TaskStatus): string {
-  const m = (s.metrics ?? {}) as Record<string, unknown>;
-  const parts: string[] = [];
-  if (s.kind === 'source') {
-    parts.push(`${m.events ?? 0} events in ${m.transactions ?? 0} transactions`);
-    if (typeof m.lagBytes === 'number') parts.push(`slot lag ${m.lagBytes} B`);
-    if (m.snapshotRows !== undefined) parts.push(`snapshot ${m.snapshotRows} rows`);
-  } else if (s.kind === 'processor') {
-    parts.push(
-      `${m.processed ?? 0} processed, ${m.emitted ?? 0} emitted, ${m.commits ?? 0} commits`,
-    );
-    const dl = Object.values((m.deadLettered ?? {}) as Record<string, number>).reduce(
-      (a, b) => a + b,
-      0,
-    );
-    if (dl) parts.push(`${dl} dead-lettered`);
-  } else {
-    parts.push(`${m.written ?? 0} written, ${m.consumed ?? 0} consumed, ${m.batches ?? 0} batches`);
-    if (m.deadLettered) parts.push(`${m.deadLettered} dead-lettered`);
-    if (m.storeDown) parts.push('STORE DOWN');
-  }
+  const parts = [describeMetrics(s.kind, s.metrics)];
   if (s.lastError) parts.push(`last error: ${s.lastError}`);
   return parts.join(', ');
 }
 
 export async function runStatus(args: string[]): Promise<number> {
-  const { file } = parseCommand(args, {}, 'tributary status <topology.yaml>');
+  const { file, opts } = parseCommand(
+    args,
+    CONTROL_OPTIONS,
+    `tributary status <topology.yaml> ${CONTROL_USAGE}`,
+  );
   const l = loadTopology(file);
   const kafka = kafkaConfigFor(l.topology.kafka, 'status');
-  const control = await openControl(kafka, false);
+  const control = await openControl(kafka, false, opts);
   try {
     console.log(await topologyStatus(l.topology, kafka, control));
     return 0;
@@ -322,10 +316,14 @@ async function controlCommand(
     opts: Record<string, string | number | boolean>,
   ) => Promise<string>,
 ): Promise<number> {
-  const { file, opts } = parseCommand(args, known, usage);
+  const { file, opts } = parseCommand(
+    args,
+    { ...known, ...CONTROL_OPTIONS },
+    `${usage} ${CONTROL_USAGE}`,
+  );
   const l = loadTopology(file);
   const kafka = kafkaConfigFor(l.topology.kafka, 'cli');
-  const store = (await openControl(kafka, true))!;
+  const store = (await openControl(kafka, true, opts))!;
   try {
     if (!store.getConfig('topology', l.topology.name))
       throw new TributaryError(
