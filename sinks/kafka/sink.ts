@@ -93,6 +93,17 @@ export class KafkaForwardSink implements Sink {
   }
 
   async open(): Promise<void> {
+    await this.connectPositions();
+  }
+
+  /**
+   * (Re)creates the positions-group client and looks up the group's coordinator. Done at open
+   * and after any failed batch, so a coordinator that moved is found again.
+   */
+  private async connectPositions(): Promise<void> {
+    await this.positions?.close().catch(() => undefined);
+    this.positions = undefined;
+    this.generation = undefined;
     const positions = new KafkaPartitionConsumer(this.target, { groupId: this.groupId });
     try {
       this.generation = await positions.nonMemberGeneration();
@@ -106,6 +117,7 @@ export class KafkaForwardSink implements Sink {
   }
 
   async writeBatch(records: SinkRecord[]): Promise<WriteResult> {
+    if (!this.positions) await this.connectPositions();
     const rejected: RejectedRecord[] = [];
     const byPartition = new Map<string, Array<{ record: SinkRecord; index: number }>>();
     records.forEach((record, index) => {
@@ -118,7 +130,12 @@ export class KafkaForwardSink implements Sink {
       [...byPartition.values()].map((list) => this.forwardPartition(list, rejected)),
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    if (failed) {
+      // The next attempt reconnects the positions client (and finds the coordinator again).
+      await this.positions?.close().catch(() => undefined);
+      this.positions = undefined;
+      throw failed.reason;
+    }
     return { rejected };
   }
 
