@@ -87,22 +87,28 @@ export class Supervisor {
     }
   }
 
-  /** Resolves once every running task reports ready; rejects if one fails first. */
+  /**
+   * Resolves once every task is running (or deliberately paused or stopped); rejects as soon as
+   * one has failed, or after `timeoutMs`.
+   */
   async ready(timeoutMs = 120_000): Promise<void> {
-    const waits = [...this.slots.values()].map((s) => s.service?.ready ?? Promise.resolve());
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => {
-        const waiting = [...this.slots.values()]
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const slots = [...this.slots.values()];
+      const failed = slots.find((s) => s.state === 'failed');
+      if (failed)
+        throw new Error(`${failed.task.id} failed: ${failed.lastError ?? 'unknown error'}`);
+      if (
+        slots.every((s) => s.state === 'running' || s.state === 'paused' || s.state === 'stopped')
+      )
+        return;
+      if (Date.now() > deadline) {
+        const waiting = slots
           .filter((s) => s.state !== 'running')
           .map((s) => `${s.task.id} (${s.state})`);
-        rej(new Error(`not ready after ${timeoutMs} ms: ${waiting.join(', ') || 'unknown'}`));
-      }, timeoutMs);
-    });
-    try {
-      await Promise.race([Promise.all(waits), timeout, this.done.then(() => undefined)]);
-    } finally {
-      clearTimeout(timer);
+        throw new Error(`not ready after ${timeoutMs} ms: ${waiting.join(', ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 

@@ -438,8 +438,41 @@ describe('topology plan, deploy and run', { timeout: 240_000 }, () => {
       }
       const after = await slot(`${id}_paused`);
       assert.notEqual(after!.confirmed, before!.confirmed, 'the slot advanced after resume');
+
+      // restart: a fresh service continues from the stored position (no replay, no loss).
+      await sup.restart(taskId);
+      await sup.ready(60_000);
+      assert.equal(sup.status()[0]!.restarts, 1);
+      await db.query(`UPDATE ${schema}.customers SET name = name || '?' WHERE id = 10`);
+      const restarted = await waitFor('the update after restart', async () => {
+        const m = await eventsByKey(topic);
+        return [...m.values()].reduce((a, b) => a + b, 0) >= 16 ? m : undefined;
+      });
+      const total = [...restarted.values()].reduce((a, b) => a + b, 0);
+      assert.equal(total, 16, 'exactly one more event: nothing replayed by the restart');
     } finally {
       await sup.stop();
     }
+  });
+
+  it('run fails fast with exit 1 when a task cannot start (missing input topic, --no-deploy)', async () => {
+    const lone = join(dir, 'lone.yaml');
+    writeFileSync(
+      lone,
+      `version: 1\nname: ${name}-lone\nprocessors:\n  - name: p\n    inputs: [${id}.nothing]\n    chain: [{ builtin: unwrap }]\ntopics: [{ name: ${id}.nothing }]\n`,
+    );
+    const r = spawnSync(process.execPath, ['bin/tributary.js', 'run', lone, '--no-deploy'], {
+      cwd: REPO,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(`\\[run\\] ${name}-lone/processor/p: failed — .*${id}\\.nothing`),
+    );
+    assert.match(r.stderr, new RegExp(`\\[run\\] stopped: ${name}-lone/processor/p failed`));
+    assert.doesNotMatch(r.stdout, /all 1 tasks running/);
   });
 });
