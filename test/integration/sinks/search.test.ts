@@ -24,10 +24,12 @@ import {
   createTopic,
   encode,
   expectedState,
+  groupProgress,
   killDuringBacklog,
   olderVersionsShuffled,
   produce,
   readAll,
+  sleep,
   tableSchemas,
   throughOutage,
   waitCaughtUp,
@@ -300,6 +302,42 @@ for (const f of FLAVORS)
         { kafka, log: (m) => logs.push(m) },
       );
       await throughOutage(kafka, runtime, topic, proxy, logs);
+      const { rows: expected } = await expectedState(kafka, topic);
+      assertStoreEquals(await indexState(os, index), expected);
+    });
+
+    it('a write block on the index (403 per item) pauses the sink until it is lifted, then it catches up', async () => {
+      const topic = `${uniqueName('search-sink-block')}.public.stock`;
+      const index = uniqueName('sb');
+      indexes.push(index);
+      await createTopic(kafka, topic, 2);
+      await produce(kafka, encode(workload(topic, 2000, 300, 61)));
+      const name = uniqueName('search-sink-block');
+      const logs: string[] = [];
+      const sink = { type: 'search' as const, flavor: f.flavor, url: f.url, index };
+      const runtime = new SinkRuntime(
+        { name, topics: [topic], retry: { initialMs: 100, maxMs: 500 }, sink },
+        { kafka, log: (m) => logs.push(m) },
+      );
+      await runtime.start();
+      try {
+        await waitCaughtUp(kafka, name, topic, 60_000);
+        await os.indices.putSettings({ index, body: { 'index.blocks.write': true } });
+        await produce(kafka, encode(workload(topic, 2000, 300, 62)));
+        await sleep(2500);
+        const during = await groupProgress(kafka, name, topic);
+        assert.ok(during.committed < during.end, 'nothing committed while the index is blocked');
+        assert.equal(runtime.metrics().storeDown, true);
+        assert.equal(runtime.metrics().deadLettered, 0, "a blocked index is not the data's fault");
+        assert.ok(
+          logs.some((l) => /status 403/.test(l)),
+          logs.join('\n'),
+        );
+        await os.indices.putSettings({ index, body: { 'index.blocks.write': false } });
+        await waitCaughtUp(kafka, name, topic, 60_000);
+      } finally {
+        await runtime.stop();
+      }
       const { rows: expected } = await expectedState(kafka, topic);
       assertStoreEquals(await indexState(os, index), expected);
     });
