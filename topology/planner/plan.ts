@@ -279,8 +279,10 @@ async function inspectDatabase(
       target: 'publication',
       source: d.index,
       name: d.publication,
-      action: 'create',
-      detail: `FOR TABLE ${tables.join(', ')} — source ${d.source.name}`,
+      action: tables.length ? 'create' : 'unknown',
+      detail: tables.length
+        ? `FOR TABLE ${tables.join(', ')} — source ${d.source.name}`
+        : 'no existing table to publish (see the problems below)',
       tables,
       missing: tables,
     });
