@@ -4,13 +4,16 @@ export type {
   KeyedWrite,
   PartitionPosition,
   PositionedSink,
+  RawRecordSink,
   RejectedRecord,
   Sink,
   SinkRecord,
+  UndecodedRecord,
   WriteResult,
 } from './sink.ts';
 export {
   isPositionedSink,
+  isRawRecordSink,
   RecordRejectedError,
   RetryableSinkError,
   keyIdentity,

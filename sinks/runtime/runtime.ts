@@ -12,8 +12,8 @@ import { parseSinkRuntimeConfig } from './config.ts';
 import type { SinkRuntimeConfig, SinkRuntimeConfigInput } from './config.ts';
 import { createSink } from './registry.ts';
 import { backoffDelay, errorClass, isRetryable, sleep } from './retry.ts';
-import type { PartitionPosition, Sink, SinkRecord } from './sink.ts';
-import { isPositionedSink } from './sink.ts';
+import type { PartitionPosition, Sink, SinkRecord, UndecodedRecord } from './sink.ts';
+import { isPositionedSink, isRawRecordSink } from './sink.ts';
 import { StoppedError, writeWithPolicy } from './writer.ts';
 
 /**
@@ -291,30 +291,27 @@ export class SinkRuntime {
     consumer: KafkaConsumer,
     signal: AbortSignal,
   ): Promise<boolean> {
-    const decoded: SinkRecord[] = [];
+    // A RawRecordSink also takes truncates and records that are not change events.
+    const takesRaw = isRawRecordSink(this.sink!);
+    const decoded: Array<SinkRecord | UndecodedRecord> = [];
     const dead: Array<{ raw: IncomingRecord; error: unknown }> = [];
-    const rawOf = new Map<SinkRecord, IncomingRecord>();
     for (const raw of records) {
+      const origin = { topic: raw.topic, partition: raw.partition, offset: raw.offset, raw };
       try {
         const d = fromKafkaRecord(raw, { keepSchemas: true });
-        if (d.kind === 'change' && d.event.value.op === 't') {
+        if (d.kind === 'change' && d.event.value.op === 't' && !takesRaw) {
           dead.push({ raw, error: truncateUnsupported() });
           continue;
         }
-        const rec: SinkRecord = {
-          ...d,
-          topic: raw.topic,
-          partition: raw.partition,
-          offset: raw.offset,
-        };
         if (d.kind === 'tombstone') this.counters.tombstones++;
-        rawOf.set(rec, raw);
-        decoded.push(rec);
+        decoded.push({ ...d, ...origin });
       } catch (err) {
-        dead.push({ raw, error: err });
+        if (takesRaw) decoded.push({ kind: 'undecoded', reason: err as Error, ...origin });
+        else dead.push({ raw, error: err });
       }
     }
-    const outcome = await writeWithPolicy(this.sink!, decoded, {
+    // Without the capability `decoded` holds SinkRecords only.
+    const outcome = await writeWithPolicy<SinkRecord | UndecodedRecord>(this.sink!, decoded, {
       backoff: this.config.retry,
       signal,
       onRetry: (err, attempt, delay) => {
@@ -324,7 +321,7 @@ export class SinkRuntime {
     });
     if (this.counters.storeDown) this.log('store is back; resuming consumption');
     this.counters.storeDown = false;
-    for (const r of outcome.rejected) dead.push({ raw: rawOf.get(r.record)!, error: r.error });
+    for (const r of outcome.rejected) dead.push({ raw: r.record.raw!, error: r.error });
     try {
       if (dead.length > 0)
         await this.producer!.send(dead.map((d) => this.deadLetter(d.raw, d.error)));

@@ -6,11 +6,27 @@
 import type { ChangeEvent, Row, RowKey, Tombstone } from '../../core/events/index.ts';
 import { stringifyJson } from '../../core/events/index.ts';
 import { TributaryError } from '../../core/errors/index.ts';
+import type { IncomingRecord } from '../../core/kafka/index.ts';
+
+/** Where a record came from; `raw` (set by the runtime) is the record as consumed. */
+interface RecordOrigin {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  /** Key and value bytes, all headers and the timestamp, exactly as read from Kafka. */
+  raw?: IncomingRecord;
+}
 
 /** A decoded record with the Kafka coordinates it came from. */
 export type SinkRecord = (
   { kind: 'change'; event: ChangeEvent } | { kind: 'tombstone'; tombstone: Tombstone }
-) & { topic: string; partition: number; offset: bigint };
+) &
+  RecordOrigin;
+
+/** A record that is not a change event (other JSON, binary); `reason` says why it did not decode. */
+export type UndecodedRecord = { kind: 'undecoded'; reason: Error } & RecordOrigin & {
+    raw: IncomingRecord;
+  };
 
 /** A record the sink could not apply and that retrying cannot fix (goes to the dead-letter topic). */
 export interface RejectedRecord {
@@ -76,6 +92,21 @@ export interface PositionedSink extends Sink {
 export function isPositionedSink(sink: Sink): sink is PositionedSink {
   const s = sink as Partial<PositionedSink>;
   return typeof s.onAssigned === 'function' && typeof s.durablePositions === 'function';
+}
+
+/**
+ * Optional capability of a sink that copies records as consumed (Kafka → Kafka forwarding).
+ * Its writeBatch also receives what the runtime keeps from other sinks: truncate events (kind
+ * 'change', op 't'), and records that are not change events (kind 'undecoded'), which would
+ * otherwise be dead-lettered. A sink that cannot take one rejects it (dead letter, counted).
+ */
+export interface RawRecordSink extends Sink {
+  readonly rawRecords: true;
+  writeBatch(records: Array<SinkRecord | UndecodedRecord>): Promise<WriteResult | void>;
+}
+
+export function isRawRecordSink(sink: Sink): sink is RawRecordSink {
+  return (sink as Partial<RawRecordSink>).rawRecords === true;
 }
 
 /** A transient store failure: the batch is retried with backoff. */

@@ -9,13 +9,13 @@
  * Bisection re-applies records that already landed; that is safe because sinks are idempotent.
  */
 import { TributaryError } from '../../core/errors/index.ts';
-import type { RejectedRecord, Sink, SinkRecord } from './sink.ts';
+import type { RejectedRecord, SinkRecord, WriteResult } from './sink.ts';
 import { RecordRejectedError } from './sink.ts';
 import type { BackoffPolicy } from './retry.ts';
 import { backoffDelay, isRetryable, sleep } from './retry.ts';
 
-export interface WriteOutcome {
-  rejected: Array<{ record: SinkRecord; error: Error }>;
+export interface WriteOutcome<R = SinkRecord> {
+  rejected: Array<{ record: R; error: Error }>;
   /** Attempts that failed with a retryable error. */
   retries: number;
 }
@@ -34,21 +34,26 @@ export class StoppedError extends TributaryError {
   }
 }
 
-export async function writeWithPolicy(
-  sink: Sink,
-  records: SinkRecord[],
+/** The part of a sink the policy drives (R: SinkRecord, or a RawRecordSink's wider records). */
+interface BatchWriter<R> {
+  writeBatch(records: R[]): Promise<WriteResult | void>;
+}
+
+export async function writeWithPolicy<R = SinkRecord>(
+  sink: BatchWriter<R>,
+  records: R[],
   options: WriterOptions,
-): Promise<WriteOutcome> {
-  const outcome: WriteOutcome = { rejected: [], retries: 0 };
+): Promise<WriteOutcome<R>> {
+  const outcome: WriteOutcome<R> = { rejected: [], retries: 0 };
   await writePart(sink, records, options, outcome);
   return outcome;
 }
 
-async function writePart(
-  sink: Sink,
-  records: SinkRecord[],
+async function writePart<R>(
+  sink: BatchWriter<R>,
+  records: R[],
   options: WriterOptions,
-  outcome: WriteOutcome,
+  outcome: WriteOutcome<R>,
 ): Promise<void> {
   if (records.length === 0) return;
   let attempt = 0;
