@@ -10,7 +10,7 @@
  * transaction commits, or not at all.
  */
 import type { ChangeEvent, RowKey } from '../../core/events/index.ts';
-import { stringifyJson } from '../../core/events/index.ts';
+import { stringifyFlat } from '../../core/events/json.ts';
 
 export type {
   ChangeEvent,
@@ -157,7 +157,8 @@ export function isProcessorDefinition(x: unknown): x is ProcessorDefinition {
 
 /** The store key of a row key: its JSON text, as the row key appears on the wire. */
 export function keyString(key: RowKey): string {
-  return stringifyJson(key);
+  // stringifyFlat: the same text as stringifyJson, without a replacer when no bigint is present.
+  return stringifyFlat(key);
 }
 
 export function storeName(d: StoreDeclaration): string {
