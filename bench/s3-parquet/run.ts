@@ -1,16 +1,19 @@
 // S3 Parquet sink throughput: rows/s written as snappy Parquet (rows of ~500 bytes of JSON) to
 // the local filesystem and to s3rver, through Kafka and the sink runtime, with peak memory, next
-// to the rate of hyparquet-writer alone on the same rows measured in the same run.
+// to the rate of hyparquet-writer alone writing the same rows and columns (row + metadata
+// columns), measured in the same run.
 //   node --import tsx bench/s3-parquet/run.ts [rows=200000] [phases=library,sink,file,s3]
 // Needs: bash infra/up kafka s3
-// Each phase runs in its own process, so its peak memory is its own: the library and sink-only
-// phases hold the generated rows in memory (counted); the Kafka phases read them from a topic.
+// Each phase runs in its own process, so its peak memory is its own. The library and sink-only
+// phases generate their input as they go (generation is not timed); the Kafka phases read it
+// from a topic produced beforehand.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ByteWriter, parquetWrite } from 'hyparquet-writer';
+import type { SchemaElement } from 'hyparquet';
 import { snappyCompress } from 'hysnappy';
 import { toKafkaRecords } from '../../core/events/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
@@ -18,6 +21,7 @@ import { defaultKafkaConfig } from '../../core/kafka/index.ts';
 import { SinkRuntime } from '../../sinks/runtime/runtime.ts';
 import type { SinkRecord } from '../../sinks/runtime/sink.ts';
 import { s3ParquetSinkConfigSchema } from '../../sinks/s3-parquet/config.ts';
+import { META_COLUMNS } from '../../sinks/s3-parquet/schema.ts';
 import { S3ParquetSink } from '../../sinks/s3-parquet/sink.ts';
 import { createTopic, produce, rng, waitCaughtUp } from '../../test/integration/sinks/harness.ts';
 import { uniqueName } from '../../test/integration/helpers.ts';
@@ -35,12 +39,16 @@ const WORDS =
 
 /** ~500-byte rows: a few typed columns and a free-text note. */
 function makeEvents(topic: string): ChangeEvent[] {
+  return [...eventStream(topic, ROWS)];
+}
+
+/** The same events, generated as they are consumed (the input does not sit in the heap). */
+function* eventStream(topic: string, count: number): Generator<ChangeEvent> {
   const rand = rng(11);
-  const out: ChangeEvent[] = [];
-  for (let i = 0; i < ROWS; i++) {
+  for (let i = 0; i < count; i++) {
     let note = '';
     while (note.length < 330) note += WORDS[Math.floor(rand() * WORDS.length)] + ' ';
-    out.push({
+    yield {
       topic,
       key: { id: i },
       version: BigInt(1_000_000 + i),
@@ -69,28 +77,48 @@ function makeEvents(topic: string): ChangeEvent[] {
         op: 'c',
         ts_ms: T0 + Math.floor(i / 100) + 3,
       },
-    });
+    };
+  }
+}
+
+function take<T>(it: Iterator<T>, n: number): T[] {
+  const out: T[] = [];
+  for (let r = it.next(); !r.done; r = it.next()) {
+    out.push(r.value);
+    if (out.length === n) break;
   }
   return out;
 }
 
-/** Peak RSS and heap while `fn` runs (sampled every 10 ms). */
+/**
+ * The time of `fn`, the process's peak RSS (kernel maxrss: the phase runs in its own process)
+ * and the heap after the run; when `fn` uses the
+ * `timed` helper, only the timed sections count (input generation is left out).
+ */
 async function measured(
-  fn: () => Promise<void>,
+  fn: (timed: <T>(section: () => T | Promise<T>) => Promise<T>) => Promise<void>,
 ): Promise<{ ms: number; rssMB: number; heapMB: number }> {
   global.gc?.();
-  let rss = process.memoryUsage().rss;
-  let heap = process.memoryUsage().heapUsed;
-  const timer = setInterval(() => {
-    const m = process.memoryUsage();
-    rss = Math.max(rss, m.rss);
-    heap = Math.max(heap, m.heapUsed);
-  }, 10);
+  let sections = 0;
+  let sectionMs = 0;
+  const timed = async <T>(section: () => T | Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await section();
+    } finally {
+      sections++;
+      sectionMs += performance.now() - t0;
+    }
+  };
   const t = performance.now();
-  await fn();
-  const ms = performance.now() - t;
-  clearInterval(timer);
-  return { ms, rssMB: Math.round(rss / 2 ** 20), heapMB: Math.round(heap / 2 ** 20) };
+  await fn(timed);
+  const ms = sections > 0 ? sectionMs : performance.now() - t;
+  const heap = process.memoryUsage().heapUsed;
+  return {
+    ms,
+    rssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    heapMB: Math.round(heap / 2 ** 20),
+  };
 }
 
 interface Result {
@@ -103,9 +131,7 @@ interface Result {
 function line(r: Result): string {
   return `${r.phase.padEnd(36)} ${Math.round((ROWS / r.ms) * 1000)
     .toLocaleString('en-US')
-    .padStart(
-      9,
-    )} rows/s  ${(r.ms / 1000).toFixed(2)} s  peak rss ${r.rssMB} MB, heap ${r.heapMB} MB`;
+    .padStart(9)} rows/s  ${(r.ms / 1000).toFixed(2)} s  peak rss ${r.rssMB} MB`;
 }
 
 const LABELS: Record<string, string> = {
@@ -119,42 +145,63 @@ async function runPhase(phase: string, topic: string): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-s3p-'));
   try {
     if (phase === 'library') {
-      const events = makeEvents(topic);
-      // hyparquet-writer alone: row objects -> columns -> snappy files of the sink's size.
-      const r = await measured(async () => {
+      // hyparquet-writer alone on the same rows and the same columns as the sink writes (the
+      // row columns plus the metadata columns, same Parquet types), in files of the same size.
+      const input = eventStream(topic, ROWS);
+      let offset = 0;
+      const r = await measured(async (timed) => {
         for (let from = 0; from < ROWS; from += ROLL) {
-          const slice = events.slice(from, from + ROLL).map((e) => e.value.after!);
-          const col = (k: string) => slice.map((r) => r[k]);
-          const writer = new ByteWriter();
-          parquetWrite({
-            writer,
-            compressors: { SNAPPY: snappyCompress },
-            rowGroupSize: 50_000,
-            columnData: [
-              { name: 'id', data: col('id').map((v) => BigInt(v as number)), type: 'INT64' },
-              { name: 'customer', data: col('customer'), type: 'STRING' },
-              { name: 'email', data: col('email'), type: 'STRING' },
-              { name: 'status', data: col('status'), type: 'STRING' },
-              { name: 'amount', data: col('amount'), type: 'DOUBLE' },
-              { name: 'qty', data: col('qty'), type: 'DOUBLE' },
-              { name: 'created_at', data: col('created_at'), type: 'DOUBLE' },
-              { name: 'note', data: col('note'), type: 'STRING' },
-            ],
+          const slice = take(input, ROLL);
+          await timed(() => {
+            const after = slice.map((e) => e.value.after!);
+            const col = (k: string) => after.map((r) => r[k]);
+            const meta = (f: (e: ChangeEvent, i: number) => unknown) => slice.map(f);
+            const data: unknown[][] = [
+              col('id').map((v) => BigInt(v as number)),
+              col('customer'),
+              col('email'),
+              col('status'),
+              col('amount'),
+              col('qty'),
+              col('created_at'),
+              col('note'),
+              meta((e) => e.value.op),
+              meta((e) => BigInt(e.value.ts_ms)),
+              meta((e) => BigInt(e.value.source.ts_ms)),
+              meta(() => 'public.orders'),
+              meta(() => topic),
+              meta((_, i) => (from + i) % PARTITIONS),
+              meta(() => BigInt(offset++)),
+              meta((e) => e.version),
+            ];
+            const text = { type: 'BYTE_ARRAY', converted_type: 'UTF8' } as const;
+            const schema: SchemaElement[] = [
+              { name: 'id', type: 'INT64' },
+              { name: 'customer', ...text },
+              { name: 'email', ...text },
+              { name: 'status', ...text },
+              { name: 'amount', type: 'DOUBLE' },
+              { name: 'qty', type: 'DOUBLE' },
+              { name: 'created_at', type: 'DOUBLE' },
+              { name: 'note', ...text },
+            ].map((e) => ({ ...e, repetition_type: 'OPTIONAL' }) as SchemaElement);
+            schema.push(...META_COLUMNS);
+            const writer = new ByteWriter();
+            parquetWrite({
+              writer,
+              compressors: { SNAPPY: snappyCompress },
+              rowGroupSize: 50_000,
+              schema: [{ name: 'root', num_children: schema.length }, ...schema],
+              columnData: schema.map((e, i) => ({ name: e.name, data: data[i] as never })),
+            });
+            writer.getBytes();
           });
-          writer.getBytes();
         }
       });
       return { phase, ...r };
     }
     if (phase === 'sink') {
-      // The sink without Kafka: pre-decoded records straight into writeBatch, to the filesystem.
-      const records: SinkRecord[] = makeEvents(topic).map((event, i) => ({
-        kind: 'change',
-        event,
-        topic,
-        partition: i % PARTITIONS,
-        offset: BigInt(Math.floor(i / PARTITIONS)),
-      }));
+      // The sink without Kafka: decoded records straight into writeBatch, to the filesystem.
       const sink = new S3ParquetSink(
         'bench',
         s3ParquetSinkConfigSchema.parse({
@@ -167,9 +214,22 @@ async function runPhase(phase: string, topic: string): Promise<Result> {
       await sink.onAssigned(
         Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })),
       );
-      const r = await measured(async () => {
-        for (let i = 0; i < records.length; i += 5000)
-          await sink.writeBatch(records.slice(i, i + 5000));
+      const input = eventStream(topic, ROWS);
+      let i = 0;
+      const r = await measured(async (timed) => {
+        for (let batch = take(input, 5000); batch.length > 0; batch = take(input, 5000)) {
+          const records: SinkRecord[] = batch.map((event) => {
+            const n = i++;
+            return {
+              kind: 'change',
+              event,
+              topic,
+              partition: n % PARTITIONS,
+              offset: BigInt(Math.floor(n / PARTITIONS)),
+            };
+          });
+          await timed(() => sink.writeBatch(records));
+        }
       });
       await sink.close();
       return { phase, ...r };
