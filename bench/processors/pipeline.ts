@@ -6,6 +6,7 @@
 //   node --import tsx bench/processors/pipeline.ts [records=100000] [rounds=3]
 import { toKafkaRecords } from '../../core/events/index.ts';
 import type { IncomingRecord } from '../../core/kafka/index.ts';
+import { BENCH_CUSTOMERS as CUSTOMERS, order } from './events.ts';
 import { defineProcessor } from '../../processors/api/index.ts';
 import { ProcessorChain } from '../../processors/runtime/chain.ts';
 import { loadProcessors } from '../../processors/runtime/loader.ts';
@@ -16,7 +17,6 @@ import { StagedStore } from '../../processors/runtime/stores/staged-store.ts';
 
 const N = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
-const CUSTOMERS = 5_000;
 
 async function pipelineOf(specs: ProcessorSpec[]): Promise<RecordPipeline> {
   const nodes = await loadProcessors(specs, 'fail');
@@ -39,38 +39,7 @@ async function pipelineOf(specs: ProcessorSpec[]): Promise<RecordPipeline> {
 function records(): IncomingRecord[] {
   const out: IncomingRecord[] = [];
   for (let i = 0; i < N; i++) {
-    const [r] = toKafkaRecords(
-      {
-        topic: 'in',
-        key: { id: i },
-        version: BigInt(i + 1),
-        value: {
-          before: null,
-          after: {
-            id: i,
-            customer_id: i % CUSTOMERS,
-            email: `user${i}@example.com`,
-            amt: (i * 37) % 10_000,
-            status: 'paid',
-            created_at: 1767225600000 + i,
-          },
-          source: {
-            version: '3.0.0',
-            connector: 'postgresql',
-            name: 'bench',
-            ts_ms: 1767225600000,
-            db: 'shop',
-            schema: 'public',
-            table: 'orders',
-            lsn: 1,
-          },
-          transaction: null,
-          op: 'c',
-          ts_ms: 1767225600000 + i,
-        },
-      },
-      { format: 'json' },
-    );
+    const [r] = toKafkaRecords(order('in', i), { format: 'json' });
     const headers: Record<string, Buffer> = {};
     for (const [k, v] of Object.entries(r!.headers)) headers[k] = Buffer.from(v);
     out.push({

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toKafkaRecords } from '../../core/events/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
+import { BENCH_CUSTOMERS as CUSTOMERS, customer, order } from './events.ts';
 import {
   defaultKafkaConfig,
   KafkaAdmin,
@@ -20,60 +21,9 @@ import { ProcessorRuntime } from '../../processors/runtime/runtime.ts';
 
 const EVENTS = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 1);
-const CUSTOMERS = 5_000;
 const PARTITIONS = 4;
 const kafka = defaultKafkaConfig('bench-processors');
 const run = `bench-proc-${Date.now().toString(36)}`;
-const source = (table: string) => ({
-  version: '3.0.0',
-  connector: 'postgresql',
-  name: 'bench',
-  ts_ms: 1767225600000,
-  db: 'shop',
-  schema: 'public',
-  table,
-  lsn: 1,
-});
-
-function order(topic: string, i: number): ChangeEvent {
-  return {
-    topic,
-    key: { id: i },
-    version: BigInt(i + 1),
-    value: {
-      before: null,
-      after: {
-        id: i,
-        customer_id: i % CUSTOMERS,
-        email: `user${i}@example.com`,
-        amt: (i * 37) % 10_000,
-        status: 'paid',
-        created_at: 1767225600000 + i,
-      },
-      source: source('orders'),
-      transaction: null,
-      op: 'c',
-      ts_ms: 1767225600000 + i,
-    },
-  };
-}
-
-function customer(topic: string, id: number): ChangeEvent {
-  return {
-    topic,
-    key: { id },
-    version: BigInt(id + 1),
-    value: {
-      before: null,
-      after: { id, name: `Customer ${id}`, tier: id % 3 },
-      source: source('customers'),
-      transaction: null,
-      op: 'r',
-      ts_ms: 1767225600000,
-    },
-  };
-}
-
 async function produce(events: ChangeEvent[]): Promise<void> {
   const p = new KafkaProducer(kafka);
   for (let i = 0; i < events.length; i += 10_000)

@@ -20,7 +20,7 @@ import type { RuntimeConfig, RuntimeConfigInput } from './config.ts';
 import { GlobalStore } from './global-store.ts';
 import { loadProcessors } from './loader.ts';
 import type { PipelineMetrics } from './pipeline.ts';
-import { splitStages } from './stages.ts';
+import { addPipelineMetrics, splitStages } from './stages.ts';
 import type { Stage } from './stages.ts';
 import { StreamTask } from './task.ts';
 import type { LocalStoreSpec, TaskEnv } from './task.ts';
@@ -523,16 +523,6 @@ export class ProcessorRuntime {
   private async closeAllTasks(clean: boolean): Promise<void> {
     for (const t of [...this.tasks.values()]) await this.dropTask(t, clean);
   }
-}
-
-function addPipelineMetrics(into: PipelineMetrics, m: PipelineMetrics): void {
-  into.processed += m.processed;
-  into.emitted += m.emitted;
-  into.repartitioned += m.repartitioned;
-  into.inputTombstones += m.inputTombstones;
-  for (const [k, v] of Object.entries(m.skipped)) into.skipped[k] = (into.skipped[k] ?? 0) + v;
-  for (const [k, v] of Object.entries(m.deadLettered))
-    into.deadLettered[k] = (into.deadLettered[k] ?? 0) + v;
 }
 
 function sleep(ms: number): Promise<void> {

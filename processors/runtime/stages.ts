@@ -53,24 +53,29 @@ export function stagePipelines(
   });
 }
 
+/** Adds the counters of `m` to `into`. */
+export function addPipelineMetrics(into: PipelineMetrics, m: PipelineMetrics): void {
+  into.processed += m.processed;
+  into.emitted += m.emitted;
+  into.repartitioned += m.repartitioned;
+  into.inputTombstones += m.inputTombstones;
+  for (const [k, v] of Object.entries(m.skipped)) into.skipped[k] = (into.skipped[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(m.deadLettered))
+    into.deadLettered[k] = (into.deadLettered[k] ?? 0) + v;
+}
+
 /** The counters of a task's stages as one: `processed` counts inputs, not repartition hops. */
 export function combinedMetrics(pipelines: RecordPipeline[]): PipelineMetrics | undefined {
   if (pipelines.length <= 1) return pipelines[0]?.metrics;
   const m: PipelineMetrics = {
-    processed: pipelines[0]!.metrics.processed,
+    processed: 0,
     emitted: 0,
     repartitioned: 0,
     inputTombstones: 0,
     skipped: {},
     deadLettered: {},
   };
-  for (const { metrics: x } of pipelines) {
-    m.emitted += x.emitted;
-    m.repartitioned += x.repartitioned;
-    m.inputTombstones += x.inputTombstones;
-    for (const [k, v] of Object.entries(x.skipped)) m.skipped[k] = (m.skipped[k] ?? 0) + v;
-    for (const [k, v] of Object.entries(x.deadLettered))
-      m.deadLettered[k] = (m.deadLettered[k] ?? 0) + v;
-  }
+  for (const p of pipelines) addPipelineMetrics(m, p.metrics);
+  m.processed = pipelines[0]!.metrics.processed;
   return m;
 }
