@@ -15,7 +15,15 @@ import {
   sleep,
   uniqueSource,
 } from '../../capture/postgres/harness.ts';
-import { adminToken, freePort, newCluster, rest, waitForStatus, WorkerProcess } from './harness.ts';
+import {
+  adminToken,
+  freePort,
+  groupSettled,
+  newCluster,
+  rest,
+  waitForStatus,
+  WorkerProcess,
+} from './harness.ts';
 
 let db: pg.Client;
 const workers: WorkerProcess[] = [];
@@ -44,7 +52,7 @@ test('kill -9 of the worker running a capture: the other worker takes over withi
   const b = new WorkerProcess('worker-b', await freePort(), cluster);
   workers.push(b);
   await b.waitFor(/worker ready/);
-  await a.waitFor(/generation \d+: slots \[\d/); // the group settled with both members
+  await groupSettled([a, b]);
 
   const created = await rest(a.base, token, 'POST', '/connectors', {
     name: source,
@@ -89,7 +97,10 @@ test('kill -9 of the worker running a capture: the other worker takes over withi
     }
     await db.query(`UPDATE ${table} SET v = 1 WHERE id % 7 = 0`);
   })();
-  while (written < N / 3) await sleep(20);
+  await until(() => written >= N / 3, 'the first third of the workload', writer);
+  // The runner is still the one the status named (the group was settled before the start).
+  const now = await waitForStatus(a.base, token, source, (s) => s.tasks[0]?.state === 'RUNNING');
+  assert.equal(now.tasks[0]!.worker_id, victim.id);
   killedAt = Date.now();
   await victim.kill9();
 
@@ -109,6 +120,7 @@ test('kill -9 of the worker running a capture: the other worker takes over withi
   const takeoverMs = Date.now() - killedAt;
   console.log(`takeover after ${takeoverMs} ms (session timeout ${cluster.sessionTimeoutMs} ms)`);
   assert.ok(moved);
+  assert.ok(takeoverMs >= 1_000, 'the group needed the session timeout to notice the dead worker');
   assert.ok(
     takeoverMs < cluster.sessionTimeoutMs + 10_000,
     `took ${takeoverMs} ms:\n${survivor.output.slice(-30).join('\n')}`,
@@ -121,7 +133,7 @@ test('kill -9 of the worker running a capture: the other worker takes over withi
   const c = new WorkerProcess('worker-c', await freePort(), cluster);
   workers.push(c);
   await c.waitFor(/worker ready/);
-  await c.waitFor(/generation \d+: slots/);
+  await groupSettled([survivor, c]);
   const M = 1_000;
   let written2 = N;
   const writer2 = (async () => {
@@ -134,12 +146,18 @@ test('kill -9 of the worker running a capture: the other worker takes over withi
       await sleep(15);
     }
   })();
-  while (written2 < N + M / 3) await sleep(20);
+  await until(() => written2 >= N + M / 3, 'a third of the second workload', writer2);
   const before = await waitForStatus(c.base, token, source, (s) => s.tasks[0]?.state === 'RUNNING');
   const owner2 = [survivor, c].find((w) => w.id === before.tasks[0]!.worker_id)!;
   const other = owner2 === c ? survivor : c;
   const stoppedAt = Date.now();
-  assert.equal(await owner2.stop(), 0, 'a SIGTERMed worker exits cleanly');
+  const exit = await Promise.race([owner2.stop(), sleep(30_000).then(() => 'timeout' as const)]);
+  if (exit === 'timeout') await owner2.kill9();
+  assert.equal(
+    exit,
+    0,
+    `a SIGTERMed worker exits cleanly:\n${owner2.output.slice(-20).join('\n')}`,
+  );
   await waitForStatus(
     other.base,
     token,
@@ -180,3 +198,15 @@ test('kill -9 of the worker running a capture: the other worker takes over withi
     'the survivor started the task',
   );
 });
+
+/** Waits (at most 60 s) for `cond`, failing early when the workload behind it failed. */
+async function until(cond: () => boolean, what: string, work: Promise<void>): Promise<void> {
+  let failure: unknown;
+  work.catch((err: unknown) => (failure = err));
+  const deadline = Date.now() + 60_000;
+  while (!cond()) {
+    if (failure !== undefined) throw failure;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}

@@ -123,6 +123,35 @@ export class WorkerProcess {
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** Latest group generation a worker logged, with its slots. */
+export function lastGeneration(
+  w: WorkerProcess,
+): { generation: number; slots: number[] } | undefined {
+  for (let i = w.output.length - 1; i >= 0; i--) {
+    const m = /generation (\d+): slots \[([\d, ]*)\]/.exec(w.output[i]!);
+    if (m)
+      return {
+        generation: Number(m[1]),
+        slots: m[2]!
+          .split(',')
+          .filter((x) => x.trim() !== '')
+          .map(Number),
+      };
+  }
+  return undefined;
+}
+
+/** Waits until every worker logged the same generation and each holds some slot. */
+export async function groupSettled(workers: WorkerProcess[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const gens = workers.map(lastGeneration);
+    if (gens.every((g) => g && g.generation === gens[0]!.generation && g.slots.length > 0)) return;
+    if (Date.now() > deadline) throw new Error(`group did not settle: ${JSON.stringify(gens)}`);
+    await sleep(100);
+  }
+}
+
 /** A JSON REST call with the bearer token; returns status and parsed body. */
 export async function rest(
   base: string,
