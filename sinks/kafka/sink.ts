@@ -19,6 +19,12 @@
  *
  * The source group's offsets are still committed by the runtime after each batch; they only say
  * where reading resumes, the positions group says what was forwarded.
+ *
+ * With format `same` each record is copied as consumed (a RawRecordSink): key and value bytes,
+ * every header and the source timestamp, whatever the record holds — change events, truncates,
+ * tombstones, or records that are not change events at all. Other formats re-encode change
+ * events (truncates included) and tombstones, keep the headers and the timestamp, and dead-letter
+ * records that are not change events.
  */
 import { VERSION_HEADER, encodeKey, toKafkaRecords } from '../../core/events/index.ts';
 import type { EventSchemas } from '../../core/events/index.ts';
@@ -30,10 +36,25 @@ import {
   defaultKafkaConfig,
 } from '../../core/kafka/index.ts';
 import type { GroupGeneration, KafkaConfig, OutgoingRecord } from '../../core/kafka/index.ts';
-import type { RejectedRecord, Sink, SinkRecord, WriteResult } from '../runtime/sink.ts';
+import type {
+  RawRecordSink,
+  RejectedRecord,
+  SinkRecord,
+  UndecodedRecord,
+  WriteResult,
+} from '../runtime/sink.ts';
 import { RecordRejectedError, RetryableSinkError } from '../runtime/sink.ts';
 import { isRetryable } from '../runtime/retry.ts';
 import type { KafkaSinkConfig } from './config.ts';
+
+/**
+ * Fault injection for crash tests: with TRIBUTARY_CRASH_AFTER_TRANSACTIONS=N the process kills
+ * itself (SIGKILL) right after its N-th forwarding transaction committed, before the runtime
+ * commits the source offsets — the window the positions group exists for. Unset normally.
+ */
+const CRASH_AFTER_TRANSACTIONS = Number(process.env.TRIBUTARY_CRASH_AFTER_TRANSACTIONS ?? 0);
+
+type ForwardRecord = SinkRecord | UndecodedRecord;
 
 /** Target topic for a source topic (explicit rename first, then the template). */
 export function targetTopic(config: Pick<KafkaSinkConfig, 'topic' | 'rename'>, topic: string) {
@@ -64,7 +85,8 @@ interface PartitionState {
   target: string;
 }
 
-export class KafkaForwardSink implements Sink {
+export class KafkaForwardSink implements RawRecordSink {
+  readonly rawRecords = true;
   private readonly target: KafkaConfig;
   private readonly sameCluster: boolean;
   private readonly prefix: string;
@@ -116,10 +138,10 @@ export class KafkaForwardSink implements Sink {
     this.positions = positions;
   }
 
-  async writeBatch(records: SinkRecord[]): Promise<WriteResult> {
+  async writeBatch(records: ForwardRecord[]): Promise<WriteResult> {
     if (!this.positions) await this.connectPositions();
     const rejected: RejectedRecord[] = [];
-    const byPartition = new Map<string, Array<{ record: SinkRecord; index: number }>>();
+    const byPartition = new Map<string, Array<{ record: ForwardRecord; index: number }>>();
     records.forEach((record, index) => {
       const k = `${record.topic}\u0000${record.partition}`;
       let list = byPartition.get(k);
@@ -149,7 +171,7 @@ export class KafkaForwardSink implements Sink {
 
   /** One transaction: the partition's not-yet-forwarded records plus the new position. */
   private async forwardPartition(
-    list: Array<{ record: SinkRecord; index: number }>,
+    list: Array<{ record: ForwardRecord; index: number }>,
     rejected: RejectedRecord[],
   ): Promise<void> {
     const { topic, partition } = list[0]!.record;
@@ -182,6 +204,8 @@ export class KafkaForwardSink implements Sink {
       state.next = last + 1n;
       this.stats.forwarded += out.length;
       this.stats.transactions++;
+      if (CRASH_AFTER_TRANSACTIONS > 0 && this.stats.transactions >= CRASH_AFTER_TRANSACTIONS)
+        process.kill(process.pid, 'SIGKILL');
     } catch (err) {
       // Whatever happened, this instance no longer knows the partition's position for sure:
       // drop it, so the retry registers the transactional.id again and rereads the position.
@@ -265,8 +289,30 @@ export class KafkaForwardSink implements Sink {
     }
   }
 
-  /** The record in the configured format (key, value, version and tributary headers). */
-  private encode(r: SinkRecord): Omit<OutgoingRecord, 'topic'> {
+  /**
+   * The record in the configured format: as consumed for `same`; otherwise re-encoded key and
+   * value with the source headers (version set) and timestamp.
+   */
+  private encode(r: ForwardRecord): Omit<OutgoingRecord, 'topic'> {
+    const raw = r.raw;
+    if (this.config.format === 'same' && raw)
+      return { key: raw.key, value: raw.value, headers: raw.headers, timestamp: raw.timestamp };
+    if (r.kind === 'undecoded')
+      throw new RecordRejectedError(
+        `not a change event (${r.reason.message}); only format same forwards such records (as they are)`,
+        { cause: r.reason },
+      );
+    const out = this.reencode(r);
+    if (!raw) return out;
+    return {
+      ...out,
+      headers: { ...raw.headers, [VERSION_HEADER]: out.headers![VERSION_HEADER]! },
+      timestamp: raw.timestamp,
+    };
+  }
+
+  /** A change event or tombstone in the configured format (key, value, version header). */
+  private reencode(r: SinkRecord): Omit<OutgoingRecord, 'topic'> {
     const format = this.config.format;
     if (r.kind === 'change') {
       const e = r.event;

@@ -268,12 +268,17 @@ export class SinkProcess {
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
   }
 
-  static spawn(config: SinkRuntimeConfigInput, dir: string): SinkProcess {
+  /** `env`: extra environment variables (e.g. a fault hook). */
+  static spawn(
+    config: SinkRuntimeConfigInput,
+    dir: string,
+    env: NodeJS.ProcessEnv = {},
+  ): SinkProcess {
     const file = join(dir, `${uniqueName('sink-config')}.json`);
     writeFileSync(file, JSON.stringify(config));
     const child = spawn(process.execPath, ['--import', 'tsx', 'sinks/runtime/main.ts', file], {
       cwd: REPO,
-      env: process.env,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new SinkProcess(child);

@@ -1,5 +1,7 @@
 // Kafka → Kafka forwarding against real brokers: to renamed topics on the shared broker with the
-// forwarding process killed with SIGKILL 3 times mid-stream, and to a second, private broker
+// forwarding process killed with SIGKILL 3 times mid-stream and, by a fault hook, exactly between
+// a transaction and the source offset commit; a byte-for-byte copy (headers, timestamps,
+// tombstones, truncates, records that are not change events); and to a second, private broker
 // (rename map, format change, replay by a fresh group). Every check reads the target with an
 // independent read_committed reader and compares it, partition by partition, with the source:
 // the same records in the same order, none lost, none twice.
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { fromKafkaRecord, toKafkaRecords } from '../../../core/events/index.ts';
 import type { ChangeEvent } from '../../../core/events/index.ts';
 import { defaultKafkaConfig } from '../../../core/kafka/index.ts';
-import type { IncomingRecord, KafkaConfig } from '../../../core/kafka/index.ts';
+import type { IncomingRecord, KafkaConfig, OutgoingRecord } from '../../../core/kafka/index.ts';
 import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
 import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
@@ -46,6 +48,15 @@ function byPartition(records: IncomingRecord[]): Map<number, string[]> {
     list.push(wire(r));
   }
   return out;
+}
+
+/** Everything Kafka keeps of a record but its offset: key, value, all headers, timestamp. */
+function bytesOf(r: IncomingRecord): string {
+  const hex = (b: Buffer | null | undefined) => (b ? b.toString('hex') : 'null');
+  const headers = Object.keys(r.headers)
+    .sort()
+    .map((h) => `${h}=${hex(r.headers[h])}`);
+  return `${hex(r.key)}|${hex(r.value)}|${headers.join(',')}|${r.timestamp}`;
 }
 
 /** The target holds exactly the source's records, per partition, in order (no loss, no duplicate). */
@@ -111,6 +122,113 @@ describe('kafka forwarding sink', () => {
       'tombstones are part of the stream',
     );
     assertSameRecords(source, target);
+  });
+
+  it('format same copies every record byte for byte: headers, timestamps, tombstones, truncates, non-change-event records', async () => {
+    const topic = `${uniqueName('fwd-bytes')}.public.orders`;
+    await createTopic(kafka, topic, 2);
+    const schemas = tableSchemas(topic, [
+      { type: 'int32', optional: false, field: 'id' },
+      { type: 'string', optional: true, field: 'note' },
+    ]);
+    const at = (i: number) => 1_500_000_000_000n + BigInt(i) * 1111n; // old, distinct timestamps
+    const extra = (i: number) => ({
+      'trace-id': Buffer.from([0xff, 0x00, 0xfe, i]), // not UTF-8: must survive as bytes
+      app: `writer-${i}`,
+    });
+    const change = (id: number, v: bigint, op: 'c' | 'u' | 'd', withSchemas: boolean) => {
+      const e = changeEvent(topic, id, v, op, op === 'd' ? null : { id, note: `n${id}` });
+      return toKafkaRecords(withSchemas ? { ...e, schemas } : e, {
+        format: withSchemas ? 'json-schema' : 'json',
+      });
+    };
+    const t = changeEvent(topic, 0, 500n, 'c', { id: 0 });
+    const truncate: ChangeEvent = { ...t, value: { ...t.value, op: 't', after: null } };
+    const base: OutgoingRecord[] = [
+      ...change(1, 10n, 'c', false),
+      ...change(2, 11n, 'c', true),
+      ...change(1, 12n, 'd', false), // delete + its tombstone
+      ...toKafkaRecords(truncate, { format: 'json' }),
+      { topic, key: Buffer.from('plain-key'), value: Buffer.from('{"hello":"world"}') },
+      { topic, key: null, value: Buffer.from([0, 1, 2, 253, 254, 255]) },
+      { topic, key: Buffer.from([0x80, 0x81]), value: null }, // a tombstone of no change event
+      ...change(2, 13n, 'u', true),
+    ];
+    const records = base.flatMap((r, i) =>
+      [0, 1].map((partition) => ({
+        ...r,
+        partition,
+        timestamp: at(i * 2 + partition),
+        headers: { ...r.headers, ...extra(i) },
+      })),
+    );
+    await produce(kafka, records);
+
+    const name = uniqueName('fwd-bytes');
+    const runtime = await runToEnd(
+      { name, topics: [topic], sink: { type: 'kafka', topic: '${topic}.bytes' } },
+      [topic],
+    );
+    const source = await readAll(kafka, topic);
+    const target = await readAll(kafka, `${topic}.bytes`);
+    assert.equal(source.length, records.length);
+    assert.ok(
+      source.some((r) => r.value === null && r.key?.[0] === 0x80),
+      'non-event tombstone',
+    );
+    assert.ok(
+      source.some((r) => r.headers['trace-id']?.[0] === 0xff),
+      'binary headers',
+    );
+    for (const p of [0, 1]) {
+      const want = source.filter((r) => r.partition === p).map(bytesOf);
+      const got = target.filter((r) => r.partition === p).map(bytesOf);
+      assert.equal(got.length, want.length, `partition ${p}: record count`);
+      const i = want.findIndex((w, j) => got[j] !== w);
+      assert.equal(got[i], want[i], `partition ${p}, record ${i}: byte-for-byte copy`);
+    }
+    assert.equal(runtime.metrics().deadLettered, 0);
+    assert.equal((await readAll(kafka, `${name}.dlq`)).length, 0);
+  });
+
+  it('SIGKILL exactly between a transaction and the source offset commit (fault hook), 4 times: nothing forwarded twice', async () => {
+    const topic = `${uniqueName('fwd-window')}.public.lines`;
+    await createTopic(kafka, topic, 3);
+    await produce(kafka, encode(workload(topic, 6000, 500, 91)));
+    const name = uniqueName('fwd-window');
+    const dir = mkdtempSync(join(tmpdir(), 'tributary-fwd-'));
+    const config = {
+      name,
+      topics: [topic],
+      batch: { maxRecords: 200, lingerMs: 20 },
+      sessionTimeoutMs: 6000,
+      sink: { type: 'kafka' as const, topic: '${topic}.window' },
+    };
+    try {
+      for (const n of [1, 3, 2, 1]) {
+        const proc = SinkProcess.spawn(config, dir, {
+          TRIBUTARY_CRASH_AFTER_TRANSACTIONS: String(n),
+        });
+        const code = await Promise.race([proc.exited, sleep(60_000).then(() => 'timeout')]);
+        if (code === 'timeout') await proc.kill9();
+        assert.notEqual(code, 'timeout', `the crash hook did not fire:\n${proc.output}`);
+        assert.equal(proc.child.signalCode, 'SIGKILL', proc.output.slice(-2000));
+        // The kill landed in the window: the target is ahead of the source group's offsets.
+        const forwarded = (await readAll(kafka, `${topic}.window`)).length;
+        const { committed, end } = await groupProgress(kafka, name, topic);
+        assert.ok(BigInt(forwarded) > committed, `forwarded ${forwarded}, committed ${committed}`);
+        assert.ok(committed < end, 'still mid-stream');
+      }
+      const last = SinkProcess.spawn(config, dir);
+      try {
+        await waitCaughtUp(kafka, name, topic, 90_000, () => last.checkAlive());
+      } finally {
+        await last.kill9();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assertSameRecords(await readAll(kafka, topic), await readAll(kafka, `${topic}.window`));
   });
 
   it('a second process joins mid-stream (rebalance), then the first is killed: no record lost or doubled', async () => {
@@ -240,12 +358,26 @@ describe('kafka forwarding sink', () => {
         ...changeEvent(topic, id, BigInt(10 + id), 'c', { id, note: `n${id}` }),
         schemas,
       }));
+      const t = changeEvent(topic, 0, 20n, 'c', { id: 0 });
+      const truncate: ChangeEvent = { ...t, schemas, value: { ...t.value, op: 't', after: null } };
+      // Re-encoding keeps the source headers and timestamps; a record that is not a change event
+      // cannot be re-encoded and is dead-lettered.
       await produce(
         kafka,
-        events.flatMap((e) => toKafkaRecords(e, { format: 'json-schema' })),
+        (
+          [
+            ...events.flatMap((e) => toKafkaRecords(e, { format: 'json-schema' })),
+            ...toKafkaRecords(truncate, { format: 'json-schema' }),
+            { topic, key: Buffer.from('k'), value: Buffer.from('not json') },
+          ] as OutgoingRecord[]
+        ).map((r, i) => ({
+          ...r,
+          headers: { ...r.headers, origin: Buffer.from([0xff, i]) },
+          timestamp: 1_600_000_000_000n + BigInt(i),
+        })),
       );
       const name = uniqueName('fwd-fmt');
-      await runToEnd(
+      const fmtRuntime = await runToEnd(
         {
           name,
           topics: [topic],
@@ -260,16 +392,33 @@ describe('kafka forwarding sink', () => {
         [topic],
       );
       const plain = await readAll(targetKafka, 'orders.plain');
-      assert.equal(plain.length, 3);
+      assert.equal(plain.length, 4);
       assert.deepEqual(
         plain.map((r) => r.key!.toString()),
-        ['{"id":1}', '{"id":2}', '{"id":3}'],
+        ['{"id":1}', '{"id":2}', '{"id":3}', '{"id":0}'],
       );
       assert.ok(!plain[0]!.value!.toString().includes('"schema"'), 'schemas dropped');
       const decoded = plain.map((r) => fromKafkaRecord(r));
       assert.deepEqual(
         decoded.map((d) => (d.kind === 'change' ? d.event.value.after : null)),
-        events.map((e) => e.value.after),
+        [...events.map((e) => e.value.after), null],
+      );
+      const last = decoded[3]!;
+      assert.equal(last.kind === 'change' && last.event.value.op, 't', 'the truncate is forwarded');
+      assert.deepEqual(
+        plain.map((r) => [r.headers.origin?.toString('hex'), r.timestamp]),
+        [0, 1, 2, 3].map((i) => [
+          Buffer.from([0xff, i]).toString('hex'),
+          1_600_000_000_000n + BigInt(i),
+        ]),
+      );
+      assert.equal(fmtRuntime.metrics().deadLettered, 1);
+      const notEvent = await readAll(kafka, `${name}.dlq`);
+      assert.equal(notEvent.length, 1);
+      assert.equal(notEvent[0]!.value!.toString(), 'not json');
+      assert.match(
+        notEvent[0]!.headers[SINK_DLQ_HEADERS.message]!.toString(),
+        /not a change event/,
       );
 
       // json-schema output needs schemas: an event without them is dead-lettered, the rest lands.
