@@ -1,8 +1,5 @@
 // Helpers for the S3 Parquet sink tests: the s3rver target, reading every object back with
-// DuckDB (the independent reader), a failing HTTP proxy in front of s3rver, and sink processes
-// with extra environment (fault hooks) for kill -9.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+// DuckDB (the independent reader), and a failing HTTP proxy in front of s3rver.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { request, createServer } from 'node:http';
@@ -15,8 +12,6 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
-import { REPO, uniqueName } from '../helpers.ts';
 
 export const S3_ENDPOINT = 'http://127.0.0.1:4569';
 export const S3_BUCKET = 'tributary';
@@ -100,46 +95,6 @@ export async function duckdb(sql: string): Promise<Array<Record<string, unknown>
   } finally {
     conn.closeSync();
     db.closeSync();
-  }
-}
-
-/** A sink service as a child process with extra environment (credentials, fault hooks). */
-export class S3SinkProcess {
-  output = '';
-  readonly exited: Promise<number | null>;
-  private constructor(readonly child: ChildProcess) {
-    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
-  }
-
-  static spawn(config: SinkRuntimeConfigInput, dir: string, env: Record<string, string> = {}) {
-    const file = join(dir, `${uniqueName('sink-config')}.json`);
-    writeFileSync(file, JSON.stringify(config));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'sinks/runtime/main.ts', file], {
-      cwd: REPO,
-      env: { ...process.env, ...S3_ENV, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return new S3SinkProcess(child);
-  }
-
-  async waitFor(text: string, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.output.includes(text)) {
-      if (!this.alive || Date.now() > deadline)
-        throw new Error(`sink did not print "${text}":\n${this.output.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async kill9(): Promise<void> {
-    if (this.alive) this.child.kill('SIGKILL');
-    await this.exited;
   }
 }
 

@@ -13,10 +13,18 @@ import type { OutgoingRecord } from '../../../core/kafka/index.ts';
 import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
 import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts';
 import { REPO, ensureServices, uniqueName } from '../helpers.ts';
-import { createTopic, produce, readAll, rng, sleep, waitCaughtUp } from './harness.ts';
+import {
+  SinkProcess,
+  changeEvent,
+  createTopic,
+  produce,
+  readAll,
+  rng,
+  sleep,
+  waitCaughtUp,
+} from './harness.ts';
 import {
   FailingS3Proxy,
-  S3SinkProcess,
   S3_ENDPOINT,
   S3_ENV,
   downloadAll,
@@ -28,28 +36,50 @@ import {
 const kafka = defaultKafkaConfig('sink-s3p-test');
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 
+/** An insert from shop.public.orders committed at `tsMs`. */
 function event(topic: string, id: number, version: bigint, row: Row, tsMs: number): ChangeEvent {
-  return {
-    topic,
-    key: { id },
-    version,
-    value: {
-      before: null,
-      after: row,
-      source: {
-        version: '3.0.0',
-        connector: 'postgresql',
-        name: 'test',
-        ts_ms: tsMs,
-        db: 'shop',
-        schema: 'public',
-        table: 'orders',
-      },
-      transaction: null,
-      op: 'c',
-      ts_ms: tsMs + 5,
-    },
-  };
+  const e = changeEvent(topic, id, version, 'c', row);
+  const source = { ...e.value.source, ts_ms: tsMs, db: 'shop', schema: 'public', table: 'orders' };
+  e.value = { ...e.value, source, ts_ms: tsMs + 5 };
+  return e;
+}
+
+/** `p`, or a rejection with `what()` after `ms` (the timer is cleared: nothing lingers). */
+async function within<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(what())), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs an in-process sink until its group has committed the whole topic, then stops it. */
+async function runToEnd(config: SinkRuntimeConfigInput, timeoutMs = 60_000): Promise<SinkRuntime> {
+  const runtime = new SinkRuntime(config, { kafka, log: () => undefined });
+  await runtime.start();
+  try {
+    await waitCaughtUp(kafka, runtime.config.name, config.topics[0]!, timeoutMs);
+  } finally {
+    await runtime.stop();
+  }
+  return runtime;
+}
+
+/** A sink process with extra environment (the fault hook); harness.SinkProcess passes process.env. */
+function spawnWith(config: SinkRuntimeConfigInput, dir: string, env: Record<string, string>) {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return SinkProcess.spawn(config, dir);
+  } finally {
+    for (const k of Object.keys(env)) if (!(k in saved)) delete process.env[k];
+  }
 }
 
 function s3Sink(prefix: string, extra: Record<string, unknown> = {}) {
@@ -84,7 +114,6 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
       });
       records.push({ ...r!, partition: i % PARTITIONS });
     }
-    await produce(kafka, records);
 
     const prefix = uniqueName('crash');
     const config: SinkRuntimeConfigInput = {
@@ -96,31 +125,29 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
     const rand = rng(42);
     const kills: string[] = [];
     for (let k = 0; k < 10; k++) {
+      // The stream arrives in 10 slices, one before each run, so every run has work when it
+      // is killed (the sink is faster than ten short runs).
+      await produce(kafka, records.slice(k * 20_000, (k + 1) * 20_000));
       if (k % 2 === 0) {
         // The fault hook: SIGKILL right after the n-th upload, before any offset commit.
         const n = 1 + Math.floor(rand() * 3);
-        const proc = S3SinkProcess.spawn(config, dir, {
-          TRIBUTARY_CRASH_AFTER_UPLOADS: String(n),
-        });
-        const code = await Promise.race([proc.exited, sleep(60_000).then(() => 'timeout')]);
-        assert.notEqual(code, 'timeout', `the crash hook did not fire:\n${proc.output}`);
+        const proc = spawnWith(config, dir, { TRIBUTARY_CRASH_AFTER_UPLOADS: String(n) });
+        await within(proc.exited, 60_000, () => `the crash hook did not fire:\n${proc.output}`);
         assert.equal(proc.child.signalCode, 'SIGKILL', proc.output.slice(-2000));
         kills.push(`after upload ${n}`);
       } else {
-        const proc = S3SinkProcess.spawn(config, dir);
+        const proc = SinkProcess.spawn(config, dir);
         await proc.waitFor('sink ready');
         const wait = 200 + Math.floor(rand() * 1800);
         await sleep(wait);
-        assert.ok(proc.alive, `sink died on its own:\n${proc.output.slice(-2000)}`);
+        proc.checkAlive();
         await proc.kill9();
         kills.push(`${wait} ms after ready`);
       }
     }
-    const last = S3SinkProcess.spawn(config, dir);
+    const last = SinkProcess.spawn(config, dir);
     try {
-      await waitCaughtUp(kafka, config.name, topic, 120_000, () =>
-        assert.ok(last.alive, last.output.slice(-2000)),
-      );
+      await waitCaughtUp(kafka, config.name, topic, 120_000, () => last.checkAlive());
     } finally {
       last.child.kill('SIGTERM');
       await last.exited;
@@ -159,17 +186,14 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
 
     // The same topic through a sink that was never interrupted gives the same keys and bytes.
     const cleanPrefix = uniqueName('clean');
-    const clean = new SinkRuntime(
+    await runToEnd(
       {
         ...config,
         name: uniqueName('s3p-clean'),
         sink: { ...config.sink, url: `s3://tributary/${cleanPrefix}` } as never,
       },
-      { kafka, log: () => undefined },
+      120_000,
     );
-    await clean.start();
-    await waitCaughtUp(kafka, clean.config.name, topic, 120_000);
-    await clean.stop();
     const reference = await downloadAll(client, `${cleanPrefix}/`, join(dir, 'clean'));
     const rel = (objects: typeof crashed, p: string) =>
       objects.map((o) => `${o.key.slice(p.length)} ${o.md5}`);
@@ -197,24 +221,22 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
     await proxy.start();
     proxy.failPart(2, 3); // more than the SDK's own retry: the sink must start over
     const prefix = uniqueName('multipart');
-    const runtime = new SinkRuntime(
-      {
-        name: uniqueName('s3p-multipart'),
-        topics: [topic],
-        retry: { initialMs: 100, maxMs: 500 },
-        sink: {
-          ...s3Sink(prefix, { roll: { maxRecords: ROWS } }),
-          endpoint: `http://127.0.0.1:${proxy.port}`,
-          partSizeBytes: 5 * 1024 * 1024,
-        },
-      },
-      { kafka, log: () => undefined },
-    );
-    await runtime.start();
+    let runtime: SinkRuntime;
     try {
-      await waitCaughtUp(kafka, runtime.config.name, topic, 90_000);
+      runtime = await runToEnd(
+        {
+          name: uniqueName('s3p-multipart'),
+          topics: [topic],
+          retry: { initialMs: 100, maxMs: 500 },
+          sink: {
+            ...s3Sink(prefix, { roll: { maxRecords: ROWS } }),
+            endpoint: `http://127.0.0.1:${proxy.port}`,
+            partSizeBytes: 5 * 1024 * 1024,
+          },
+        },
+        90_000,
+      );
     } finally {
-      await runtime.stop();
       await proxy.stop();
     }
     const key = `${prefix}/${topic}/${topic}+0+${'0'.repeat(20)}.parquet`;
@@ -354,20 +376,11 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
       events.flatMap((e) => toKafkaRecords(e, { format: 'json-schema', tombstonesOnDelete: true })),
     );
     const out = join(dir, 'types');
-    const runtime = new SinkRuntime(
-      {
-        name: uniqueName('s3p-types'),
-        topics: [topic],
-        sink: { type: 's3-parquet', url: `file://${out}`, roll: { maxRecords: N + 1 } },
-      },
-      { kafka, log: () => undefined },
-    );
-    await runtime.start();
-    try {
-      await waitCaughtUp(kafka, runtime.config.name, topic, 60_000);
-    } finally {
-      await runtime.stop();
-    }
+    await runToEnd({
+      name: uniqueName('s3p-types'),
+      topics: [topic],
+      sink: { type: 's3-parquet', url: `file://${out}`, roll: { maxRecords: N + 1 } },
+    });
     const files = parquetFiles(out);
     assert.equal(files.length, 1);
     assert.match(files[0]!, new RegExp(`/${topic}/${topic}\\+0\\+0{20}\\.parquet$`));
@@ -473,26 +486,17 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
     );
     const out = join(dir, 'bad');
     const name = uniqueName('s3p-bad');
-    const runtime = new SinkRuntime(
-      {
-        name,
-        topics: [topic],
-        batch: { maxRecords: 5, lingerMs: 50 },
-        sink: {
-          type: 's3-parquet',
-          url: `file://${out}/exports`,
-          roll: { maxRecords: 15 },
-          maxRecordBytes: 2000,
-        },
+    const runtime = await runToEnd({
+      name,
+      topics: [topic],
+      batch: { maxRecords: 5, lingerMs: 50 },
+      sink: {
+        type: 's3-parquet',
+        url: `file://${out}/exports`,
+        roll: { maxRecords: 15 },
+        maxRecordBytes: 2000,
       },
-      { kafka, log: () => undefined },
-    );
-    await runtime.start();
-    try {
-      await waitCaughtUp(kafka, name, topic, 60_000);
-    } finally {
-      await runtime.stop();
-    }
+    });
     const files = parquetFiles(out).map((f) => f.slice(out.length));
     const base = `/exports/${topic}/${topic}+0+`;
     assert.deepEqual(files, [
@@ -546,20 +550,11 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
       events.flatMap((e) => toKafkaRecords(e, { format: 'json' })),
     );
     const out = join(dir, 'docs');
-    const runtime = new SinkRuntime(
-      {
-        name: uniqueName('s3p-docs'),
-        topics: [topic],
-        sink: { type: 's3-parquet', url: `file://${out}`, roll: { maxRecords: changes.length } },
-      },
-      { kafka, log: () => undefined },
-    );
-    await runtime.start();
-    try {
-      await waitCaughtUp(kafka, runtime.config.name, topic, 60_000);
-    } finally {
-      await runtime.stop();
-    }
+    await runToEnd({
+      name: uniqueName('s3p-docs'),
+      topics: [topic],
+      sink: { type: 's3-parquet', url: `file://${out}`, roll: { maxRecords: changes.length } },
+    });
     const doc = readFileSync(join(REPO, 'docs/sinks/s3-parquet.md'), 'utf8');
     const queries = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)]
       .map((m) => m[1]!)
@@ -607,7 +602,7 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
     );
     await runtime.start();
     await assert.rejects(
-      Promise.race([runtime.done, sleep(30_000).then(() => 'still running')]),
+      within(runtime.done, 30_000, () => 'still running'),
       /listing s3:\/\/no-such-bucket.*(NoSuchBucket|does not exist)/i,
     );
   });
