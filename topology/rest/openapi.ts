@@ -43,6 +43,7 @@ function successCodes(method: string, path: string): number[] {
   if (method === 'DELETE') return [204];
   if (method === 'POST' && !path.includes('{')) return [201];
   if (method === 'PUT' && /(pause|resume)$/.test(path)) return [202];
+  if (path.endsWith('/validate')) return [200];
   if (method === 'PUT') return [200, 201];
   if (path.endsWith('/restart')) return path.startsWith('/connectors') ? [202, 204] : [202];
   return [200];
@@ -94,7 +95,7 @@ export function openApiDocument(): unknown {
                             config: { $ref: '#/components/schemas/ConnectorConfig' },
                           },
                         }
-                      : r.path.startsWith('/connectors')
+                      : r.path.startsWith('/connector')
                         ? { $ref: '#/components/schemas/ConnectorConfig' }
                         : {
                             type: 'object',

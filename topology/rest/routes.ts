@@ -8,7 +8,13 @@ import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../../core/errors/index.ts';
 import { ControlConflictError } from '../control/index.ts';
 import type { ConfigKind, ConfigRecord, ControlStore, Role } from '../control/index.ts';
-import { mapConnectorConfig } from '../worker/connectors.ts';
+import {
+  isSecretProperty,
+  mapConnectorConfig,
+  POSTGRES_CONNECTOR_CLASS,
+  PROPERTIES,
+} from '../worker/connectors.ts';
+import { TRIBUTARY_VERSION } from '../../core/version.ts';
 import { redactDeep } from '../worker/redact.ts';
 import { topologyTaskIds } from '../worker/tasks.ts';
 import { flag, HttpError, ifMatch, isObject, parseBody, readBody } from './http.ts';
@@ -482,4 +488,76 @@ const workerRoutes: Route[] = [
   },
 ];
 
-export const ROUTES: Route[] = [...connectorRoutes, ...topologyRoutes, ...workerRoutes];
+/**
+ * Kafka Connect's plugin endpoints, which Debezium tooling calls before creating a connector:
+ * the one connector class we run, and config validation in Connect's ConfigInfos shape
+ * (always 200; problems are in `error_count` and each value's `errors`).
+ */
+const pluginRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/connector-plugins',
+    role: 'viewer',
+    summary: 'Connector classes this worker runs',
+    handle: async () => ({
+      status: 200,
+      body: [{ class: POSTGRES_CONNECTOR_CLASS, type: 'source', version: TRIBUTARY_VERSION }],
+    }),
+  },
+  {
+    method: 'PUT',
+    path: '/connector-plugins/{name}/config/validate',
+    role: 'viewer',
+    summary: 'Validate a connector config without storing it (Kafka Connect ConfigInfos)',
+    handle: async (ctx) => {
+      const body = parseBody(ctx.req, await readBody(ctx.req));
+      if (!isObject(body)) throw new HttpError(400, 'body must be a JSON object of properties');
+      const cls = ctx.args[0]!;
+      const short = POSTGRES_CONNECTOR_CLASS.split('.').at(-1);
+      if (cls !== POSTGRES_CONNECTOR_CLASS && cls !== short)
+        throw new HttpError(404, `Connector plugin ${cls} not found`);
+      const config: Record<string, unknown> = {
+        'connector.class': POSTGRES_CONNECTOR_CLASS,
+        ...body,
+      };
+      const name = typeof config.name === 'string' && config.name ? config.name : 'validate';
+      const { errors } = mapConnectorConfig(name, config, ctx.cluster);
+      const fields = [...new Set([...Object.keys(config), ...errors.map((e) => e.field)])];
+      return {
+        status: 200,
+        body: {
+          name: POSTGRES_CONNECTOR_CLASS,
+          error_count: errors.length,
+          groups: ['Common'],
+          configs: fields.map((field) => ({
+            definition: {
+              name: field,
+              type: 'STRING',
+              required: false,
+              documentation: PROPERTIES[field]?.doc ?? 'not supported by Tributary',
+            },
+            value: {
+              name: field,
+              value:
+                field in config
+                  ? isSecretProperty(field)
+                    ? '[hidden]'
+                    : String(config[field])
+                  : null,
+              recommended_values: [],
+              errors: errors.filter((e) => e.field === field).map((e) => e.message),
+              visible: true,
+            },
+          })),
+        },
+      };
+    },
+  },
+];
+
+export const ROUTES: Route[] = [
+  ...connectorRoutes,
+  ...topologyRoutes,
+  ...workerRoutes,
+  ...pluginRoutes,
+];

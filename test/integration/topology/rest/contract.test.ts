@@ -361,6 +361,38 @@ test('topologies: create (JSON and YAML), read, validate with exact paths, If-Ma
   assert.equal((await h.call('GET', '/workers', { token: 'viewer' })).status, 200);
 });
 
+test('Kafka Connect plugin endpoints: the connector class, and validation in ConfigInfos form', async () => {
+  const plugins = await h.call('GET', '/connector-plugins', { token: 'viewer' });
+  assert.equal(plugins.status, 200);
+  assert.equal(plugins.json[0].class, 'io.debezium.connector.postgresql.PostgresConnector');
+  const ok = await h.call('PUT', '/connector-plugins/PostgresConnector/config/validate', {
+    token: 'viewer',
+    body: config(),
+  });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.error_count, 0);
+  const pw = ok.json.configs.find(
+    (c: { value: { name: string } }) => c.value.name === 'database.password',
+  );
+  assert.equal(pw.value.value, '[hidden]');
+  const bad = await h.call(
+    'PUT',
+    '/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate',
+    { token: 'viewer', body: config({ 'database.port': 'x', 'column.exclude.list': 'a.b.c' }) },
+  );
+  assert.equal(bad.status, 200);
+  assert.equal(bad.json.error_count, 2);
+  const port = bad.json.configs.find(
+    (c: { value: { name: string } }) => c.value.name === 'database.port',
+  );
+  assert.match(port.value.errors[0], /integer/);
+  assert.equal(
+    (await h.call('PUT', '/connector-plugins/com.acme.Other/config/validate', { body: {} })).status,
+    404,
+  );
+  assert.equal((await h.call('GET', '/connectors/nothing-stored-by-validate')).status, 404);
+});
+
 test('429 with Retry-After when a client exceeds the rate limit', async () => {
   const limited = new RestHarness({ rateLimit: 2 });
   await limited.start(false);
