@@ -29,7 +29,17 @@ if (files.length === 0) {
   process.exit(1);
 }
 // Integration tests share real services: run files one at a time to keep load predictable.
-const args = ['--import', 'tsx', '--test', '--test-reporter=spec'];
+// A hung test must fail the run, not stall CI: each test gets at most 10 minutes, a file's
+// process exits once its tests are done even if a handle stays open, and the whole tier is
+// killed after 50 minutes.
+const args = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-force-exit'];
+args.push(`--test-timeout=${tier === 'integration' ? 600_000 : 60_000}`);
 if (tier === 'integration') args.push('--test-concurrency=1');
-const r = spawnSync(process.execPath, [...args, ...files], { cwd: root, stdio: 'inherit' });
+const r = spawnSync(process.execPath, [...args, ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  timeout: 50 * 60_000,
+  killSignal: 'SIGKILL',
+});
+if (r.error) console.error(`test run stopped: ${r.error.message}`);
 process.exit(r.status ?? 1);
