@@ -43,6 +43,8 @@ export interface SinkMetrics {
   /** True while the store is failing and consumption is paused. */
   storeDown: boolean;
   lastError?: string;
+  /** The sink's own counters, when it has any (Sink.metrics), e.g. files uploaded. */
+  sink?: Record<string, number>;
 }
 
 export interface SinkRuntimeOptions {
@@ -133,7 +135,8 @@ export class SinkRuntime {
   }
 
   metrics(): SinkMetrics {
-    return { ...this.counters };
+    const sink = this.sink?.metrics?.();
+    return sink ? { ...this.counters, sink } : { ...this.counters };
   }
 
   private get stopping(): boolean {

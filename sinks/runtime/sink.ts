@@ -62,6 +62,8 @@ export interface Sink {
   open(): Promise<void>;
   writeBatch(records: SinkRecord[]): Promise<WriteResult | void>;
   close(): Promise<void>;
+  /** Optional counters of the sink itself, shown as `sink` in the runtime's metrics line. */
+  metrics?(): Record<string, number>;
 }
 
 /** A topic partition and, with `offset`, a position in it (the next offset to read). */
