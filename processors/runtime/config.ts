@@ -6,6 +6,8 @@ const policy = z.enum(['fail', 'skip', 'dlq']);
 const builtinEntry = z
   .object({
     builtin: z.string().min(1),
+    /** Name in the chain (metrics, DLQ headers); default the built-in's. Two joins need two names. */
+    name: z.string().min(1).optional(),
     config: z.unknown().optional(),
     /** What a record that makes this processor throw does: stop, be skipped, or go to the DLQ. */
     errors: policy.optional(),
@@ -15,6 +17,8 @@ const moduleEntry = z
   .object({
     /** Path of a module (relative to the working directory) whose default export is a processor. */
     module: z.string().min(1),
+    /** Name in the chain; default the definition's. */
+    name: z.string().min(1).optional(),
     config: z.unknown().optional(),
     errors: policy.optional(),
   })

@@ -43,13 +43,21 @@ export async function loadProcessors(
     } else {
       throw new ConfigError(path, 'expected { builtin, config } or { module, config }');
     }
+    const rename = (e as { name?: unknown }).name;
+    if (('builtin' in e || 'module' in e) && typeof rename === 'string') {
+      // Same methods, another name: an own `name` over the definition as prototype.
+      const node = nodes[nodes.length - 1]!;
+      node.definition = Object.assign(Object.create(node.definition) as ProcessorDefinition, {
+        name: rename,
+      });
+    }
   }
   const names = new Set<string>();
   for (const [i, n] of nodes.entries()) {
     if (names.has(n.definition.name))
       throw new ConfigError(
         `processors[${i}]`,
-        `a second processor is named "${n.definition.name}"; names must be unique in a chain`,
+        `a second processor is named "${n.definition.name}"; names must be unique in a chain (give it another \`name\`)`,
       );
     names.add(n.definition.name);
   }

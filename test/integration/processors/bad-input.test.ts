@@ -177,3 +177,64 @@ test(
     assert.equal(metrics.deadLettered['(input)'], 3);
   },
 );
+
+test('a repartitioning join: a repartition topic of another partition count, or a table that is not co-partitioned with it, is a config error', async () => {
+  const input = await topic();
+  const customers = uniqueName('bad-customers');
+  const other = uniqueName('bad-other');
+  await admin.ensureTopics([
+    { name: customers, partitions: 3 },
+    { name: other, partitions: 2 },
+  ]);
+  const name = uniqueName('bad-rekey');
+  const join = (store: string, table: string) => ({
+    builtin: 'join',
+    config: { store, table, mode: 'repartition', on: 'customer_id', as: store },
+  });
+  // A repartition topic left over with 2 partitions while the table now has 3.
+  await admin.ensureTopics([{ name: `${name}-customers-repartition`, partitions: 2 }]);
+  const stale = new ProcessorRuntime(
+    {
+      name,
+      inputs: [input],
+      output: `${input}.out`,
+      stateDir: dir,
+      processors: [join('customers', customers)],
+    },
+    { kafka, log: quiet },
+  );
+  await assert.rejects(
+    stale.start(),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /repartition topic ".*-customers-repartition" exists with 2 partitions, expected 3/.test(
+        (e as Error).message,
+      ),
+  );
+  // A second join after the hop whose table has another partition count than the hop's topic.
+  const mismatched = new ProcessorRuntime(
+    {
+      name: uniqueName('bad-rekey'),
+      inputs: [input],
+      output: `${input}.out`,
+      stateDir: dir,
+      processors: [
+        join('customers', customers),
+        {
+          builtin: 'join',
+          name: 'join-other',
+          config: { store: 'other', table: other, mode: 'co-partitioned', on: 'x', as: 'o' },
+        },
+      ],
+    },
+    { kafka, log: quiet },
+  );
+  await assert.rejects(
+    mismatched.start(),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /table topic ".*" has 2 partitions but the repartition topic it is joined through has 3/.test(
+        (e as Error).message,
+      ),
+  );
+});

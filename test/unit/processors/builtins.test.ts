@@ -294,3 +294,51 @@ test('unknown built-in names the path and suggests', async () => {
   );
   void changeEvent;
 });
+
+test('two joins in one chain, told apart by `name` (metrics and errors use it)', async () => {
+  const d = await ProcessorTestDriver.create({
+    processors: [
+      {
+        builtin: 'join',
+        name: 'join-customers',
+        config: { store: 'customers', table: 'raw.public.customers', on: 'customer_id', as: 'c' },
+      },
+      {
+        builtin: 'join',
+        name: 'join-products',
+        config: {
+          store: 'products',
+          table: 'raw.public.products',
+          on: 'product_id',
+          as: 'p',
+          missing: 'fail',
+        },
+        errors: 'skip',
+      },
+    ],
+    output: 'out',
+  });
+  await d.pipeTable('raw.public.customers', insert({ id: 5 }, { id: 5, name: 'Ada' }, 'customers'));
+  await d.pipeTable('raw.public.products', insert({ id: 9 }, { id: 9, sku: 'X' }, 'products'));
+  await d.pipe([
+    insert({ id: 1 }, { id: 1, customer_id: 5, product_id: 9 }),
+    insert({ id: 2 }, { id: 2, customer_id: 5, product_id: 8 }),
+  ]);
+  const outs = d.readOutput('out');
+  assert.equal(outs.length, 1);
+  assert.deepEqual(outs[0]!.event!.value.after, {
+    id: 1,
+    customer_id: 5,
+    product_id: 9,
+    c: { id: 5, name: 'Ada' },
+    p: { id: 9, sku: 'X' },
+  });
+  assert.deepEqual(d.metrics.skipped, { 'join-products': 1 });
+  await assert.rejects(
+    drive([
+      { builtin: 'join', config: { store: 'a', table: 'a', on: 'x', as: 'a' } },
+      { builtin: 'join', config: { store: 'b', table: 'b', on: 'y', as: 'b' } },
+    ]),
+    (e: unknown) => e instanceof ConfigError && /give it another `name`/.test((e as Error).message),
+  );
+});
