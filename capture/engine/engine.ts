@@ -118,7 +118,14 @@ export class CaptureEngine {
     try {
       await this.start();
     } catch (err) {
+      if (this.stopping && this.stopError === null) {
+        // stop() came while starting; the start error is a consequence of it.
+        await this.releaseAfterStop();
+        await this.stopped;
+        return;
+      }
       await this.shutdown(err as Error);
+      await this.releaseAfterStop();
       throw this.stopError ?? err;
     }
     await this.stopped;
@@ -130,9 +137,16 @@ export class CaptureEngine {
     await this.shutdown(null);
   }
 
+  /**
+   * Brings the capture up. stop() or a failure (shutdown) may come while this awaits: shutdown
+   * releases what exists at that moment, so after every step that acquires something start()
+   * checks `stopping` and releases what it got since (releaseAfterStop) — a replication
+   * connection opened after shutdown would otherwise keep the slot active for good.
+   */
   private async start(): Promise<void> {
     const o = this.options;
     await this.connector.prepare();
+    if (await this.releaseIfStopping()) return;
 
     const admin = new KafkaAdmin(o.kafka);
     try {
@@ -147,6 +161,7 @@ export class CaptureEngine {
       `initialising transactional producer tributary-capture-${o.source} (fences any older instance)`,
     );
     await this.producer.init(); // fences any older instance before we read the offsets back
+    if (await this.releaseIfStopping()) return;
     o.log(`reading the stored offset from ${o.offsetsTopic}`);
     let stored = await loadOffset(o.kafka, o.offsetsTopic, o.source);
     o.log(
@@ -168,6 +183,7 @@ export class CaptureEngine {
         `${check.reason}; on_slot_loss=resnapshot: recreating the source position and snapshotting again`,
       );
       await this.connector.resetAfterLoss();
+      if (await this.releaseIfStopping()) return;
       stored = null;
       forceSnapshot = true;
     }
@@ -209,7 +225,9 @@ export class CaptureEngine {
     );
     this.stats.snapshotCompleted = initial.snapshot?.completed ?? false;
 
+    if (await this.releaseIfStopping()) return;
     this.stream = await this.connector.openStream(this.sink(), stored);
+    if (await this.releaseIfStopping()) return;
 
     const reader = this.connector.snapshotReader();
     if (snapshotFrom !== undefined && reader) {
@@ -258,6 +276,7 @@ export class CaptureEngine {
         if (h.fatal) await this.shutdown(new TributaryError('SOURCE_POSITION_LOST', h.fatal));
       };
       await checkHealth();
+      if (await this.releaseIfStopping()) return;
       this.every(o.healthIntervalMs, () =>
         checkHealth().catch((err) => o.log(`health check failed: ${(err as Error).message}`)),
       );
@@ -346,7 +365,26 @@ export class CaptureEngine {
     return parts.join('; ');
   }
 
+  /** During start(): true when shutdown has begun, after releasing what start() acquired. */
+  private async releaseIfStopping(): Promise<boolean> {
+    if (!this.stopping) return false;
+    await this.releaseAfterStop();
+    return true;
+  }
+
+  /**
+   * Closes the stream, producer and connector again (each close is idempotent): shutdown may
+   * have run before start() acquired them.
+   */
+  private async releaseAfterStop(): Promise<void> {
+    this.publisher?.close();
+    await this.stream?.close().catch(() => undefined);
+    await this.producer?.close().catch(() => undefined);
+    await this.connector.close().catch(() => undefined);
+  }
+
   private every(ms: number, fn: () => unknown): void {
+    if (this.stopping) return;
     const t = setInterval(fn, ms);
     t.unref();
     this.timers.push(t);

@@ -6,6 +6,35 @@
 import { z } from 'zod';
 import { readConfigFile, resolveSecrets, validateConfig } from '../../core/config/index.ts';
 
+/** A regular expression (Java/JavaScript syntax in common), checked to compile. */
+const regex = z.string().superRefine((v, ctx) => {
+  try {
+    new RegExp(v);
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `not a valid regular expression: ${(err as Error).message}`,
+    });
+  }
+});
+
+/**
+ * One topic route (Kafka Connect's RegexRouter / Debezium's ByLogicalTableRouter): when `match`
+ * matches the whole default topic name, the topic becomes `replace` ($1.. are its groups).
+ * With `keyField`, the key gets that extra field holding the default topic name, so rows of
+ * several tables routed into one topic keep distinct keys.
+ */
+const topicRoute = z
+  .object({
+    match: regex,
+    replace: z.string().min(1),
+    keyField: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a field name (letters, digits, _)')
+      .optional(),
+  })
+  .strict();
+
 const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lowercase identifier (letters, digits, _)');
@@ -35,9 +64,26 @@ export const PostgresSourceSchema = z
         prefix: z.string().optional(),
         partitions: z.number().int().min(1).default(3),
         replicationFactor: z.number().int().min(1).default(1),
+        /** Change topics only (not offsets or transaction topics); first match wins. */
+        routes: z.array(topicRoute).default([]),
       })
       .strict()
-      .default({ partitions: 3, replicationFactor: 1 }),
+      .default({ partitions: 3, replicationFactor: 1, routes: [] }),
+    /**
+     * Column filter (Debezium column.include.list / column.exclude.list): regular expressions
+     * matched case-insensitively against the whole "schema.table.column" name. Key columns
+     * cannot be excluded.
+     */
+    columns: z
+      .object({
+        include: z.array(regex).min(1).optional(),
+        exclude: z.array(regex).min(1).optional(),
+      })
+      .strict()
+      .refine((c) => c.include === undefined || c.exclude === undefined, {
+        message: 'set either "include" or "exclude", not both',
+      })
+      .optional(),
     snapshot: z
       .object({
         mode: z
@@ -112,6 +158,35 @@ export function derivedNames(c: PostgresSourceConfig): {
     slot: c.slot ?? `tributary_${safe}`,
     publication: c.publication ?? `tributary_${safe}`,
     prefix: c.topic.prefix ?? c.name,
+  };
+}
+
+/** True when the column "schema.table.column" is captured under `columns`. */
+export function columnFilter(
+  columns: PostgresSourceConfig['columns'],
+): (qualified: string) => boolean {
+  const compile = (list: string[]) => list.map((r) => new RegExp(`^(?:${r})$`, 'i'));
+  if (columns?.include) {
+    const include = compile(columns.include);
+    return (name) => include.some((r) => r.test(name));
+  }
+  if (columns?.exclude) {
+    const exclude = compile(columns.exclude);
+    return (name) => !exclude.some((r) => r.test(name));
+  }
+  return () => true;
+}
+
+/** Where a change topic goes: the first route whose `match` matches the whole default name. */
+export function topicRouter(
+  routes: PostgresSourceConfig['topic']['routes'],
+): (topic: string) => { topic: string; keyField?: string } {
+  const compiled = routes.map((r) => ({ ...r, re: new RegExp(`^(?:${r.match})$`) }));
+  return (topic) => {
+    for (const r of compiled) {
+      if (r.re.test(topic)) return { topic: topic.replace(r.re, r.replace), keyField: r.keyField };
+    }
+    return { topic };
   };
 }
 

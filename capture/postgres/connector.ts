@@ -9,14 +9,14 @@ import type { TopicSpec } from '../../core/kafka/index.ts';
 import type { CaptureConnector, ResumeCheck, SourceHealth } from '../engine/engine.ts';
 import type { ChangeStream, SnapshotReader, StoredOffset, StreamSink } from '../engine/types.ts';
 import type { PostgresSourceConfig } from './config.ts';
-import { derivedNames } from './config.ts';
+import { columnFilter, derivedNames, topicRouter } from './config.ts';
 import type { RelationMessage } from './connection/pgoutput.ts';
 import { quoteIdent, ReplicationConnection } from './connection/replication.ts';
 import * as errors from './errors.ts';
 import { checkResume, readSlot } from './offsets.ts';
 import type { PgFacts } from './offsets.ts';
 import { loadTableMeta, TableSchema } from './schema.ts';
-import type { TableMeta } from './schema.ts';
+import type { TableMeta, TableShape } from './schema.ts';
 import { PgSnapshotReader } from './snapshot.ts';
 import { PgChangeStream, transactionTopic } from './stream.ts';
 import { loadTypeCatalog } from './types.ts';
@@ -30,6 +30,7 @@ export class PostgresConnector implements CaptureConnector {
   private schemas = new Map<string, TableSchema>();
   private catalog: PgTypeCatalog | null = null;
   private systemId = '';
+  private readonly shape: TableShape;
 
   constructor(
     private readonly config: PostgresSourceConfig,
@@ -37,6 +38,11 @@ export class PostgresConnector implements CaptureConnector {
   ) {
     this.name = config.name;
     this.names = derivedNames(config);
+    this.shape = {
+      prefix: this.names.prefix,
+      column: columnFilter(config.columns),
+      route: topicRouter(config.topic.routes),
+    };
   }
 
   private get target(): string {
@@ -87,6 +93,8 @@ export class PostgresConnector implements CaptureConnector {
       for (const t of wanted) {
         const meta = this.metas.get(t)!;
         if (meta.keyColumns.length === 0) throw errors.noKey(t);
+        for (const k of meta.keyColumns)
+          if (!this.shape.column!(`${t}.${k}`)) throw errors.keyColumnFiltered(`${t}.${k}`);
         const ok = (
           await client.query<{ ok: boolean }>('SELECT has_table_privilege($1, $2, $3) AS ok', [
             c.user,
@@ -106,7 +114,7 @@ export class PostgresConnector implements CaptureConnector {
   }
 
   topics(): TopicSpec[] {
-    const names = [...this.schemas.values()].map((s) => s.topic);
+    const names = [...new Set([...this.schemas.values()].map((s) => s.topic))];
     if (this.config.transactionMetadata) names.push(transactionTopic(this.names.prefix));
     return names.map((name) => ({
       name,
@@ -158,17 +166,23 @@ export class PostgresConnector implements CaptureConnector {
     } catch (err) {
       throw errors.connectionFailed(this.target, c.user, err);
     }
-    const stream = new PgChangeStream(connection, sink, {
-      name: this.name,
-      database: c.database,
-      prefix: this.names.prefix,
-      tables: this.metas,
-      buildSchema: (meta, relation) => this.schemaFromRelation(meta, relation),
-      transactionMetadata: this.config.transactionMetadata,
-      log: this.log,
-    });
-    stream.start();
-    return stream;
+    try {
+      const stream = new PgChangeStream(connection, sink, {
+        name: this.name,
+        database: c.database,
+        prefix: this.names.prefix,
+        tables: this.metas,
+        buildSchema: (meta, relation) => this.schemaFromRelation(meta, relation),
+        transactionMetadata: this.config.transactionMetadata,
+        log: this.log,
+      });
+      stream.start();
+      return stream;
+    } catch (err) {
+      // Nobody else holds the connection yet: left open, it would keep the slot active.
+      await connection.close();
+      throw err;
+    }
   }
 
   snapshotReader(): SnapshotReader {
@@ -273,7 +287,7 @@ export class PostgresConnector implements CaptureConnector {
   }
 
   private schemaFromCatalog(meta: TableMeta): TableSchema {
-    return new TableSchema(meta, meta.columns, this.catalog!, this.typeOptions, this.names.prefix);
+    return new TableSchema(meta, meta.columns, this.catalog!, this.typeOptions, this.shape);
   }
 
   /** Schema for a Relation message; refreshes the catalogs when it shows something new. */
@@ -291,7 +305,7 @@ export class PostgresConnector implements CaptureConnector {
         relation.columns,
         this.catalog!,
         this.typeOptions,
-        this.names.prefix,
+        this.shape,
       );
       this.schemas.set(schema.name, schema);
       return schema;

@@ -88,6 +88,13 @@ export function publicationFailed(statement: string, err: unknown): PostgresSetu
   );
 }
 
+export function keyColumnFiltered(column: string): PostgresSetupError {
+  return new PostgresSetupError(
+    'PG_KEY_COLUMN_EXCLUDED',
+    `columns: the key column "${column}" is filtered out, but key columns identify the row and cannot be excluded. Change columns.exclude (or columns.include) so it no longer drops "${column}".`,
+  );
+}
+
 export function slotInUse(slot: string, pid: number | null): PostgresSetupError {
   return new PostgresSetupError(
     'PG_SLOT_IN_USE',

@@ -1,5 +1,6 @@
 // Builds a runnable capture for one PostgreSQL source from its validated config.
 import { CaptureEngine } from '../engine/engine.ts';
+import type { EngineOptions } from '../engine/engine.ts';
 import type { PostgresSourceConfig } from './config.ts';
 import { PostgresConnector } from './connector.ts';
 
@@ -13,9 +14,16 @@ export function createPostgresCapture(
   config: PostgresSourceConfig,
   options: CaptureRunOptions = {},
 ): CaptureEngine {
-  const log = options.log ?? ((m: string) => console.log(`[capture ${config.name}] ${m}`));
-  const connector = new PostgresConnector(config, log);
-  return new CaptureEngine(connector, {
+  const engineOptions = captureEngineOptions(config, options);
+  return new CaptureEngine(new PostgresConnector(config, engineOptions.log), engineOptions);
+}
+
+/** The engine options of a PostgreSQL source (for createPostgresCapture and tests). */
+export function captureEngineOptions(
+  config: PostgresSourceConfig,
+  options: CaptureRunOptions = {},
+): EngineOptions {
+  return {
     source: config.name,
     kafka: { brokers: config.kafka.brokers, clientId: `tributary-capture-${config.name}` },
     offsetsTopic: config.kafka.offsetsTopic,
@@ -30,8 +38,8 @@ export function createPostgresCapture(
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     healthIntervalMs: options.healthIntervalMs ?? 5_000,
     progressIntervalMs: options.progressIntervalMs ?? 2_000,
-    log,
-  });
+    log: options.log ?? ((m: string) => console.log(`[capture ${config.name}] ${m}`)),
+  };
 }
 
 export { loadPostgresSource, parsePostgresSource } from './config.ts';

@@ -66,12 +66,29 @@ export interface ColumnInfo {
   typmod: number;
 }
 
+/** How a table's events are shaped: topic prefix, column filter and topic routing. */
+export interface TableShape {
+  prefix: string;
+  /** Is the column "schema.table.column" captured? (Key columns always are.) Default: all. */
+  column?: (qualified: string) => boolean;
+  /** The topic a default topic name is routed to, and an optional extra key field. */
+  route?: (topic: string) => { topic: string; keyField?: string };
+}
+
 export class TableSchema {
   readonly name: string;
+  /** The topic events are published to (after routing). */
   readonly topic: string;
+  /** The topic before routing: "<prefix>.<schema>.<table>". */
+  readonly defaultTopic: string;
+  /** Every column of the relation, in tuple order (captured or not). */
   readonly columns: ColumnInfo[];
+  /** Per column: is it in the events? */
+  readonly captured: boolean[];
   readonly converters: ColumnConverter[];
   readonly keyColumns: string[];
+  /** Extra key field holding `defaultTopic` (tables routed into one topic keep unique keys). */
+  readonly keyField: string | undefined;
   readonly schemas: EventSchemas;
   private readonly keyIndexes: number[];
 
@@ -80,29 +97,45 @@ export class TableSchema {
     columns: ColumnInfo[],
     catalog: PgTypeCatalog,
     options: TypeMappingOptions,
-    prefix: string,
+    shape: TableShape,
   ) {
     this.name = `${meta.schema}.${meta.table}`;
-    this.topic = `${prefix}.${meta.schema}.${meta.table}`;
+    this.defaultTopic = `${shape.prefix}.${meta.schema}.${meta.table}`;
+    const routed = shape.route?.(this.defaultTopic) ?? { topic: this.defaultTopic };
+    this.topic = routed.topic;
+    this.keyField = routed.keyField;
     this.columns = columns;
     this.converters = columns.map((c) =>
       converterFor({ typeOid: c.typeOid, typmod: c.typmod }, catalog, options),
     );
     this.keyColumns = meta.keyColumns.filter((k) => columns.some((c) => c.name === k));
     this.keyIndexes = this.keyColumns.map((k) => columns.findIndex((c) => c.name === k));
+    const isCaptured = shape.column ?? (() => true);
+    this.captured = columns.map(
+      (c) => this.keyColumns.includes(c.name) || isCaptured(`${this.name}.${c.name}`),
+    );
     const notNull = new Map(meta.columns.map((c) => [c.name, c.notNull]));
     const fields = columns.map((c, i) =>
       field(c.name, { ...this.converters[i]!.schema, optional: !(notNull.get(c.name) ?? false) }),
     );
-    const base = `${prefix}.${meta.schema}.${meta.table}`;
+    const keyFields = this.keyIndexes.map((i) => ({ ...fields[i]!, optional: false }));
+    if (this.keyField) keyFields.push(field(this.keyField, { type: 'string', optional: false }));
+    // Like Debezium's ByLogicalTableRouter, a logical table (keyField set) names its schemas after
+    // the routed topic; a plain route keeps the table's own schema names.
+    const base = this.keyField ? this.topic : this.defaultTopic;
     this.schemas = {
       key: {
         type: 'struct',
-        fields: this.keyIndexes.map((i) => ({ ...fields[i]!, optional: false })),
+        fields: keyFields,
         optional: false,
         name: `${base}.Key`,
       },
-      row: { type: 'struct', fields, optional: true, name: `${base}.Value` },
+      row: {
+        type: 'struct',
+        fields: fields.filter((_, i) => this.captured[i]),
+        optional: true,
+        name: `${base}.Value`,
+      },
       source: PG_SOURCE_SCHEMA,
       envelopeName: `${base}.Envelope`,
     };
@@ -116,6 +149,7 @@ export class TableSchema {
     const row: Row = {};
     const cols = this.columns;
     for (let i = 0; i < cols.length; i++) {
+      if (!this.captured[i]) continue;
       const v = values[i];
       const name = cols[i]!.name;
       if (v === null || v === undefined) row[name] = null;
@@ -130,6 +164,7 @@ export class TableSchema {
   keyOf(row: Row): RowKey {
     const key: RowKey = {};
     for (const k of this.keyColumns) key[k] = row[k];
+    if (this.keyField) key[this.keyField] = this.defaultTopic;
     return key;
   }
 }

@@ -68,7 +68,10 @@ export class PgSnapshotReader implements SnapshotReader {
     // Columns are selected as they are and returned unparsed: the server's text output is then
     // byte-identical to what pgoutput sends (a ::text cast is not: bool, char(n), inet differ).
     // Aliases make ORDER BY bind to the table's columns.
-    const cols = t.columns.map((c, i) => `t.${quoteIdent(c.name)} AS c${i}`).join(', ');
+    // Columns filtered out of the events are not read (NULL keeps the tuple positions).
+    const cols = t.columns
+      .map((c, i) => `${t.captured[i] ? `t.${quoteIdent(c.name)}` : 'NULL'} AS c${i}`)
+      .join(', ');
     const keys = t.keyColumns.map((k) => `t.${quoteIdent(k)}`);
     const keyCasts = t.keyColumns.map((k, i) => `$${i + 1}::${sqlType.get(k) ?? 'text'}`);
     const where = afterKey ? `WHERE (${keys.join(', ')}) > (${keyCasts.join(', ')})` : '';

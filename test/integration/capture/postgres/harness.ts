@@ -113,6 +113,8 @@ export async function readTopics(
   done: (seen: Seen[]) => boolean,
   timeoutMs = 60_000,
   quietMs = 1_500,
+  /** keepSchemas: decode the Connect schemas of the json-schema format into event.schemas. */
+  decode: { keepSchemas?: boolean } = {},
 ): Promise<Seen[]> {
   const reader = new TopicReader(defaultKafkaConfig('verifier'), topics, 'read_committed');
   const seen: Seen[] = [];
@@ -123,7 +125,7 @@ export async function readTopics(
     while (Date.now() < deadline) {
       const batch = await reader.poll(200);
       for (const r of batch) {
-        const d = fromKafkaRecord(r);
+        const d = fromKafkaRecord(r, decode);
         if (d.kind === 'change')
           seen.push({ kind: 'change', event: d.event, partition: r.partition, offset: r.offset });
         else
