@@ -59,6 +59,13 @@ export const s3ParquetSinkConfigSchema = z
       .int()
       .positive()
       .default(8 * MiB),
+    /**
+     * When Kafka retention deleted records the sink has not written yet (the partition's earliest
+     * offset is past the offset after the newest stored file): `fail` (default) stops the sink
+     * with an error naming the partition and the offsets; `skip` logs the gap and continues
+     * from the earliest offset (the deleted records are missing from the output).
+     */
+    onGap: z.enum(['fail', 'skip']).default('fail'),
     /** Files larger than this are uploaded in parts of this size (S3 minimum 5 MiB). */
     partSizeBytes: z
       .number()

@@ -12,6 +12,9 @@
  *   same bytes. An open file is never uploaded early (not even on shutdown), because an early
  *   cut would make the next attempt produce different files.
  */
+import { TributaryError } from '../../core/errors/index.ts';
+import { KafkaPartitionConsumer, defaultKafkaConfig } from '../../core/kafka/index.ts';
+import type { KafkaConfig } from '../../core/kafka/index.ts';
 import type { Sink, SinkRecord, WriteResult, RejectedRecord } from '../runtime/sink.ts';
 import type { PartitionPosition, PositionedSink } from '../runtime/sink.ts';
 import type { S3ParquetSinkConfig } from './config.ts';
@@ -31,32 +34,68 @@ const rejectionId = (r: SinkRecord) => `${r.topic}\u0000${r.partition}\u0000${r.
  */
 const CRASH_AFTER_UPLOADS = Number(process.env.TRIBUTARY_CRASH_AFTER_UPLOADS ?? 0);
 
-export interface S3ParquetSinkMetrics {
-  uploads: number;
-  uploadedRows: number;
-  uploadedBytes: number;
-  failedUploads: number;
+/**
+ * The sink's counters (the `sink` object of the runtime's metrics line). The runtime's `written`
+ * counts records the sink accepted into a file in memory; only `rowsUploaded` are durable.
+ */
+export type S3ParquetSinkMetrics = {
+  /** Files stored (uploaded to S3 or renamed into place on the filesystem). */
+  filesUploaded: number;
+  /** Rows in the stored files. */
+  rowsUploaded: number;
+  /** Parquet bytes in the stored files. */
+  bytesUploaded: number;
+  /** Upload attempts that failed (the file is uploaded again, whole, on the retry). */
+  uploadFailures: number;
+  /** Rows written into files not uploaded yet (open files and closed ones waiting). */
+  rowsNotUploaded: number;
+  /** Partitions whose retention gap was skipped (`onGap: skip`). */
+  gapsSkipped: number;
+};
+
+export interface S3ParquetSinkOptions {
+  /** The cluster the records come from (default: TRIBUTARY_KAFKA_BROKERS, as the runtime). */
+  kafka?: KafkaConfig;
+  /** Where retention gaps skipped with `onGap: skip` are logged (default stderr). */
+  log?: (msg: string) => void;
+  /**
+   * Earliest offset per partition, keyed `topic\u0000partition` (default: asked from Kafka).
+   * Tests without a broker pass their own.
+   */
+  earliestOffsets?: (
+    partitions: Array<{ topic: string; partition: number }>,
+  ) => Promise<Map<string, bigint>>;
 }
 
 export class S3ParquetSink implements Sink, PositionedSink {
   private store: ObjectStore | undefined;
+  /** Reads the partitions' earliest offsets (retention gaps); group-less. */
+  private offsets: KafkaPartitionConsumer | undefined;
+  private readonly kafka: KafkaConfig;
+  private readonly log: (msg: string) => void;
+  private readonly earliestOffsets: NonNullable<S3ParquetSinkOptions['earliestOffsets']>;
   private fileOptions: FileBuilderOptions | undefined;
   private readonly writers = new Map<string, PartitionWriter>();
   /** Why records were rejected, by partition and offset, until the batch succeeds (a retried batch reports them again). */
   private readonly rejections = new Map<string, Error>();
-  readonly counters: S3ParquetSinkMetrics = {
-    uploads: 0,
-    uploadedRows: 0,
-    uploadedBytes: 0,
-    failedUploads: 0,
+  private readonly counters = {
+    filesUploaded: 0,
+    rowsUploaded: 0,
+    bytesUploaded: 0,
+    uploadFailures: 0,
+    gapsSkipped: 0,
   };
 
   constructor(
     readonly name: string,
     private readonly config: S3ParquetSinkConfig,
     store?: ObjectStore,
+    options: S3ParquetSinkOptions = {},
   ) {
     this.store = store;
+    this.kafka = options.kafka ?? defaultKafkaConfig(`tributary-sink-${name}`);
+    this.log = options.log ?? ((m) => process.stderr.write(`[sink ${name}] ${m}\n`));
+    this.earliestOffsets = options.earliestOffsets ?? ((p) => this.kafkaEarliestOffsets(p));
   }
 
   async open(): Promise<void> {
@@ -89,11 +128,53 @@ export class S3ParquetSink implements Sink, PositionedSink {
       for (const partition of wanted) {
         const f = newest.get(partition);
         const position = f ? (await store.endOffset(f.key)) + 1n : undefined;
-        this.writerFor(topic, partition).reset(position);
         if (position !== undefined) positions.push({ topic, partition, offset: position });
       }
     }
+    await this.checkRetentionGaps(positions);
+    for (const p of positions) this.writerFor(p.topic, p.partition).reset(p.offset);
+    for (const p of partitions)
+      if (!positions.some((x) => x.topic === p.topic && x.partition === p.partition))
+        this.writerFor(p.topic, p.partition).reset(undefined);
     return positions;
+  }
+
+  /**
+   * A partition whose earliest offset is past the offset after its newest stored file lost
+   * records to Kafka retention before the sink wrote them. Reading on would leave a hole in
+   * the output (and a fetch below the earliest offset returns nothing), so by default the sink
+   * stops and says so; with `onGap: skip` it logs the gap and moves the position forward.
+   */
+  private async checkRetentionGaps(positions: PartitionPosition[]): Promise<void> {
+    if (positions.length === 0) return;
+    const earliest = await this.earliestOffsets(positions);
+    for (const p of positions) {
+      const first = earliest.get(tp(p.topic, p.partition)) ?? 0n;
+      if (first <= p.offset) continue;
+      const where = `${p.topic}[${p.partition}]`;
+      const lost = `offsets ${p.offset}..${first - 1n} (${first - p.offset} records)`;
+      if (this.config.onGap === 'skip') {
+        this.log(
+          `retention gap on ${where}: the next offset after the stored files is ${p.offset} but the earliest available offset is ${first}; ${lost} were deleted by Kafka retention and are missing from the output (onGap: skip), continuing at ${first}`,
+        );
+        this.counters.gapsSkipped++;
+        p.offset = first;
+        continue;
+      }
+      throw new TributaryError(
+        'SINK_RETENTION_GAP',
+        `retention gap on ${where}: the next offset after the stored files is ${p.offset} but the earliest available offset is ${first}; ${lost} were deleted by Kafka retention before this sink wrote them. They cannot be written any more: re-create them upstream (e.g. a new snapshot of the source) or, to accept the gap, set onGap: skip in the sink config and restart (the sink then continues at offset ${first} and logs the gap)`,
+        {
+          retryable: false,
+          details: {
+            topic: p.topic,
+            partition: p.partition,
+            expected: p.offset.toString(),
+            earliest: first.toString(),
+          },
+        },
+      );
+    }
   }
 
   durablePositions(): PartitionPosition[] {
@@ -137,9 +218,24 @@ export class S3ParquetSink implements Sink, PositionedSink {
   }
 
   /** Closing drops open files on purpose: they are rebuilt identically from Kafka later. */
+  private async kafkaEarliestOffsets(
+    partitions: Array<{ topic: string; partition: number }>,
+  ): Promise<Map<string, bigint>> {
+    this.offsets ??= new KafkaPartitionConsumer(this.kafka, { isolation: 'read_committed' });
+    return this.offsets.offsets(partitions, 'earliest');
+  }
+
   async close(): Promise<void> {
     this.writers.clear();
+    await this.offsets?.close().catch(() => undefined);
+    this.offsets = undefined;
     await this.store?.close();
+  }
+
+  metrics(): S3ParquetSinkMetrics {
+    let rowsNotUploaded = 0;
+    for (const w of this.writers.values()) rowsNotUploaded += w.rowsNotUploaded;
+    return { ...this.counters, rowsNotUploaded };
   }
 
   /** Open writers (tests, metrics). */
@@ -176,15 +272,15 @@ export class S3ParquetSink implements Sink, PositionedSink {
             try {
               await store.put(f.key, f.body, f.metadata);
             } catch (err) {
-              this.counters.failedUploads++;
+              this.counters.uploadFailures++;
               throw err;
             }
             w.pending.shift();
             w.durable = f.commitTo;
-            this.counters.uploads++;
-            this.counters.uploadedRows += f.rows;
-            this.counters.uploadedBytes += f.body.length;
-            if (CRASH_AFTER_UPLOADS > 0 && this.counters.uploads >= CRASH_AFTER_UPLOADS)
+            this.counters.filesUploaded++;
+            this.counters.rowsUploaded += f.rows;
+            this.counters.bytesUploaded += f.body.length;
+            if (CRASH_AFTER_UPLOADS > 0 && this.counters.filesUploaded >= CRASH_AFTER_UPLOADS)
               process.kill(process.pid, 'SIGKILL');
           }
         }),

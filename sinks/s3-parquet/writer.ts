@@ -79,6 +79,13 @@ export class PartitionWriter {
     return this.open?.builder.rows ?? 0;
   }
 
+  /** Rows in the open file and in closed files waiting for their upload. */
+  get rowsNotUploaded(): number {
+    let n = this.openRows;
+    for (const f of this.pending) n += f.rows;
+    return n;
+  }
+
   /**
    * Adds a change event at `offset`. Returns the reason when the record cannot be written
    * (it is dead-lettered by the runtime); files it completes are appended to `pending`.

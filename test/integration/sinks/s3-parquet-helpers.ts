@@ -1,10 +1,13 @@
 // Helpers for the S3 Parquet sink tests: the s3rver target, reading every object back with
 // DuckDB (the independent reader), and a failing HTTP proxy in front of s3rver.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request, createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -157,5 +160,34 @@ export class FailingS3Proxy {
     this.server = undefined;
     s?.closeAllConnections();
     if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+/**
+ * Deletes the records of `topic`[`partition`] below `offset` (Kafka DeleteRecords, as retention
+ * does), with the broker's own tool from the jars infra/up installed; core/kafka has no
+ * DeleteRecords call.
+ */
+export function deleteRecordsBefore(topic: string, partition: number, offset: number): void {
+  const libs = fileURLToPath(new URL('../../../infra/kafka/libs/*', import.meta.url));
+  const tmp = mkdtempSync(join(tmpdir(), 's3p-delete-'));
+  try {
+    const spec = join(tmp, 'offsets.json');
+    writeFileSync(spec, JSON.stringify({ version: 1, partitions: [{ topic, partition, offset }] }));
+    execFileSync(
+      'java',
+      [
+        '-cp',
+        libs,
+        'org.apache.kafka.tools.DeleteRecordsCommand',
+        '--bootstrap-server',
+        '127.0.0.1:9092',
+        '--offset-json-file',
+        spec,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 },
+    );
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

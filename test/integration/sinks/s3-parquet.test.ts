@@ -26,6 +26,7 @@ import {
 import {
   FailingS3Proxy,
   S3_ENDPOINT,
+  deleteRecordsBefore,
   S3_ENV,
   downloadAll,
   duckdb,
@@ -587,6 +588,87 @@ describe('s3-parquet sink', { timeout: 240_000 }, () => {
       offsets!.map((r) => r.end_offset),
       ['11'],
     );
+  });
+
+  it('records deleted by retention past the stored files stop the sink with the partition and offsets (onGap: fail); onGap: skip logs the gap and goes on; upload counters in the metrics', async () => {
+    const topic = uniqueName('s3p-gap');
+    await createTopic(kafka, topic, 1);
+    const batch = (from: number) =>
+      Array.from({ length: 20 }, (_, i) =>
+        event(
+          topic,
+          from + i,
+          BigInt(from + i + 1),
+          { id: from + i, name: `n${from + i}` },
+          T0 + from + i,
+        ),
+      ).flatMap((e) => toKafkaRecords(e, { format: 'json' }));
+    await produce(kafka, batch(0)); // offsets 0-19
+    const out = join(dir, 'gap');
+    const name = uniqueName('s3p-gap');
+    const sink = { type: 's3-parquet' as const, url: `file://${out}`, roll: { maxRecords: 10 } };
+    const first = await runToEnd({ name, topics: [topic], batch: { lingerMs: 50 }, sink });
+    const uploaded = first.metrics().sink ?? {};
+    assert.ok((uploaded.bytesUploaded ?? 0) > 0, 'bytes uploaded counted');
+    assert.deepEqual(uploaded, {
+      filesUploaded: 2,
+      rowsUploaded: 20,
+      bytesUploaded: uploaded.bytesUploaded,
+      uploadFailures: 0,
+      rowsNotUploaded: 0,
+      gapsSkipped: 0,
+    });
+    assert.equal(first.metrics().written, 20);
+
+    await produce(kafka, batch(20)); // offsets 20-39
+    deleteRecordsBefore(topic, 0, 30); // 20-29 never reached the sink
+    const logs: string[] = [];
+    const failing = new SinkRuntime(
+      { name, topics: [topic], batch: { lingerMs: 50 }, sink },
+      { kafka, log: (m) => logs.push(m) },
+    );
+    await failing.start();
+    const err = await within(
+      failing.done.then(
+        () => new Error('the sink stopped without an error'),
+        (e: unknown) => e as Error,
+      ),
+      30_000,
+      () => `the sink kept running over the gap; log: ${logs.join(' | ')}`,
+    );
+    assert.match(
+      err.message,
+      new RegExp(
+        `retention gap on ${topic}\\[0\\]: the next offset after the stored files is 20 but the earliest available offset is 30; offsets 20\\.\\.29 \\(10 records\\) were deleted by Kafka retention.*onGap: skip`,
+      ),
+    );
+    assert.equal((err as { code?: string }).code, 'SINK_RETENTION_GAP');
+    assert.equal(parquetFiles(out).length, 2, 'nothing written across the gap');
+
+    const skipping = new SinkRuntime(
+      { name, topics: [topic], batch: { lingerMs: 50 }, sink: { ...sink, onGap: 'skip' } },
+      { kafka, log: () => undefined },
+    );
+    await skipping.start();
+    try {
+      await waitCaughtUp(kafka, name, topic, 60_000);
+    } finally {
+      await skipping.stop();
+    }
+    const files = parquetFiles(out).map((f) => f.slice(out.length));
+    assert.deepEqual(files, [
+      `/${topic}/${topic}+0+00000000000000000000.parquet`,
+      `/${topic}/${topic}+0+00000000000000000010.parquet`,
+      `/${topic}/${topic}+0+00000000000000000030.parquet`,
+    ]);
+    const rows = await duckdb(
+      `SELECT list(__offset::INT ORDER BY __offset) AS o FROM read_parquet('${out}${files[2]}')`,
+    );
+    assert.deepEqual(rows[0]!.o, [30, 31, 32, 33, 34, 35, 36, 37, 38, 39]);
+    const m = skipping.metrics().sink ?? {};
+    assert.equal(m.gapsSkipped, 1);
+    assert.equal(m.filesUploaded, 1);
+    assert.equal(m.rowsUploaded, 10);
   });
 
   it('a bucket that does not exist stops the sink with the S3 error instead of retrying forever', async () => {

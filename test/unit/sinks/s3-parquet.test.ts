@@ -55,13 +55,23 @@ function rows(n: number, from = 0, ts = (i: number) => T0 + i): SinkRecord[] {
   });
 }
 
-async function sinkAt(dir: string, extra: Partial<S3ParquetSinkConfigInput> = {}) {
+async function sinkAt(
+  dir: string,
+  extra: Partial<S3ParquetSinkConfigInput> = {},
+  earliest = 0n,
+  log: (m: string) => void = () => undefined,
+) {
   const config = s3ParquetSinkConfigSchema.parse({
     type: 's3-parquet',
     url: `file://${dir}`,
     ...extra,
   });
-  const sink = new S3ParquetSink('unit', config);
+  // No broker in unit tests: the partition's earliest offset is given.
+  const sink = new S3ParquetSink('unit', config, undefined, {
+    log,
+    earliestOffsets: async (ps) =>
+      new Map(ps.map((p) => [`${p.topic}\u0000${p.partition}`, earliest])),
+  });
   await sink.open();
   const positions = await sink.onAssigned([{ topic: 'shop.public.orders', partition: 0 }]);
   return { sink, positions };
@@ -227,6 +237,41 @@ test('on assignment the writer resumes after the highest end offset in storage',
     assert.deepEqual(again.positions, [
       { topic: 'shop.public.orders', partition: 0, offset: 120n },
     ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('retention gap past the stored files: onGap fail throws with the partition and offsets, skip moves on and logs', async () => {
+  const dir = tempDir();
+  try {
+    const first = await sinkAt(dir, { roll: { maxRecords: 40 } });
+    await first.sink.writeBatch(rows(130)); // files end at 119
+    await first.sink.close();
+    assert.deepEqual(
+      (await sinkAt(dir, { roll: { maxRecords: 40 } }, 120n)).positions,
+      [{ topic: 'shop.public.orders', partition: 0, offset: 120n }],
+      'earliest offset = the next one: no gap',
+    );
+    await assert.rejects(sinkAt(dir, { roll: { maxRecords: 40 } }, 125n), (err: Error) => {
+      assert.equal((err as { code?: string }).code, 'SINK_RETENTION_GAP');
+      assert.match(
+        err.message,
+        /shop\.public\.orders\[0\]: the next offset after the stored files is 120 but the earliest available offset is 125; offsets 120\.\.124 \(5 records\)/,
+      );
+      assert.match(err.message, /onGap: skip/);
+      return true;
+    });
+    const logs: string[] = [];
+    const skipped = await sinkAt(dir, { roll: { maxRecords: 40 }, onGap: 'skip' }, 125n, (m) =>
+      logs.push(m),
+    );
+    assert.deepEqual(skipped.positions, [
+      { topic: 'shop.public.orders', partition: 0, offset: 125n },
+    ]);
+    assert.equal(logs.length, 1);
+    assert.match(logs[0]!, /retention gap on shop\.public\.orders\[0\].*continuing at 125/);
+    assert.equal(skipped.sink.metrics().gapsSkipped, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
