@@ -1,4 +1,4 @@
-// The benchmark's Debezium-shaped events: orders (~300 bytes) referencing customers.
+// The benchmark's Debezium-shaped events (orders of ~300 bytes referencing customers) and chain.
 import type { ChangeEvent } from '../../core/events/index.ts';
 
 export const BENCH_CUSTOMERS = 5_000;
@@ -51,4 +51,19 @@ export function customer(topic: string, id: number): ChangeEvent {
       ts_ms: 1767225600000,
     },
   };
+}
+
+/** The benchmarked chain: mask (HMAC-SHA-256 of email) -> rename -> join (global store). */
+export function benchChain(customers: string) {
+  return [
+    {
+      builtin: 'mask',
+      config: { rules: [{ fields: ['email'], action: 'hash', secret: 'bench-secret' }] },
+    },
+    { builtin: 'rename', config: { fields: { amt: 'amount' } } },
+    {
+      builtin: 'join',
+      config: { store: 'customers', table: customers, on: 'customer_id', as: 'customer' },
+    },
+  ];
 }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toKafkaRecords } from '../../core/events/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
-import { BENCH_CUSTOMERS as CUSTOMERS, customer, order } from './events.ts';
+import { BENCH_CUSTOMERS as CUSTOMERS, benchChain, customer, order } from './events.ts';
 import {
   defaultKafkaConfig,
   KafkaAdmin,
@@ -49,17 +49,7 @@ async function measure(
       output,
       guarantee,
       stateDir,
-      processors: [
-        {
-          builtin: 'mask',
-          config: { rules: [{ fields: ['email'], action: 'hash', secret: 'bench-secret' }] },
-        },
-        { builtin: 'rename', config: { fields: { amt: 'amount' } } },
-        {
-          builtin: 'join',
-          config: { store: 'customers', table: customers, on: 'customer_id', as: 'customer' },
-        },
-      ],
+      processors: benchChain(customers),
     },
     { kafka, log: () => undefined },
   );

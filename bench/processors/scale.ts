@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { toKafkaRecords } from '../../core/events/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
 import { defaultKafkaConfig, KafkaAdmin, KafkaProducer } from '../../core/kafka/index.ts';
-import { BENCH_CUSTOMERS, customer, order } from './events.ts';
+import { BENCH_CUSTOMERS, benchChain, customer, order } from './events.ts';
 
 const EVENTS = Number(process.argv[2] ?? 100_000);
 const PARTITIONS = 4;
@@ -64,17 +64,7 @@ function serviceConfig(
     inputs: [input],
     output,
     stateDir: join(dir, `state-${i}`),
-    processors: [
-      {
-        builtin: 'mask',
-        config: { rules: [{ fields: ['email'], action: 'hash', secret: 'bench-secret' }] },
-      },
-      { builtin: 'rename', config: { fields: { amt: 'amount' } } },
-      {
-        builtin: 'join',
-        config: { store: 'customers', table: customers, on: 'customer_id', as: 'customer' },
-      },
-    ],
+    processors: benchChain(customers),
   };
 }
 

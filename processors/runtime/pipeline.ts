@@ -32,6 +32,18 @@ export interface PipelineMetrics {
   deadLettered: Record<string, number>;
 }
 
+/** All counters at zero. */
+export function emptyMetrics(): PipelineMetrics {
+  return {
+    processed: 0,
+    emitted: 0,
+    repartitioned: 0,
+    inputTombstones: 0,
+    skipped: {},
+    deadLettered: {},
+  };
+}
+
 export interface PipelineOptions {
   outputTopic: string | undefined;
   format: JsonFormat;
@@ -76,14 +88,7 @@ export const DLQ_HEADERS = {
  * every delete it emits. Shared by the runtime's tasks and the test kit.
  */
 export class RecordPipeline {
-  readonly metrics: PipelineMetrics = {
-    processed: 0,
-    emitted: 0,
-    repartitioned: 0,
-    inputTombstones: 0,
-    skipped: {},
-    deadLettered: {},
-  };
+  readonly metrics: PipelineMetrics = emptyMetrics();
 
   constructor(
     readonly chain: ProcessorChain,

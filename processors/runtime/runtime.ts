@@ -19,6 +19,7 @@ import { parseRuntimeConfig } from './config.ts';
 import type { RuntimeConfig, RuntimeConfigInput } from './config.ts';
 import { GlobalStore } from './global-store.ts';
 import { loadProcessors } from './loader.ts';
+import { emptyMetrics } from './pipeline.ts';
 import type { PipelineMetrics } from './pipeline.ts';
 import { addPipelineMetrics, splitStages } from './stages.ts';
 import type { Stage } from './stages.ts';
@@ -90,14 +91,7 @@ export class ProcessorRuntime {
   private waitingSince: number | undefined;
   private closedMetrics = { commits: 0, aborts: 0 };
   /** Counters of tasks that were closed (metrics are cumulative over the runtime's life). */
-  private readonly closedPipelines: PipelineMetrics = {
-    processed: 0,
-    emitted: 0,
-    repartitioned: 0,
-    inputTombstones: 0,
-    skipped: {},
-    deadLettered: {},
-  };
+  private readonly closedPipelines: PipelineMetrics = emptyMetrics();
   private readyResolve!: () => void;
   /** Resolves once the first assignment's tasks are running. */
   readonly ready = new Promise<void>((r) => (this.readyResolve = r));
@@ -249,12 +243,7 @@ export class ProcessorRuntime {
 
   metrics(): RuntimeMetrics {
     const m: RuntimeMetrics = {
-      processed: 0,
-      emitted: 0,
-      repartitioned: 0,
-      inputTombstones: 0,
-      skipped: {},
-      deadLettered: {},
+      ...emptyMetrics(),
       tasks: this.tasks.size,
       commits: this.closedMetrics.commits,
       aborts: this.closedMetrics.aborts,

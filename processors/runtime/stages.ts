@@ -1,7 +1,7 @@
 import type { RepartitionSpec } from '../api/index.ts';
 import { ProcessorChain } from './chain.ts';
 import type { ChainNode } from './chain.ts';
-import { RecordPipeline } from './pipeline.ts';
+import { emptyMetrics, RecordPipeline } from './pipeline.ts';
 import type { PipelineMetrics, PipelineOptions } from './pipeline.ts';
 import type { StagedStore } from './stores/staged-store.ts';
 
@@ -67,14 +67,7 @@ export function addPipelineMetrics(into: PipelineMetrics, m: PipelineMetrics): v
 /** The counters of a task's stages as one: `processed` counts inputs, not repartition hops. */
 export function combinedMetrics(pipelines: RecordPipeline[]): PipelineMetrics | undefined {
   if (pipelines.length <= 1) return pipelines[0]?.metrics;
-  const m: PipelineMetrics = {
-    processed: 0,
-    emitted: 0,
-    repartitioned: 0,
-    inputTombstones: 0,
-    skipped: {},
-    deadLettered: {},
-  };
+  const m: PipelineMetrics = emptyMetrics();
   for (const p of pipelines) addPipelineMetrics(m, p.metrics);
   m.processed = pipelines[0]!.metrics.processed;
   return m;
