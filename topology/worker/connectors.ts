@@ -6,7 +6,7 @@
  * silently, because a property the user relies on (a filter, a converter) that quietly does
  * nothing would change what lands in Kafka.
  */
-import { PostgresSourceSchema } from '../../capture/postgres/config.ts';
+import { derivedNames, PostgresSourceSchema, topicRouter } from '../../capture/postgres/config.ts';
 import type { PostgresSourceConfig } from '../../capture/postgres/config.ts';
 
 export const POSTGRES_CONNECTOR_CLASS = 'io.debezium.connector.postgresql.PostgresConnector';
@@ -83,6 +83,33 @@ function schemaList(v: string, out: Record<string, unknown>): string | undefined
   return undefined;
 }
 
+/** column.include.list / column.exclude.list: comma-separated schema.table.column regexes. */
+const columnList =
+  (kind: 'include' | 'exclude') =>
+  (v: string, out: Record<string, unknown>, props: Props): string | undefined => {
+    if (kind === 'exclude' && props['column.include.list'] !== undefined)
+      return 'set either column.include.list or column.exclude.list, not both';
+    const list = v
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean);
+    if (list.length === 0) return 'lists no column';
+    const bad = list.filter((r) => regexProblem(r) !== undefined);
+    if (bad.length > 0)
+      return `not a valid regular expression: ${bad.join(', ')} (${regexProblem(bad[0]!)})`;
+    setIn(out, ['columns', kind], list);
+    return undefined;
+  };
+
+function regexProblem(r: string): string | undefined {
+  try {
+    new RegExp(r);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** Supported properties and how each maps onto the capture config. */
 export const PROPERTIES: Record<string, { apply: Apply; doc: string }> = {
   'connector.class': { apply: () => undefined, doc: `${POSTGRES_CONNECTOR_CLASS} (required)` },
@@ -104,6 +131,14 @@ export const PROPERTIES: Record<string, { apply: Apply; doc: string }> = {
   },
   'table.include.list': { apply: tableList, doc: 'tables (plain schema.table names)' },
   'schema.include.list': { apply: schemaList, doc: 'schema (one schema)' },
+  'column.include.list': {
+    apply: columnList('include'),
+    doc: 'columns.include (schema.table.column regexes; key columns are always kept)',
+  },
+  'column.exclude.list': {
+    apply: columnList('exclude'),
+    doc: 'columns.exclude (schema.table.column regexes; key columns cannot be excluded)',
+  },
   'slot.name': { apply: to('slot'), doc: 'slot' },
   'publication.name': { apply: to('publication'), doc: 'publication' },
   'plugin.name': { apply: only(['pgoutput'], 'logical decoding plugin'), doc: 'pgoutput' },
@@ -222,7 +257,7 @@ export function mapConnectorConfig(
   if (props.name !== undefined && props.name !== name)
     errors.push({ field: 'name', message: `"${props.name}" differs from the connector name` });
   const out: Record<string, unknown> = { name, connection: {} };
-  const transforms = mapTransforms(props, errors);
+  const transforms = mapTransforms(props, errors, out);
   for (const [k, v] of Object.entries(props)) {
     if (transforms.has(k)) continue;
     const p = PROPERTIES[k];
@@ -251,30 +286,109 @@ export function mapConnectorConfig(
       errors.push({ field: debeziumField(issue.path.map(String)), message: issue.message });
     return { errors };
   }
-  return { source: parsed.data, errors };
+  const source = parsed.data;
+  if (source.transactionMetadata) {
+    // Kafka Connect would route <prefix>.transaction too; Tributary routes change topics only.
+    const txTopic = `${derivedNames(source).prefix}.transaction`;
+    const route = topicRouter(source.topic.routes)(txTopic);
+    if (route.topic !== txTopic)
+      errors.push({
+        field: 'transforms',
+        message: `the route regex matches the transaction topic "${txTopic}", which Tributary never routes (Kafka Connect would): narrow the regex to the change topics`,
+      });
+    if (errors.length > 0) return { errors };
+  }
+  return { source, errors };
 }
 
+export const REGEX_ROUTER = 'org.apache.kafka.connect.transforms.RegexRouter';
+export const LOGICAL_TABLE_ROUTER = 'io.debezium.transforms.ByLogicalTableRouter';
+const DEFAULT_KEY_FIELD = '__dbz__physicalTableIdentifier';
+
+/** Per route transform type: its regex and replacement properties and the other options. */
+const ROUTERS: Record<string, { regex: string; replacement: string; options: string[] }> = {
+  [REGEX_ROUTER]: { regex: 'regex', replacement: 'replacement', options: [] },
+  [LOGICAL_TABLE_ROUTER]: {
+    regex: 'topic.regex',
+    replacement: 'topic.replacement',
+    options: ['key.enforce.uniqueness', 'key.field.name'],
+  },
+};
+
 /**
- * Route transforms: `transforms=<alias>` with `transforms.<alias>.type`. None is implemented by
- * the capture yet, so each one is reported by name (with the properties it would consume)
- * rather than dropped.
+ * Route transforms: `transforms=<alias>` with `transforms.<alias>.type` RegexRouter or
+ * ByLogicalTableRouter becomes one `topic.routes` entry (ByLogicalTableRouter with key
+ * uniqueness: `keyField`, default __dbz__physicalTableIdentifier). One route transform per
+ * connector: Kafka Connect chains transforms (the second sees the first's output), which one
+ * first-match route list does not reproduce. Every other transform type or property is
+ * reported by name rather than dropped.
  */
-function mapTransforms(props: Props, errors: FieldError[]): Set<string> {
+function mapTransforms(
+  props: Props,
+  errors: FieldError[],
+  out: Record<string, unknown>,
+): Set<string> {
   const consumed = new Set<string>();
   const list = props.transforms;
   if (list === undefined) return consumed;
   consumed.add('transforms');
+  const routes: Array<Record<string, string>> = [];
   for (const alias of list
     .split(',')
     .map((a) => a.trim())
     .filter(Boolean)) {
-    const type = props[`transforms.${alias}.type`];
-    for (const k of Object.keys(props)) if (k.startsWith(`transforms.${alias}.`)) consumed.add(k);
-    errors.push({
-      field: `transforms.${alias}.type`,
-      message: `unsupported transform ${type ? `"${type}"` : '(no type)'}: topic routing (ByLogicalTableRouter, RegexRouter) is not implemented by Tributary's capture; set topic.prefix, or route with a processor`,
-    });
+    const prefix = `transforms.${alias}.`;
+    const type = props[`${prefix}type`];
+    const own = Object.keys(props).filter((k) => k.startsWith(prefix));
+    for (const k of own) consumed.add(k);
+    const router = type === undefined ? undefined : ROUTERS[type];
+    if (!router) {
+      errors.push({
+        field: `${prefix}type`,
+        message: `unsupported transform ${type ? `"${type}"` : '(no type)'}: Tributary's capture implements ${REGEX_ROUTER} and ${LOGICAL_TABLE_ROUTER} (topic routing); do other transforms with a processor`,
+      });
+      continue;
+    }
+    const known = new Set(['type', router.regex, router.replacement, ...router.options]);
+    for (const k of own)
+      if (!known.has(k.slice(prefix.length)))
+        errors.push({
+          field: k,
+          message: `unsupported ${type!.split('.').at(-1)} option (supported: ${[...known].join(', ')})`,
+        });
+    const route: Record<string, string> = {};
+    for (const [prop, key] of [
+      [router.regex, 'match'],
+      [router.replacement, 'replace'],
+    ] as const) {
+      const v = props[prefix + prop];
+      if (v === undefined || v === '') errors.push({ field: prefix + prop, message: 'required' });
+      else route[key] = v;
+    }
+    const problem = route.match === undefined ? undefined : regexProblem(route.match);
+    if (problem)
+      errors.push({
+        field: prefix + router.regex,
+        message: `not a valid regular expression: ${problem}`,
+      });
+    if (type === LOGICAL_TABLE_ROUTER) {
+      const unique = props[`${prefix}key.enforce.uniqueness`] ?? 'true';
+      if (unique !== 'true' && unique !== 'false')
+        errors.push({
+          field: `${prefix}key.enforce.uniqueness`,
+          message: `must be true or false, got "${unique}"`,
+        });
+      if (unique === 'true') route.keyField = props[`${prefix}key.field.name`] ?? DEFAULT_KEY_FIELD;
+    }
+    routes.push(route);
   }
+  if (routes.length > 1)
+    errors.push({
+      field: 'transforms',
+      message:
+        "one route transform per connector is supported (chained routers rewrite each other's output); merge them into one regex",
+    });
+  if (routes.length > 0) setIn(out, ['topic', 'routes'], routes);
   return consumed;
 }
 
@@ -291,6 +405,10 @@ const REVERSE: Record<string, string> = Object.fromEntries(
     slot: 'slot.name',
     publication: 'publication.name',
     name: 'name',
+    'columns.include': 'column.include.list',
+    'columns.exclude': 'column.exclude.list',
+    columns: 'column.exclude.list',
+    'topic.routes': 'transforms',
   }),
 );
 

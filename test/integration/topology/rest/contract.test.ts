@@ -224,12 +224,13 @@ test('422: invalid and unsupported Debezium properties are each named, never ign
       name: 'bad',
       config: config({
         'database.port': 'fivefourthreetwo',
-        'column.exclude.list': 'public.orders.secret',
+        'column.exclude.list': 'public.orders.(secret',
         'table.include.list': 'public.order.*',
         'snapshot.mode': 'custom',
         transforms: 'route',
         'transforms.route.type': 'io.debezium.transforms.ByLogicalTableRouter',
         'transforms.route.topic.regex': '(.*)',
+        'transforms.route.key.field.regex': '(.*)',
         'slot.drop.on.stop': 'true',
       }),
     },
@@ -245,14 +246,42 @@ test('422: invalid and unsupported Debezium properties are each named, never ign
     'slot.drop.on.stop',
     'snapshot.mode',
     'table.include.list',
-    'transforms.route.type',
+    'transforms.route.key.field.regex',
+    'transforms.route.topic.replacement',
   ]);
   const byField = Object.fromEntries(
     (r.json.errors as Array<{ field: string; message: string }>).map((e) => [e.field, e.message]),
   );
-  assert.match(byField['column.exclude.list']!, /unsupported property/);
+  assert.match(byField['column.exclude.list']!, /not a valid regular expression/);
   assert.match(byField['table.include.list']!, /regular expressions are not supported/);
-  assert.match(byField['transforms.route.type']!, /ByLogicalTableRouter/);
+  assert.match(byField['transforms.route.key.field.regex']!, /unsupported ByLogicalTableRouter/);
+  assert.match(byField['transforms.route.topic.replacement']!, /required/);
+  // Column lists and the route transforms themselves are accepted; other transforms are not.
+  const routed = await h.call('POST', '/connectors', {
+    body: {
+      name: 'routed',
+      config: config({
+        'column.exclude.list': 'public\\.orders\\.secret',
+        transforms: 'route',
+        'transforms.route.type': 'io.debezium.transforms.ByLogicalTableRouter',
+        'transforms.route.topic.regex': '(.*)\\.orders',
+        'transforms.route.topic.replacement': '$1.all_orders',
+      }),
+    },
+  });
+  assert.equal(routed.status, 201, routed.text);
+  assert.equal((await h.call('DELETE', '/connectors/routed')).status, 204);
+  const unwrap = await h.call('POST', '/connectors', {
+    body: {
+      name: 'unwrap',
+      config: config({
+        transforms: 'unwrap',
+        'transforms.unwrap.type': 'io.debezium.transforms.ExtractNewRecordState',
+      }),
+    },
+  });
+  assert.equal(unwrap.status, 422);
+  assert.equal(unwrap.json.errors[0].field, 'transforms.unwrap.type', unwrap.text);
 
   const missing = await h.call('POST', '/connectors', {
     body: {
@@ -378,7 +407,7 @@ test('Kafka Connect plugin endpoints: the connector class, and validation in Con
   const bad = await h.call(
     'PUT',
     '/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate',
-    { token: 'viewer', body: config({ 'database.port': 'x', 'column.exclude.list': 'a.b.c' }) },
+    { token: 'viewer', body: config({ 'database.port': 'x', 'column.exclude.list': 'a.b.(c' }) },
   );
   assert.equal(bad.status, 200);
   assert.equal(bad.json.error_count, 2);

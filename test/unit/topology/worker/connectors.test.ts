@@ -87,7 +87,7 @@ test('every unsupported or invalid property is reported by its Debezium name', (
       'database.port': '0',
       'tasks.max': '3',
       'plugin.name': 'decoderbufs',
-      'column.exclude.list': 'public.orders.card',
+      'column.exclude.list': 'public.orders.(card',
       'table.include.list': 'public.orders_.*',
       'schema.include.list': 'public',
       'key.converter.schemas.enable': 'true',
@@ -112,7 +112,7 @@ test('every unsupported or invalid property is reported by its Debezium name', (
     'schema.include.list',
     'table.include.list',
     'tasks.max',
-    'transforms.route.type',
+    'transforms.route.replacement',
     'transforms.unwrap.type',
   ]);
   assert.ok(!JSON.stringify(m.errors).includes('pw-123456'), 'no secret in the errors');
@@ -164,4 +164,120 @@ test('redaction: secret keys hidden deeply; secret values and password= fragment
     'processors[0].secret: environment variable MASK_SECRET is not set (referenced as ${env:MASK_SECRET})',
     'error messages about a secret are not mangled',
   );
+});
+
+test('column lists and route transforms map onto columns and topic.routes', () => {
+  const cols = mapConnectorConfig(
+    'c',
+    { ...base, 'column.exclude.list': 'public.orders.card, public\\.customers\\.ssn' },
+    cluster,
+  );
+  assert.deepEqual(cols.errors, []);
+  assert.deepEqual(cols.source!.columns, {
+    exclude: ['public.orders.card', 'public\\.customers\\.ssn'],
+  });
+  const include = mapConnectorConfig('c', { ...base, 'column.include.list': 'a.b.c' }, cluster);
+  assert.deepEqual(include.source!.columns, { include: ['a.b.c'] });
+  const both = mapConnectorConfig(
+    'c',
+    { ...base, 'column.include.list': 'a.b.c', 'column.exclude.list': 'a.b.d' },
+    cluster,
+  );
+  assert.deepEqual(
+    both.errors.map((e) => e.field),
+    ['column.exclude.list'],
+  );
+
+  const regex = mapConnectorConfig(
+    'c',
+    {
+      ...base,
+      transforms: 'route',
+      'transforms.route.type': 'org.apache.kafka.connect.transforms.RegexRouter',
+      'transforms.route.regex': 'shop\\.public\\.(.*)',
+      'transforms.route.replacement': 'all.$1',
+    },
+    cluster,
+  );
+  assert.deepEqual(regex.errors, []);
+  assert.deepEqual(regex.source!.topic.routes, [
+    { match: 'shop\\.public\\.(.*)', replace: 'all.$1' },
+  ]);
+
+  const logical = (extra: Record<string, string>) =>
+    mapConnectorConfig(
+      'c',
+      {
+        ...base,
+        transforms: 'Reroute',
+        'transforms.Reroute.type': 'io.debezium.transforms.ByLogicalTableRouter',
+        'transforms.Reroute.topic.regex': '(.*)customers_shard(.*)',
+        'transforms.Reroute.topic.replacement': '$1customers_all_shards',
+        ...extra,
+      },
+      cluster,
+    );
+  assert.deepEqual(logical({}).source!.topic.routes, [
+    {
+      match: '(.*)customers_shard(.*)',
+      replace: '$1customers_all_shards',
+      keyField: '__dbz__physicalTableIdentifier',
+    },
+  ]);
+  assert.equal(
+    logical({ 'transforms.Reroute.key.field.name': 'shard' }).source!.topic.routes[0]!.keyField,
+    'shard',
+  );
+  assert.equal(
+    logical({ 'transforms.Reroute.key.enforce.uniqueness': 'false' }).source!.topic.routes[0]!
+      .keyField,
+    undefined,
+  );
+});
+
+test('route transform properties Tributary does not implement are each named', () => {
+  const m = mapConnectorConfig(
+    'c',
+    {
+      ...base,
+      'provide.transaction.metadata': 'true',
+      transforms: 'a,b',
+      'transforms.a.type': 'io.debezium.transforms.ByLogicalTableRouter',
+      'transforms.a.topic.regex': '(.*',
+      'transforms.a.topic.replacement': 'x',
+      'transforms.a.key.field.regex': '(.*)',
+      'transforms.a.key.field.replacement': '$1',
+      'transforms.a.key.enforce.uniqueness': 'maybe',
+      'transforms.b.type': 'org.apache.kafka.connect.transforms.RegexRouter',
+      'transforms.b.regex': 'y',
+    },
+    cluster,
+  );
+  assert.equal(m.source, undefined);
+  assert.deepEqual(m.errors.map((e) => e.field).sort(), [
+    'transforms',
+    'transforms.a.key.enforce.uniqueness',
+    'transforms.a.key.field.regex',
+    'transforms.a.key.field.replacement',
+    'transforms.a.topic.regex',
+    'transforms.b.replacement',
+  ]);
+  // The transaction topic is never routed: a regex that would route it in Kafka Connect is refused.
+  const tx = mapConnectorConfig(
+    'c',
+    {
+      ...base,
+      'provide.transaction.metadata': 'true',
+      transforms: 'r',
+      'transforms.r.type': 'org.apache.kafka.connect.transforms.RegexRouter',
+      'transforms.r.regex': 'shop\\.(.*)',
+      'transforms.r.replacement': 'x.$1',
+    },
+    cluster,
+  );
+  assert.deepEqual(
+    tx.errors.map((e) => e.field),
+    ['transforms'],
+  );
+  assert.match(tx.errors[0]!.message, /shop\.transaction/);
 });
