@@ -1,5 +1,6 @@
 // Test harness for PostgreSQL capture: unique tables/sources per test, a capture process that
 // can be killed for real, and an independent read_committed verifier over the output topics.
+import { after, before } from 'node:test';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import pg from 'pg';
 import { fromKafkaRecord } from '../../../../core/events/index.ts';
 import type { ChangeEvent } from '../../../../core/events/index.ts';
 import { defaultKafkaConfig, TopicReader } from '../../../../core/kafka/index.ts';
-import { REPO, uniqueName } from '../../helpers.ts';
+import { ensureServices, REPO, uniqueName } from '../../helpers.ts';
 
 export const PG = {
   host: '127.0.0.1',
@@ -174,4 +175,21 @@ export async function cleanupSource(client: pg.Client, source: string): Promise<
     )
     .catch(() => undefined);
   await client.query(`DROP PUBLICATION IF EXISTS tributary_${source}`).catch(() => undefined);
+}
+
+/**
+ * Registers the usual hooks of a capture test file: Kafka and PostgreSQL up and one client
+ * before the tests; after them, the slot and publication of every source in `sources` dropped.
+ */
+export function captureTestContext(): { db: pg.Client; sources: string[] } {
+  const ctx = { db: null as unknown as pg.Client, sources: [] as string[] };
+  before(async () => {
+    ensureServices('kafka', 'postgres');
+    ctx.db = await pgClient();
+  });
+  after(async () => {
+    for (const s of ctx.sources) await cleanupSource(ctx.db, s);
+    await ctx.db.end();
+  });
+  return ctx;
 }

@@ -1,45 +1,31 @@
 // Column filtering and topic routing end to end (real PostgreSQL and Kafka, read back with an
 // independent read_committed reader): excluded columns are absent from rows and schemas in
 // snapshot and stream; two tables routed into one topic keep unique keys and per-key order.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type pg from 'pg';
 import { KafkaAdmin, defaultKafkaConfig } from '../../../../core/kafka/index.ts';
-import { ensureServices } from '../../helpers.ts';
 import {
   CaptureProcess,
   changes,
-  cleanupSource,
+  captureTestContext,
   perKey,
-  pgClient,
   readTopics,
   sourceConfig,
   uniqueSource,
   writeConfig,
 } from './harness.ts';
 
-let db: pg.Client;
-const sources: string[] = [];
-
-before(async () => {
-  ensureServices('kafka', 'postgres');
-  db = await pgClient();
-});
-
-after(async () => {
-  for (const s of sources) await cleanupSource(db, s);
-  await db.end();
-});
+const ctx = captureTestContext();
 
 test('excluded columns vanish from before/after and the schemas, in snapshot and stream', async () => {
   const source = uniqueSource('pgcols');
-  sources.push(source);
+  ctx.sources.push(source);
   const table = `public.${source}_users`;
-  await db.query(
+  await ctx.db.query(
     `CREATE TABLE ${table} (id int PRIMARY KEY, name text NOT NULL, ssn text, card_no text)`,
   );
-  await db.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`); // before images carry every column
-  await db.query(
+  await ctx.db.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`); // before images carry every column
+  await ctx.db.query(
     `INSERT INTO ${table} SELECT g, 'n' || g, 'ssn' || g, 'c' || g FROM generate_series(1, 20) g`,
   );
   const cap = new CaptureProcess(
@@ -52,9 +38,9 @@ test('excluded columns vanish from before/after and the schemas, in snapshot and
   );
   try {
     await cap.waitFor(/snapshot completed/);
-    await db.query(`INSERT INTO ${table} VALUES (21, 'n21', 'ssn21', 'c21')`);
-    await db.query(`UPDATE ${table} SET name = 'renamed', ssn = 'x' WHERE id <= 5`);
-    await db.query(`DELETE FROM ${table} WHERE id = 6`);
+    await ctx.db.query(`INSERT INTO ${table} VALUES (21, 'n21', 'ssn21', 'c21')`);
+    await ctx.db.query(`UPDATE ${table} SET name = 'renamed', ssn = 'x' WHERE id <= 5`);
+    await ctx.db.query(`DELETE FROM ${table} WHERE id = 6`);
     const topic = `${source}.${table}`;
     const seen = await readTopics(
       [topic],
@@ -92,9 +78,9 @@ test('excluded columns vanish from before/after and the schemas, in snapshot and
 
 test('excluding a key column is a setup error naming the column', async () => {
   const source = uniqueSource('pgcolkey');
-  sources.push(source);
+  ctx.sources.push(source);
   const table = `public.${source}_t`;
-  await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int)`);
+  await ctx.db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int)`);
   const cap = new CaptureProcess(
     writeConfig(sourceConfig(source, [table], { columns: { exclude: ['.*\\.id'] } })),
   );
@@ -105,12 +91,12 @@ test('excluding a key column is a setup error naming the column', async () => {
 
 test('two tables routed into one topic: keys unique, per-key order, routed topics only', async () => {
   const source = uniqueSource('pgroute');
-  sources.push(source);
+  ctx.sources.push(source);
   const a = `public.${source}_shard_1`;
   const b = `public.${source}_shard_2`;
   for (const t of [a, b]) {
-    await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v int NOT NULL)`);
-    await db.query(`INSERT INTO ${t} SELECT g, 0 FROM generate_series(1, 30) g`);
+    await ctx.db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v int NOT NULL)`);
+    await ctx.db.query(`INSERT INTO ${t} SELECT g, 0 FROM generate_series(1, 30) g`);
   }
   const routed = `${source}.all_shards`;
   const cap = new CaptureProcess(
@@ -131,8 +117,8 @@ test('two tables routed into one topic: keys unique, per-key order, routed topic
   try {
     await cap.waitFor(/snapshot completed/);
     for (let round = 1; round <= 3; round++) {
-      await db.query(`UPDATE ${a} SET v = ${round} WHERE id <= 10`);
-      await db.query(`UPDATE ${b} SET v = ${round * 10} WHERE id <= 10`);
+      await ctx.db.query(`UPDATE ${a} SET v = ${round} WHERE id <= 10`);
+      await ctx.db.query(`UPDATE ${b} SET v = ${round * 10} WHERE id <= 10`);
     }
     const total = 60 + 3 * 20;
     const seen = await readTopics([routed], (s) => changes(s).length >= total);

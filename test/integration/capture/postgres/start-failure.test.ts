@@ -3,32 +3,19 @@
 // keeps pg_replication_slots.active true, and the next capture of the source (e.g. the
 // surviving worker after a failover) fails with "replication slot is in use" for as long as it
 // stays open. Real PostgreSQL and Kafka; the failure is injected by wrapping the real connector.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type pg from 'pg';
 import { CaptureEngine } from '../../../../capture/engine/engine.ts';
 import type { CaptureConnector } from '../../../../capture/engine/engine.ts';
 import { parsePostgresSource } from '../../../../capture/postgres/config.ts';
 import { PostgresConnector } from '../../../../capture/postgres/connector.ts';
 import { captureEngineOptions } from '../../../../capture/postgres/index.ts';
-import { ensureServices } from '../../helpers.ts';
-import { cleanupSource, pgClient, sleep, sourceConfig, uniqueSource } from './harness.ts';
+import { captureTestContext, sleep, sourceConfig, uniqueSource } from './harness.ts';
 
-let db: pg.Client;
-const sources: string[] = [];
-
-before(async () => {
-  ensureServices('kafka', 'postgres');
-  db = await pgClient();
-});
-
-after(async () => {
-  for (const s of sources) await cleanupSource(db, s);
-  await db.end();
-});
+const ctx = captureTestContext();
 
 async function slotActive(slot: string): Promise<boolean | null> {
-  const res = await db.query<{ active: boolean }>(
+  const res = await ctx.db.query<{ active: boolean }>(
     'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
     [slot],
   );
@@ -54,10 +41,10 @@ async function setup(
   overrides: Partial<CaptureConnector> = {},
 ): Promise<{ engine: CaptureEngine; slot: string; log: string[] }> {
   const source = uniqueSource(prefix);
-  sources.push(source);
+  ctx.sources.push(source);
   const table = `public.${source}_t`;
-  await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int)`);
-  await db.query(`INSERT INTO ${table} VALUES (1, 1)`);
+  await ctx.db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int)`);
+  await ctx.db.query(`INSERT INTO ${table} VALUES (1, 1)`);
   const config = parsePostgresSource(sourceConfig(source, [table]));
   const log: string[] = [];
   const options = captureEngineOptions(config, { log: (m) => log.push(m) });
