@@ -35,8 +35,12 @@ before(() => {
   dir = tempDir('tributary-repartition-');
 });
 
-after(() => {
+/** Closed in after(): an open client would keep the test process alive after a failure. */
+const clients: Array<{ close(): Promise<void> }> = [];
+
+after(async () => {
   for (const p of processes) p.kill('SIGKILL');
+  for (const c of clients) await c.close().catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -101,6 +105,7 @@ test(
     const customers = `${name}.customers`;
     const output = `${name}.out`;
     const admin = new KafkaAdmin(kafka);
+    clients.push(admin);
     await admin.ensureTopics([
       { name: orders, partitions: 3 },
       { name: customers, partitions: 4 },
@@ -144,6 +149,7 @@ test(
       return p;
     };
     const counter = new CommittedCounter(kafka, output, 3);
+    clients.push(counter);
     let current = start();
     await current.waitFor('processor ready', 60_000);
     const repartition = `${name}-customers-repartition`;
@@ -187,7 +193,6 @@ test(
     assert.equal(kills.length, 0, `every kill happened (${done.join(', ')})`);
     current.kill('SIGTERM');
     await current.exited;
-    await counter.close();
 
     const records = await readCommitted(kafka, output, TOTAL, 90_000);
     // checkSequences reads after.{id, seq}: exactly once per order change and per-order order.
@@ -220,7 +225,6 @@ test(
     const hop = await readCommitted(kafka, repartition, TOTAL, 30_000);
     assert.equal(hop.length, TOTAL, 'the repartition topic committed every order exactly once');
     await admin.deleteTopics([orders, customers, output, repartition]).catch(() => undefined);
-    await admin.close();
     process.stderr.write(`repartition faults: ${done.join(', ')}\n`);
   },
 );
