@@ -96,6 +96,95 @@ describe('sink runtime config', () => {
     bad({ name: 's', topics: ['t'], sink: { type: 'mongo', url: 'x' } }, /sink\.type/);
     bad({ name: 's', topics: [], sink: { type: 'redis', url: 'redis://x' } }, /topics/);
   });
+
+  // Issue 6, "Bad input": for every sink, a missing URL, an unknown option and a wrong type are
+  // refused at load with the exact path. (Inside the sink union the unknown key gets no
+  // did-you-mean, unlike batch.* above.)
+  const sinks: Array<{
+    type: string;
+    ok: Record<string, unknown>;
+    missing: { drop: string; path: RegExp };
+    unknown: { key: string; path: RegExp };
+    wrongType: { key: string; value: unknown; path: RegExp };
+  }> = [
+    {
+      type: 'postgres',
+      ok: { url: 'postgres://u:p@127.0.0.1:5432/db' },
+      missing: { drop: 'url', path: /sink\.url: / },
+      unknown: { key: 'schem', path: /sink\.schem: unknown key/ },
+      wrongType: { key: 'parallelism', value: '4', path: /sink\.parallelism: .*expected number/ },
+    },
+    {
+      type: 'redis',
+      ok: { url: 'redis://127.0.0.1:6379/0' },
+      missing: { drop: 'url', path: /sink\.url: / },
+      unknown: {
+        key: 'valueFormats',
+        path: /sink\.valueFormats: unknown key/,
+      },
+      wrongType: { key: 'ttlSeconds', value: 'soon', path: /sink\.ttlSeconds: .*expected number/ },
+    },
+    {
+      type: 'clickhouse',
+      ok: { url: 'http://127.0.0.1:8123' },
+      missing: { drop: 'url', path: /sink\.url: / },
+      unknown: { key: 'databse', path: /sink\.databse: unknown key/ },
+      wrongType: { key: 'autoCreate', value: 'yes', path: /sink\.autoCreate: .*expected boolean/ },
+    },
+    {
+      type: 'search',
+      ok: { url: 'http://127.0.0.1:9200' },
+      missing: { drop: 'url', path: /sink\.url: / },
+      unknown: { key: 'indx', path: /sink\.indx: unknown key/ },
+      wrongType: {
+        key: 'requestTimeoutMs',
+        value: '5s',
+        path: /sink\.requestTimeoutMs: .*expected number/,
+      },
+    },
+    {
+      // Without brokers the target is the source cluster, so the topic names must differ.
+      type: 'kafka',
+      ok: { brokers: ['127.0.0.1:19092'] },
+      missing: { drop: 'brokers', path: /sink\.topic: / },
+      unknown: { key: 'renames', path: /sink\.renames: unknown key/ },
+      wrongType: {
+        key: 'brokers',
+        value: '127.0.0.1:19092',
+        path: /sink\.brokers: .*expected array/,
+      },
+    },
+    {
+      type: 's3-parquet',
+      ok: { url: 's3://tributary/cdc', endpoint: 'http://127.0.0.1:4569' },
+      missing: { drop: 'url', path: /sink\.url: / },
+      unknown: {
+        key: 'endpoints',
+        path: /sink\.endpoints: unknown key/,
+      },
+      wrongType: {
+        key: 'forcePathStyle',
+        value: 'true',
+        path: /sink\.forcePathStyle: .*expected boolean/,
+      },
+    },
+  ];
+  for (const c of sinks)
+    it(`${c.type}: a missing URL, an unknown option and a wrong type name their path`, () => {
+      const load = (sink: Record<string, unknown>) =>
+        parseSinkRuntimeConfig({ name: 's', topics: ['t'], sink: { type: c.type, ...sink } });
+      assert.equal(load(c.ok).sink.type, c.type, 'the valid config loads');
+      const refused = (sink: Record<string, unknown>, path: RegExp) =>
+        assert.throws(
+          () => load(sink),
+          (e: unknown) => e instanceof ConfigError && path.test(e.message),
+        );
+      const without = { ...c.ok };
+      delete without[c.missing.drop];
+      refused(without, c.missing.path);
+      refused({ ...c.ok, [c.unknown.key]: 'x' }, c.unknown.path);
+      refused({ ...c.ok, [c.wrongType.key]: c.wrongType.value }, c.wrongType.path);
+    });
 });
 
 describe('retry policy', () => {
