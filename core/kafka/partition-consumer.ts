@@ -332,6 +332,8 @@ export class KafkaPartitionConsumer {
           )) as Awaited<ReturnType<RawConsumer['fetch']>>;
           filterAbortedTransactions(response as never);
         } catch (err) {
+          if (brokerErrorIds(err).includes('OFFSET_OUT_OF_RANGE'))
+            throw offsetOutOfRange(positions, err);
           throw toKafkaError(err, `fetching from broker ${node}`);
         }
         for (const t of response.responses) {
@@ -371,6 +373,20 @@ export class KafkaPartitionConsumer {
     ]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * A position before the partition's earliest offset (records deleted by retention, or the topic
+ * was recreated) or past its end. Retrying cannot help and silently jumping would lose or
+ * re-read records, so it is a permanent error that says what happened and what to do.
+ */
+function offsetOutOfRange(positions: TopicPartitionOffset[], cause: unknown): TributaryError {
+  const list = positions.map((p) => `${p.topic}[${p.partition}]@${p.offset}`).join(', ');
+  return new TributaryError(
+    'OFFSET_OUT_OF_RANGE',
+    `a fetch position is outside the offsets Kafka holds (one of ${list}): the records there were deleted by retention or the topic was recreated, so continuing would skip records. Check the topic's earliest offsets; to accept the gap, reset the consumer group's offsets (kafka-consumer-groups.sh --reset-offsets --to-earliest) and start again`,
+    { cause, retryable: false, details: { positions: list } },
+  );
 }
 
 interface RawFetchPartition {

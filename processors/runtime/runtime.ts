@@ -385,6 +385,9 @@ export class ProcessorRuntime {
       this.inflight = undefined;
       const fetched = await f.result;
       if (fetched instanceof Error) {
+        // Records deleted under a task's position: retrying would loop forever, skipping loses.
+        if (fetched instanceof TributaryError && fetched.code === 'OFFSET_OUT_OF_RANGE')
+          throw fetched;
         this.log(`fetch failed: ${fetched.message}`);
         await sleep(500);
       } else {

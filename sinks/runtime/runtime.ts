@@ -249,6 +249,8 @@ export class SinkRuntime {
           kafkaAttempt = 0;
         } catch (err) {
           if (this.assignFailure !== undefined) throw this.assignFailure;
+          // Records deleted under the committed position: rejoining would loop forever.
+          if (err instanceof TributaryError && err.code === 'OFFSET_OUT_OF_RANGE') throw err;
           kafkaAttempt++;
           this.log(`consumer failed (${(err as Error).message}); rejoining`);
           await settle().catch((e: unknown) => {

@@ -135,3 +135,30 @@ test('positions committed in a transaction with the member generation; a stale g
   await stale.abort().catch(() => undefined);
   assert.equal((await member.committed(tps)).values().next().value, 7n);
 });
+
+test('a fetch position outside the partition is a permanent OFFSET_OUT_OF_RANGE error naming it', async () => {
+  const topic = uniqueName('oor');
+  await admin.ensureTopics([{ name: topic, partitions: 1 }]);
+  const producer = new TransactionalProducer(config, uniqueName('oor'));
+  try {
+    const txn = await producer.begin();
+    await txn.send(records(topic, 'r', 3));
+    await txn.commit();
+  } finally {
+    await producer.close();
+  }
+  const reader = new KafkaPartitionConsumer(config);
+  cleanup.push(() => reader.close());
+  // Inside the partition: fine.
+  const ok = await reader.fetch([{ topic, partition: 0, offset: 0n }], 100);
+  assert.equal(ok[0]!.records.length, 3);
+  // Past its end (as after a topic was recreated, or records were deleted under a position).
+  await assert.rejects(reader.fetch([{ topic, partition: 0, offset: 1_000_000n }], 100), (err) => {
+    const e = err as { code: string; retryable: boolean; message: string };
+    assert.equal(e.code, 'OFFSET_OUT_OF_RANGE');
+    assert.equal(e.retryable, false);
+    assert.match(e.message, new RegExp(`${topic}\\[0\\]@1000000`));
+    assert.match(e.message, /reset-offsets/);
+    return true;
+  });
+});
