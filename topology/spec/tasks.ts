@@ -5,7 +5,7 @@
  * unresolved, the Kafka connection and the directory module paths are relative to), so a task
  * can be stored as JSON and started elsewhere.
  */
-import { derivedNames } from '../../capture/postgres/config.ts';
+import { derivedNames, topicRouter } from '../../capture/postgres/config.ts';
 import type { PostgresSourceConfig } from '../../capture/postgres/config.ts';
 import type { RuntimeConfigInput } from '../../processors/runtime/config.ts';
 import type { SinkRuntimeConfigInput } from '../../sinks/runtime/config.ts';
@@ -78,7 +78,9 @@ export function sourceNames(s: SourceSpec): { slot: string; publication: string;
 /** Topics a source writes: exact names, and prefixes when it captures a whole schema. */
 export function sourceTopics(s: SourceSpec): { exact: string[]; prefixes: string[] } {
   const { prefix } = sourceNames(s);
-  const exact = (s.tables ?? []).map((table) => `${prefix}.${table}`);
+  // Change topics go where the source's topic routes send them (the capture applies the same).
+  const route = topicRouter(s.topic?.routes ?? []);
+  const exact = [...new Set((s.tables ?? []).map((table) => route(`${prefix}.${table}`).topic))];
   if (s.transactionMetadata) exact.push(`${prefix}.transaction`);
   return { exact, prefixes: s.schema ? [`${prefix}.${s.schema}.`] : [] };
 }

@@ -312,3 +312,21 @@ test('the e-commerce example topology is valid', () => {
   assert.deepEqual(r.problems, []);
   assert.deepEqual(r.warnings, []);
 });
+
+test('topic routes of a source decide the topics it produces (references follow the routed names)', () => {
+  const routed = base();
+  routed.sources[0].topic = { routes: [{ match: 'pg\\.public\\.(.*)', replace: 'app.$1' }] };
+  routed.processors[0].inputs = ['app.orders'];
+  routed.processors[0].chain[0].config.table = 'app.customers';
+  assert.deepEqual(checkTopology(routed, { baseDir: REPO }).problems, []);
+  // The default names are no longer produced: referencing them is a dangling reference.
+  const stale = base();
+  stale.sources[0].topic = { routes: [{ match: 'pg\\.public\\.(.*)', replace: 'app.$1' }] };
+  const problems = checkTopology(stale, { baseDir: REPO }).problems;
+  assert.ok(
+    problems.some((p) =>
+      p.startsWith('processors[0].inputs[0]: topic "pg.public.orders" is not produced'),
+    ),
+    JSON.stringify(problems),
+  );
+});
