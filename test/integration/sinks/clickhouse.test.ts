@@ -16,7 +16,11 @@ import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
+  KILL_FRACTIONS,
+  OUTAGE_RETRY,
   OutageProxy,
+  assertKilledMidStream,
+  checksum,
   changeEvent,
   createTopic,
   encode,
@@ -25,6 +29,7 @@ import {
   olderVersionsShuffled,
   produce,
   readAll,
+  runToEnd,
   throughOutage,
   waitCaughtUp,
   workload,
@@ -51,6 +56,20 @@ async function currentState(ch: ClickHouseClient, db: string, table: string) {
   });
   const rows = (await res.json()) as Row[];
   return new Map(rows.map((r) => [keyIdentity({ id: Number(r.id) }), normalize(r)]));
+}
+
+/**
+ * Checksum of the table as queries see it (`FINAL`: one row per key, the highest version), every
+ * column included: the sink's `__version` and `__deleted` too, so deleted keys count.
+ */
+async function tableChecksum(ch: ClickHouseClient, db: string, table: string): Promise<string> {
+  const res = await ch.query({
+    query: `SELECT * FROM ${db}.${table} FINAL`,
+    format: 'JSONEachRow',
+  });
+  const rows = (await res.json()) as Row[];
+  assert.ok(rows.length > 0, `${table} has rows`);
+  return checksum(rows.map((r) => stringifyJson(r)));
 }
 
 function assertStoreEquals(actual: Map<string, string>, expected: Map<string, Row | null>): void {
@@ -88,11 +107,19 @@ describe('clickhouse sink', () => {
       id: 100_000,
       qty: 'not a number',
     });
+    const survivor = changeEvent(topic, 100_002, maxVersion + 2n, 'c', {
+      id: 100_002,
+      name: 'after-poison',
+      qty: 1,
+      price: 1.5,
+      active: true,
+      tags: { n: 0 },
+    });
     await produce(kafka, [
       ...encode(events),
       ...encode(events),
       ...encode(late),
-      ...encode([poison]),
+      ...encode([poison, survivor]),
     ]);
     const name = uniqueName('ch-sink');
     const runtime = new SinkRuntime(
@@ -112,6 +139,11 @@ describe('clickhouse sink', () => {
     }
     const { rows: expected } = await expectedState(kafka, topic);
     expected.delete(keyIdentity({ id: 100_000 }));
+    assert.ok(
+      [...expected.values()].some((r) => r === null),
+      'some keys end deleted',
+    );
+    assert.ok(expected.get(keyIdentity({ id: 100_002 })), 'the record after the poison lands');
     assertStoreEquals(await currentState(ch, db, 'items'), expected);
     const dlq = await readAll(kafka, `${name}.dlq`);
     assert.equal(dlq.length, 1);
@@ -120,11 +152,34 @@ describe('clickhouse sink', () => {
     assert.match(dlq[0]!.headers[SINK_DLQ_HEADERS.errorClass]!.toString(), /RecordRejectedError/);
     assert.match(dlq[0]!.headers[SINK_DLQ_HEADERS.message]!.toString(), /Code: 27/);
     assert.equal(dlq[0]!.headers[SINK_DLQ_HEADERS.sink]!.toString(), name);
+    assert.equal(dlq[0]!.headers[SINK_DLQ_HEADERS.topic]!.toString(), topic);
+    assert.match(dlq[0]!.headers[SINK_DLQ_HEADERS.partition]!.toString(), /^\d+$/);
+    assert.match(dlq[0]!.headers[SINK_DLQ_HEADERS.offset]!.toString(), /^\d+$/);
+
+    // Replaying the whole topic through a second group changes nothing.
+    const stateBefore = await currentState(ch, db, 'items');
+    const sumBefore = await tableChecksum(ch, db, 'items');
+    await runToEnd(
+      kafka,
+      {
+        name: `${name}-replay`,
+        topics: [topic],
+        batch: { maxRecords: 1000, lingerMs: 50 },
+        sink: { type: 'clickhouse', url: CH_URL, database: db },
+      },
+      topic,
+    );
+    assert.deepEqual(await currentState(ch, db, 'items'), stateBefore);
+    assert.equal(await tableChecksum(ch, db, 'items'), sumBefore, 'replay changed nothing');
   });
 
   it('a sink process killed with SIGKILL 3 times mid-stream ends equal to a recomputation from the topic', async () => {
     const topic = `${uniqueName('ch-sink-kill')}.public.orders`;
     await createTopic(kafka, topic, 3);
+    // Not KILL_TEST_CHANGES (100,000) yet: that stream ends with Float64 values ClickHouse 18.16
+    // stores 1 ulp off (its text parser: toFloat64('3.47') != 3.47; '%.17g' text parses exactly),
+    // so the key-by-key comparison fails there for the sink's JSONEachRow inserts, not for the
+    // kills. Raise it once the sink sends floats ClickHouse parses exactly.
     await produce(kafka, encode(workload(topic, 40_000, 2000, 83)));
     const name = uniqueName('ch-sink-kill');
     const dir = mkdtempSync(join(tmpdir(), 'tributary-sink-'));
@@ -135,10 +190,10 @@ describe('clickhouse sink', () => {
       sessionTimeoutMs: 6000,
       sink: { type: 'clickhouse' as const, url: CH_URL, database: db },
     };
-    const { proc, killedAt } = await killDuringBacklog(kafka, config, topic, dir, [0.15, 0.4, 0.7]);
+    const { proc, killedAt } = await killDuringBacklog(kafka, config, topic, dir, KILL_FRACTIONS);
     try {
-      assert.equal(killedAt.length, 3);
-      await waitCaughtUp(kafka, name, topic, 90_000, () => proc.checkAlive());
+      assertKilledMidStream(killedAt);
+      await waitCaughtUp(kafka, name, topic, 120_000, () => proc.checkAlive());
       const { rows: expected } = await expectedState(kafka, topic);
       assertStoreEquals(await currentState(ch, db, 'orders'), expected);
     } finally {
@@ -158,7 +213,7 @@ describe('clickhouse sink', () => {
         name: uniqueName('ch-sink-outage'),
         topics: [topic],
         batch: { maxRecords: 200, lingerMs: 20 },
-        retry: { initialMs: 100, maxMs: 1000 },
+        retry: OUTAGE_RETRY,
         sink: {
           type: 'clickhouse',
           url: `http://127.0.0.1:${proxy.port}`,

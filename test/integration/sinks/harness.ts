@@ -4,6 +4,7 @@
 // services as child processes (for kill -9).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -19,7 +20,7 @@ import {
 } from '../../../core/kafka/index.ts';
 import type { IncomingRecord, KafkaConfig, OutgoingRecord } from '../../../core/kafka/index.ts';
 import type { SinkRuntimeConfigInput } from '../../../sinks/runtime/config.ts';
-import type { SinkRuntime } from '../../../sinks/runtime/runtime.ts';
+import { SinkRuntime } from '../../../sinks/runtime/runtime.ts';
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { PG_SOURCE_SCHEMA } from '../../unit/core/events/sample-events.ts';
 import { REPO, uniqueName } from '../helpers.ts';
@@ -146,6 +147,23 @@ export async function waitCaughtUp(
   }
 }
 
+/** Runs `config` in-process until its group has committed `topic` to the end, then stops it. */
+export async function runToEnd(
+  kafka: KafkaConfig,
+  config: SinkRuntimeConfigInput,
+  topic: string,
+  timeoutMs = 60_000,
+): Promise<SinkRuntime> {
+  const runtime = new SinkRuntime(config, { kafka, log: () => undefined });
+  await runtime.start();
+  try {
+    await waitCaughtUp(kafka, config.name, topic, timeoutMs);
+  } finally {
+    await runtime.stop();
+  }
+  return runtime;
+}
+
 /** Sum over partitions of the group's committed offsets and of the end offsets. */
 export async function groupProgress(
   kafka: KafkaConfig,
@@ -169,10 +187,18 @@ export async function groupProgress(
   }
 }
 
+/** Where each SIGKILL of killDuringBacklog landed: the group's committed offsets (summed over
+ * partitions) read after the process was dead, and the topic's end. */
+export interface KillPoint {
+  committed: bigint;
+  end: bigint;
+}
+
 /**
  * Runs a sink process over a backlog and kills it with SIGKILL each time the group's committed
  * progress passes one of `fractions` (so every kill lands mid-stream, with batches in flight),
- * restarting it after each kill. Returns the last (running) process.
+ * restarting it after each kill. Returns the last (running) process and, per kill, the progress
+ * the group had committed when the process died (read once it was dead, so nothing moved after).
  */
 export async function killDuringBacklog(
   kafka: KafkaConfig,
@@ -180,22 +206,21 @@ export async function killDuringBacklog(
   topic: string,
   dir: string,
   fractions: number[],
-): Promise<{ proc: SinkProcess; killedAt: bigint[] }> {
+): Promise<{ proc: SinkProcess; killedAt: KillPoint[] }> {
   let proc = SinkProcess.spawn(config, dir);
-  const killedAt: bigint[] = [];
+  const killedAt: KillPoint[] = [];
   try {
     for (const f of fractions) {
       for (;;) {
         proc.checkAlive();
         const p = await groupProgress(kafka, config.name, topic);
-        if (p.committed >= (p.end * BigInt(Math.round(f * 1000))) / 1000n) {
-          if (p.committed >= p.end) throw new Error(`the sink finished before the kill at ${f}`);
-          killedAt.push(p.committed);
-          break;
-        }
+        if (p.committed >= (p.end * BigInt(Math.round(f * 1000))) / 1000n) break;
         await sleep(20);
       }
       await proc.kill9();
+      const at = await groupProgress(kafka, config.name, topic);
+      if (at.committed >= at.end) throw new Error(`the sink finished before the kill at ${f}`);
+      killedAt.push(at);
       proc = SinkProcess.spawn(config, dir);
     }
   } catch (err) {
@@ -203,6 +228,20 @@ export async function killDuringBacklog(
     throw err;
   }
   return { proc, killedAt };
+}
+
+/** Changes in each SIGKILL test's stream (issue 6: "kill -9 the sink 3 times during a 100,000-change stream"). */
+export const KILL_TEST_CHANGES = 100_000;
+/** Committed progress at which killDuringBacklog kills the sink. */
+export const KILL_FRACTIONS = [0.25, 0.5, 0.75];
+
+/** Three kills, each at >= 20 % of the stream and before its end (the group's committed offsets at the kill). */
+export function assertKilledMidStream(killedAt: KillPoint[]): void {
+  assert.equal(killedAt.length, 3, 'three kills');
+  for (const k of killedAt) {
+    assert.ok(k.committed * 5n >= k.end, `kill at ${k.committed} of ${k.end}: not before 20 %`);
+    assert.ok(k.committed < k.end, `kill at ${k.committed} of ${k.end}: before the end`);
+  }
 }
 
 /**
@@ -358,10 +397,32 @@ export class OutageProxy {
   }
 }
 
+/** How long the store outage tests keep the store away (issue 6: "stop the store for 30 s"). */
+export const STORE_OUTAGE_MS = 30_000;
+/** The retry policy the outage tests configure: 100 ms doubling to a 2 s cap (±20 % jitter). */
+export const OUTAGE_RETRY = { initialMs: 100, maxMs: 2000 };
+
+/**
+ * Most store attempts a runtime with `policy` can make within `windowMs` (every delay at its
+ * shortest, -20 % jitter), plus the one in flight: what "no busy loop" allows.
+ */
+export function maxRetriesWithin(windowMs: number, policy: { initialMs: number; maxMs: number }) {
+  let n = 1;
+  let t = 0;
+  for (let attempt = 1; ; attempt++) {
+    const base = Math.min(policy.maxMs, policy.initialMs * 2 ** (attempt - 1));
+    t += Math.max(1, Math.floor(base * 0.8));
+    if (t > windowMs) return n;
+    n++;
+  }
+}
+
 /**
  * Starts `runtime` (whose sink reaches the store through `proxy`), takes the store away for
- * 4.5 s once 3,000 records are committed, and checks that consumption pauses (no offsets
- * committed, retries bounded by the backoff) and that the sink catches up after `proxy.up()`.
+ * `downMs` (default STORE_OUTAGE_MS) once 3,000 records are committed, and checks that
+ * consumption pauses (no offsets committed during the outage), that the retries are bounded by
+ * the backoff (fewer than one per second, and no more than the configured policy allows: no busy
+ * loop) yet go on for the whole outage, and that the sink catches up after `proxy.up()`.
  * `logs` collects the runtime's log lines.
  */
 export async function throughOutage(
@@ -370,21 +431,33 @@ export async function throughOutage(
   topic: string,
   proxy: OutageProxy,
   logs: string[],
+  downMs = STORE_OUTAGE_MS,
 ): Promise<void> {
   const name = runtime.config.name;
+  const policy = runtime.config.retry;
   await runtime.start();
   try {
     while ((await groupProgress(kafka, name, topic)).committed < 3000n) await sleep(20);
+    const retriesBefore = runtime.metrics().retries;
     await proxy.down();
+    const downAt = Date.now();
     await sleep(500); // the batch in flight fails; nothing after it may be committed
     const during = await groupProgress(kafka, name, topic);
     assert.ok(during.committed < during.end, 'the outage started mid-stream');
-    await sleep(4000);
+    await sleep(downMs - (Date.now() - downAt));
     const after = await groupProgress(kafka, name, topic);
     const m = runtime.metrics();
+    const downFor = Date.now() - downAt;
     assert.equal(after.committed, during.committed, 'no offsets committed while the store is down');
     assert.equal(m.storeDown, true);
-    assert.ok(m.retries >= 3 && m.retries <= 15, `bounded, backed-off retries (${m.retries})`);
+    const retries = m.retries - retriesBefore;
+    const most = Math.min(maxRetriesWithin(downFor, policy), Math.ceil(downFor / 1000) - 1);
+    // The last delay before the end is at most maxMs (+20 %): retries went on through the outage.
+    const least = Math.floor((downFor - 5000) / (policy.maxMs * 1.2));
+    assert.ok(
+      retries >= least && retries <= most,
+      `bounded, backed-off retries over ${downFor} ms: ${retries}, want ${least}..${most}`,
+    );
     await proxy.up();
     await waitCaughtUp(kafka, name, topic, 60_000);
     assert.equal(runtime.metrics().storeDown, false);
@@ -413,6 +486,13 @@ export function assertStoreEquals(
   }
   for (const k of actual.keys()) if (!live.has(k)) problems.push(`unexpected ${k}`);
   assert.deepEqual(problems.slice(0, 10), [], `${problems.length} differences`);
+}
+
+/** SHA-256 of a store's whole content given as one line per entry (order-independent). */
+export function checksum(lines: Iterable<string>): string {
+  const h = createHash('sha256');
+  for (const l of [...lines].sort()) h.update(l).update('\n');
+  return h.digest('hex');
 }
 
 /** Connect schemas of a table keyed by an int32 `id`, with the given row fields. */

@@ -15,8 +15,13 @@ import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
+  KILL_FRACTIONS,
+  KILL_TEST_CHANGES,
+  OUTAGE_RETRY,
   PG_URL,
   OutageProxy,
+  assertKilledMidStream,
+  checksum,
   SinkProcess,
   groupProgress,
   killDuringBacklog,
@@ -29,6 +34,7 @@ import {
   olderVersionsShuffled,
   produce,
   readAll,
+  runToEnd,
   waitCaughtUp,
   workload,
 } from './harness.ts';
@@ -47,6 +53,20 @@ async function tableState(db: pg.Client, schema: string, table: string): Promise
       { ...r, id: Number(r.id), qty: Number(r.qty) },
     ]),
   );
+}
+
+/**
+ * Checksum of everything the sink keeps for a table: every column of every row (sink bookkeeping
+ * included) and its versions table (the newest version and deleted flag per key).
+ */
+async function tableChecksum(db: pg.Client, schema: string, table: string): Promise<string> {
+  const lines: string[] = [];
+  for (const t of [table, `${table}__versions`]) {
+    const res = await db.query(`SELECT t::text AS line FROM "${schema}"."${t}" t`);
+    assert.ok(res.rows.length > 0, `${t} has rows`);
+    lines.push(...res.rows.map((r: { line: string }) => `${t}:${r.line}`));
+  }
+  return checksum(lines);
 }
 
 function assertStoreEquals(actual: Map<string, Row>, expected: Map<string, Row | null>): void {
@@ -138,6 +158,10 @@ describe('postgres sink', () => {
     const { rows: expected, poison } = await expectedState(kafka, topic);
     assert.equal(poison, 1);
     expected.delete(keyIdentity({ id: 100_000 })); // refused by PostgreSQL: dead-lettered
+    assert.ok(
+      [...expected.values()].some((r) => r === null),
+      'some keys end deleted',
+    );
     assertStoreEquals(await tableState(db, schema, 'items'), expected);
 
     const dlq = await readAll(kafka, `${name}.dlq`);
@@ -157,25 +181,23 @@ describe('postgres sink', () => {
     const bad = byKey.get('{"id":100001}')!;
     assert.match(bad.headers[SINK_DLQ_HEADERS.errorClass]!.toString(), /ChangeEventError/);
 
-    // Replay the whole topic through a second group into the same table: nothing changes.
+    // Replay the whole topic through a second group into the same table: nothing changes
+    // (whole table and versions table, versions included).
     const before = await tableState(db, schema, 'items');
-    const replay = new SinkRuntime(
+    const sumBefore = await tableChecksum(db, schema, 'items');
+    await runToEnd(
+      kafka,
       { name: `${name}-replay`, topics: [topic], sink: { type: 'postgres', url: PG_URL, schema } },
-      { kafka, log: () => undefined },
+      topic,
     );
-    await replay.start();
-    try {
-      await waitCaughtUp(kafka, `${name}-replay`, topic, 60_000);
-    } finally {
-      await replay.stop();
-    }
     assert.deepEqual(await tableState(db, schema, 'items'), before);
+    assert.equal(await tableChecksum(db, schema, 'items'), sumBefore, 'replay changed nothing');
   });
 
   it('a sink process killed with SIGKILL 3 times mid-stream ends equal to a recomputation from the topic', async () => {
     const topic = `${uniqueName('pg-sink-kill')}.public.orders`;
     await createTopic(kafka, topic, 3);
-    await produce(kafka, encode(workload(topic, 40_000, 2000, 23)));
+    await produce(kafka, encode(workload(topic, KILL_TEST_CHANGES, 5000, 23)));
     const name = uniqueName('pg-sink-kill');
     const dir = mkdtempSync(join(tmpdir(), 'tributary-sink-'));
     const config = {
@@ -185,10 +207,10 @@ describe('postgres sink', () => {
       sessionTimeoutMs: 6000,
       sink: { type: 'postgres' as const, url: PG_URL, schema },
     };
-    const { proc, killedAt } = await killDuringBacklog(kafka, config, topic, dir, [0.15, 0.4, 0.7]);
+    const { proc, killedAt } = await killDuringBacklog(kafka, config, topic, dir, KILL_FRACTIONS);
     try {
-      assert.equal(killedAt.length, 3);
-      await waitCaughtUp(kafka, name, topic, 90_000, () => proc.checkAlive());
+      assertKilledMidStream(killedAt);
+      await waitCaughtUp(kafka, name, topic, 120_000, () => proc.checkAlive());
       const { rows: expected } = await expectedState(kafka, topic);
       assertStoreEquals(await tableState(db, schema, 'orders'), expected);
     } finally {
@@ -211,7 +233,7 @@ describe('postgres sink', () => {
         name,
         topics: [topic],
         batch: { maxRecords: 200, lingerMs: 20 },
-        retry: { initialMs: 100, maxMs: 1000 },
+        retry: OUTAGE_RETRY,
         sink: { type: 'postgres', url, schema },
       },
       { kafka, log: (m) => logs.push(m) },

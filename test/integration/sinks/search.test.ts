@@ -18,7 +18,12 @@ import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
+  KILL_FRACTIONS,
+  KILL_TEST_CHANGES,
+  OUTAGE_RETRY,
   OutageProxy,
+  assertKilledMidStream,
+  checksum,
   assertStoreEquals,
   changeEvent,
   createTopic,
@@ -43,10 +48,23 @@ const FLAVORS = [
   { flavor: 'elasticsearch', url: 'http://127.0.0.1:9201', faults: false },
 ] as const;
 
-/** Every live document of an index (soft-deleted ones left out) as key identity -> source. */
-async function indexState(os: Client, index: string): Promise<Map<string, Row>> {
+interface Hit {
+  _id: string;
+  _version?: number;
+  _seq_no?: number;
+  _source: Row;
+  sort: Array<string | number>;
+}
+
+/** Every hit of `query` over an index, paged by `id` (search_after). */
+async function allHits(
+  os: Client,
+  index: string,
+  query: object,
+  extra: object = {},
+): Promise<Hit[]> {
   await os.indices.refresh({ index });
-  const out = new Map<string, Row>();
+  const out: Hit[] = [];
   let after: Array<string | number> | undefined;
   for (;;) {
     const r = await os.search({
@@ -54,19 +72,44 @@ async function indexState(os: Client, index: string): Promise<Map<string, Row>> 
       body: {
         size: 5000,
         sort: [{ id: 'asc' }],
-        query: { bool: { must_not: { term: { __deleted: true } } } },
+        query,
+        ...extra,
         ...(after ? { search_after: after } : {}),
       },
     });
-    const hits = r.body.hits.hits as Array<{ _source: Row; sort: Array<string | number> }>;
-    for (const h of hits) {
-      const row = { ...h._source };
-      delete row.__deleted;
-      out.set(keyIdentity({ id: row.id as number }), row);
-    }
+    const hits = r.body.hits.hits as Hit[];
+    out.push(...hits);
     if (hits.length < 5000) return out;
     after = hits[hits.length - 1]!.sort;
   }
+}
+
+/** Every live document of an index (soft-deleted ones left out) as key identity -> source. */
+async function indexState(os: Client, index: string): Promise<Map<string, Row>> {
+  const out = new Map<string, Row>();
+  for (const h of await allHits(os, index, { bool: { must_not: { term: { __deleted: true } } } })) {
+    const row = { ...h._source };
+    delete row.__deleted;
+    out.set(keyIdentity({ id: row.id as number }), row);
+  }
+  return out;
+}
+
+/**
+ * Checksum of every document of an index (soft-deleted ones included) with its _id, _version,
+ * _seq_no and source: equal only if nothing was written at all.
+ */
+async function indexChecksum(os: Client, index: string): Promise<string> {
+  const hits = await allHits(
+    os,
+    index,
+    { match_all: {} },
+    { version: true, seq_no_primary_term: true },
+  );
+  assert.ok(hits.length > 0, `${index} has documents`);
+  return checksum(
+    hits.map((h) => `${h._id}|${h._version}|${h._seq_no}|${JSON.stringify(h._source)}`),
+  );
 }
 
 async function runToEnd(config: SinkRuntimeConfigInput, topic: string): Promise<SinkRuntime> {
@@ -160,7 +203,9 @@ for (const f of FLAVORS)
       const tooNewDead = dlq.find((r) => r.key!.toString() === '{"id":100002}')!;
       assert.match(tooNewDead.headers[SINK_DLQ_HEADERS.message]!.toString(), /largest external/);
 
-      // Replaying the whole topic through a second group changes nothing, versions included.
+      // Replaying the whole topic through a second group changes nothing, versions included:
+      // every document keeps its _version and _seq_no (the replay wrote nothing).
+      const sumBefore = await indexChecksum(os, index);
       const before = await os.search({
         index,
         body: { size: 0, aggs: { v: { sum: { field: 'qty' } } } },
@@ -175,6 +220,7 @@ for (const f of FLAVORS)
       const doc2 = await os.get({ index, id: String(live[0]) });
       assert.equal(doc2.body._version, doc.body._version);
       assert.equal(doc2.body._seq_no, doc.body._seq_no, 'the replay wrote nothing');
+      assert.equal(await indexChecksum(os, index), sumBefore, 'the replay wrote nothing');
     });
 
     for (const deleteMode of ['delete', 'soft'] as const)
@@ -290,7 +336,7 @@ for (const f of FLAVORS)
           name: uniqueName('search-sink-outage'),
           topics: [topic],
           batch: { maxRecords: 200, lingerMs: 20 },
-          retry: { initialMs: 100, maxMs: 1000 },
+          retry: OUTAGE_RETRY,
           sink: {
             type: 'search',
             flavor: f.flavor,
@@ -348,7 +394,7 @@ for (const f of FLAVORS)
         const index = uniqueName('sk');
         indexes.push(index);
         await createTopic(kafka, topic, 3);
-        await produce(kafka, encode(workload(topic, 40_000, 2000, 43)));
+        await produce(kafka, encode(workload(topic, KILL_TEST_CHANGES, 5000, 43)));
         const name = uniqueName('search-sink-kill');
         const dir = mkdtempSync(join(tmpdir(), 'tributary-sink-'));
         const config = {
@@ -363,11 +409,11 @@ for (const f of FLAVORS)
           config,
           topic,
           dir,
-          [0.15, 0.4, 0.7],
+          KILL_FRACTIONS,
         );
         try {
-          assert.equal(killedAt.length, 3);
-          await waitCaughtUp(kafka, name, topic, 90_000, () => proc.checkAlive());
+          assertKilledMidStream(killedAt);
+          await waitCaughtUp(kafka, name, topic, 180_000, () => proc.checkAlive());
           const { rows: expected } = await expectedState(kafka, topic);
           assertStoreEquals(await indexState(os, index), expected);
         } finally {
