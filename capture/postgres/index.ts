@@ -1,10 +1,13 @@
 // Builds a runnable capture for one PostgreSQL source from its validated config.
 import { CaptureEngine } from '../engine/engine.ts';
 import type { EngineOptions } from '../engine/engine.ts';
+import type { KafkaConfig } from '../../core/kafka/index.ts';
 import type { PostgresSourceConfig } from './config.ts';
 import { PostgresConnector } from './connector.ts';
 
 export interface CaptureRunOptions {
+  /** Kafka connection (brokers, TLS, SASL) instead of the config's plaintext `kafka.brokers`. */
+  kafka?: KafkaConfig;
   log?: (message: string) => void;
   progressIntervalMs?: number;
   healthIntervalMs?: number;
@@ -25,7 +28,10 @@ export function captureEngineOptions(
 ): EngineOptions {
   return {
     source: config.name,
-    kafka: { brokers: config.kafka.brokers, clientId: `tributary-capture-${config.name}` },
+    kafka: options.kafka ?? {
+      brokers: config.kafka.brokers,
+      clientId: `tributary-capture-${config.name}`,
+    },
     offsetsTopic: config.kafka.offsetsTopic,
     format: config.format,
     tombstonesOnDelete: config.tombstonesOnDelete,
@@ -44,3 +50,5 @@ export function captureEngineOptions(
 
 export { loadPostgresSource, parsePostgresSource } from './config.ts';
 export type { PostgresSourceConfig } from './config.ts';
+export { emitSnapshotSignal } from './signal.ts';
+export type { SignalResult } from './signal.ts';

@@ -33,6 +33,37 @@ function retryDelay(
   return Math.min(2_000, 100 * 2 ** Math.max(0, attempt - 1));
 }
 
+/**
+ * TLS and SASL options of the client's connections (also for a ConnectionPool used directly).
+ * The password is handed over as a function, so a dump of the client options never shows it.
+ */
+export function connectionOptions(config: KafkaConfig) {
+  const { tls, sasl } = config;
+  const password = sasl?.password;
+  return {
+    ...(tls
+      ? {
+          tls: {
+            ...(tls.ca ? { ca: tls.ca } : {}),
+            ...(tls.cert ? { cert: tls.cert } : {}),
+            ...(tls.key ? { key: tls.key } : {}),
+            rejectUnauthorized: tls.rejectUnauthorized ?? true,
+          },
+          ...(tls.servername ? { tlsServerName: tls.servername } : {}),
+        }
+      : {}),
+    ...(sasl
+      ? {
+          sasl: {
+            mechanism: sasl.mechanism,
+            username: sasl.username,
+            password: () => password ?? '',
+          },
+        }
+      : {}),
+  };
+}
+
 /** Options common to every client built from a KafkaConfig. */
 export function baseOptions(config: KafkaConfig, role: string) {
   return {
@@ -41,5 +72,6 @@ export function baseOptions(config: KafkaConfig, role: string) {
     timeout: config.requestTimeoutMs ?? 30_000,
     retries: 5,
     retryDelay,
+    ...connectionOptions(config),
   };
 }

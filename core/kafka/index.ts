@@ -3,7 +3,7 @@
 export { KafkaAdmin } from './admin.ts';
 export type { TopicSpec } from './admin.ts';
 export { defaultKafkaConfig } from './config.ts';
-export type { KafkaConfig } from './config.ts';
+export type { KafkaConfig, KafkaSaslConfig, KafkaTlsConfig } from './config.ts';
 export { KafkaConsumer } from './consumer.ts';
 export type { ConsumerOptions } from './consumer.ts';
 export { KafkaPartitionConsumer } from './partition-consumer.ts';

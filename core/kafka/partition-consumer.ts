@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { baseOptions, ConnectionPool, Consumer, FetchIsolationLevels, fetchV17 } from './client.ts';
+import {
+  baseOptions,
+  connectionOptions,
+  ConnectionPool,
+  Consumer,
+  FetchIsolationLevels,
+  fetchV17,
+} from './client.ts';
 import type { KafkaConfig } from './config.ts';
 import { brokerErrorIds, toKafkaError } from './errors.ts';
 import { filterAbortedTransactions } from './read-committed.ts';
@@ -99,7 +106,10 @@ export class KafkaPartitionConsumer {
       maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
       maxWaitTime: 500,
     });
-    this.pool = new ConnectionPool(`${config.clientId}-fetch`, { connectTimeout: 10_000 } as never);
+    this.pool = new ConnectionPool(`${config.clientId}-fetch`, {
+      connectTimeout: 10_000,
+      ...connectionOptions(config),
+    } as never);
     // The client reports failed rejoins as 'error' events; keep them for the caller.
     this.consumer.on('error', (err: unknown) => (this.groupError ??= err));
     this.consumer.on('consumer:heartbeat:end', () => (this.lastHeartbeatAt = Date.now()));

@@ -9,7 +9,6 @@
  */
 import { createPostgresCapture, parsePostgresSource } from '../../capture/postgres/index.ts';
 import { resolveSecrets } from '../../core/config/index.ts';
-import { ConfigError } from '../../core/errors/index.ts';
 import type { KafkaConfig } from '../../core/kafka/index.ts';
 import type { RunnableService } from '../../core/service/main.ts';
 import { ProcessorRuntime } from '../../processors/runtime/runtime.ts';
@@ -24,18 +23,39 @@ export interface TaskOptions {
   progressIntervalMs?: number;
 }
 
-/** Kafka client settings of a task; TLS and SASL are refused until core/kafka carries them. */
+/**
+ * Kafka client settings of a task, secrets resolved (TLS PEMs and the SASL password are
+ * usually `${file:...}` / `${env:...}` references in the topology).
+ */
 export function kafkaConfigFor(kafka: KafkaSpec, clientId: string): KafkaConfig {
-  if (kafka.tls?.enabled || kafka.sasl)
-    throw new ConfigError(
-      kafka.sasl ? 'kafka.sasl' : 'kafka.tls',
-      'TLS/SASL connections are part of the topology spec but the Kafka layer (core/kafka) does not pass them to the client yet; use a plaintext listener for now',
-    );
   const resolved = resolveSecrets(kafka, 'kafka') as KafkaSpec;
+  const { tls, sasl } = resolved;
   return {
     brokers: resolved.brokers,
     clientId: `${resolved.clientId ?? 'tributary'}-${clientId}`,
     ...(resolved.requestTimeoutMs ? { requestTimeoutMs: resolved.requestTimeoutMs } : {}),
+    ...(tls?.enabled
+      ? {
+          tls: {
+            rejectUnauthorized: tls.rejectUnauthorized,
+            ...(tls.ca ? { ca: tls.ca } : {}),
+            ...(tls.cert ? { cert: tls.cert } : {}),
+            ...(tls.key ? { key: tls.key } : {}),
+            ...(tls.servername ? { servername: tls.servername } : {}),
+          },
+        }
+      : {}),
+    ...(sasl
+      ? {
+          sasl: {
+            mechanism: sasl.mechanism.toUpperCase() as NonNullable<
+              KafkaConfig['sasl']
+            >['mechanism'],
+            username: sasl.username,
+            password: sasl.password,
+          },
+        }
+      : {}),
   };
 }
 
@@ -79,9 +99,9 @@ class CaptureService implements RunnableService {
   }
 
   async start(): Promise<void> {
-    kafkaConfigFor(this.task.kafka, 'capture'); // refuses TLS/SASL before connecting anywhere
     const config = parsePostgresSource(this.task.config, `sources[${this.task.name}]`);
     const engine = createPostgresCapture(config, {
+      kafka: kafkaConfigFor(this.task.kafka, `capture-${config.name}`),
       log: this.log,
       progressIntervalMs: this.progressIntervalMs,
     });

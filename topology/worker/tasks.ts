@@ -7,7 +7,7 @@ import type { RunnableService } from '../../core/service/main.ts';
 import { ConfigError } from '../../core/errors/index.ts';
 import type { ConfigRecord } from '../control/index.ts';
 import { kafkaSpecSchema, listTasks, parseTopology } from '../spec/index.ts';
-import type { SourceTask } from '../spec/index.ts';
+import type { KafkaSpec, SourceTask } from '../spec/index.ts';
 import { createTask } from '../supervisor/index.ts';
 import { mapConnectorConfig } from './connectors.ts';
 
@@ -26,6 +26,8 @@ export function topologyTaskIds(spec: unknown): string[] {
 export function defaultTaskFactory(cluster: {
   brokers: string[];
   offsetsTopic?: string;
+  /** The worker's `kafka` section (TLS, SASL) for connector tasks; default: plaintext brokers. */
+  kafka?: KafkaSpec;
 }): TaskFactory {
   return (config, task, log) => {
     if (config.kind === 'connector') {
@@ -39,7 +41,7 @@ export function defaultTaskFactory(cluster: {
         id: `connector/${config.name}`,
         topology: config.name,
         name: config.name,
-        kafka: kafkaSpecSchema.parse({ brokers: cluster.brokers }),
+        kafka: cluster.kafka ?? kafkaSpecSchema.parse({ brokers: cluster.brokers }),
         baseDir: process.cwd(),
         kind: 'source',
         config: mapped.source,

@@ -29,6 +29,7 @@ import type { KafkaConfig } from '../../core/kafka/index.ts';
 import type { RunnableService } from '../../core/service/main.ts';
 import { ConfigError } from '../../core/errors/index.ts';
 import { ControlStore } from '../control/index.ts';
+import type { KafkaSpec } from '../spec/index.ts';
 import type {
   ConfigKind,
   ConfigRecord,
@@ -45,6 +46,8 @@ export const DEFAULT_COORDINATION_TOPIC = 'tributary.control.tasks';
 
 export interface WorkerOptions {
   kafka: KafkaConfig;
+  /** The cluster as a topology `kafka` section (TLS/SASL, secret references) for connector tasks. */
+  kafkaSpec?: KafkaSpec;
   workerId?: string;
   groupId?: string;
   coordinationTopic?: string;
@@ -130,6 +133,7 @@ export class Worker {
       options.taskFactory ??
       defaultTaskFactory({
         brokers: options.kafka.brokers,
+        ...(options.kafkaSpec ? { kafka: options.kafkaSpec } : {}),
         ...(options.offsetsTopic ? { offsetsTopic: options.offsetsTopic } : {}),
       });
   }

@@ -1,0 +1,186 @@
+// Kafka TLS and SASL against a real broker of this test's own (never the shared one): infra's
+// kafka service with the opt-in SASL_PLAINTEXT and SASL_SSL listeners (TRIBUTARY_KAFKA_SASL_PORT,
+// TRIBUTARY_KAFKA_SSL_PORT; user tributary / tributary-secret, self-signed CA in tls/ca.pem).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  KafkaAdmin,
+  KafkaConsumer,
+  KafkaProducer,
+  TransactionalProducer,
+} from '../../../core/kafka/index.ts';
+import type { KafkaConfig, KafkaSaslConfig, OutgoingRecord } from '../../../core/kafka/index.ts';
+import { kafkaSpecSchema } from '../../../topology/spec/index.ts';
+import { kafkaConfigFor } from '../../../topology/supervisor/index.ts';
+import { freePort } from '../processors/harness.ts';
+import { REPO, uniqueName } from '../helpers.ts';
+
+const PASSWORD = 'tributary-secret';
+let dir: string;
+let saslBroker: string;
+let sslBroker: string;
+let ca: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tributary-kafka-auth-'));
+  const [port, controller, saslPort, sslPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  execFileSync('bash', ['infra/up', 'kafka'], {
+    cwd: REPO,
+    stdio: 'ignore',
+    env: {
+      ...process.env,
+      TRIBUTARY_DATA: dir,
+      TRIBUTARY_KAFKA_PORT: String(port),
+      TRIBUTARY_KAFKA_CONTROLLER_PORT: String(controller),
+      TRIBUTARY_KAFKA_SASL_PORT: String(saslPort),
+      TRIBUTARY_KAFKA_SSL_PORT: String(sslPort),
+    },
+  });
+  saslBroker = `127.0.0.1:${saslPort}`;
+  sslBroker = `127.0.0.1:${sslPort}`;
+  ca = readFileSync(join(dir, 'kafka', 'tls', 'ca.pem'), 'utf8');
+});
+
+after(() => {
+  // Only this test's broker: kill -9 its pid, then remove its data.
+  try {
+    const pid = Number(readFileSync(join(dir, 'kafka', 'kafka.pid'), 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // not started or already gone
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function sasl(mechanism: KafkaSaslConfig['mechanism'], password = PASSWORD): KafkaSaslConfig {
+  return { mechanism, username: 'tributary', password };
+}
+
+function records(topic: string, prefix: string, n: number): OutgoingRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    topic,
+    key: Buffer.from(`${prefix}-${i}`),
+    value: Buffer.from(JSON.stringify({ prefix, i })),
+  }));
+}
+
+/** Plain send, a committed and an aborted transaction, then a read_committed read (Fetch pool). */
+async function roundTrip(config: KafkaConfig): Promise<void> {
+  const topic = uniqueName('auth');
+  const admin = new KafkaAdmin(config);
+  try {
+    await admin.ensureTopics([{ name: topic, partitions: 2 }]);
+  } finally {
+    await admin.close();
+  }
+  const producer = new KafkaProducer(config);
+  await producer.send(records(topic, 'plain', 10));
+  await producer.close();
+  const txn = new TransactionalProducer(config, uniqueName('auth-txid'));
+  try {
+    const committed = await txn.begin();
+    await committed.send(records(topic, 'committed', 20));
+    await committed.commit();
+    const aborted = await txn.begin();
+    await aborted.send(records(topic, 'aborted', 5));
+    await aborted.abort();
+  } finally {
+    await txn.close();
+  }
+  const consumer = new KafkaConsumer(config, {
+    groupId: uniqueName('auth-verify'),
+    isolation: 'read_committed',
+  });
+  const seen: string[] = [];
+  try {
+    await consumer.subscribe([topic]);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && seen.length < 30)
+      for (const r of await consumer.poll(1000, 500)) seen.push(r.key!.toString());
+    for (const r of await consumer.poll(1000, 500)) seen.push(r.key!.toString());
+  } finally {
+    await consumer.close();
+  }
+  assert.equal(seen.length, 30, 'the 10 plain and 20 committed records, nothing else');
+  assert.equal(new Set(seen).size, 30);
+  assert.ok(!seen.some((k) => k.startsWith('aborted')), 'aborted records are not visible');
+}
+
+/** The first request fails within `withinMs` (no hang) with an error matching `pattern`. */
+async function refused(config: KafkaConfig, pattern: RegExp, withinMs = 20_000): Promise<void> {
+  const admin = new KafkaAdmin(config);
+  const started = Date.now();
+  try {
+    await assert.rejects(
+      admin.ensureTopics([{ name: uniqueName('refused'), partitions: 1 }]),
+      (err: Error) => {
+        assert.match(err.message, pattern);
+        assert.ok(!err.message.includes('wrong-password'), 'the password is never in the error');
+        return true;
+      },
+    );
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+  assert.ok(Date.now() - started < withinMs, `failed after ${Date.now() - started} ms`);
+}
+
+test('SASL/PLAIN: produce, transactions and read_committed consume', async () => {
+  await roundTrip({ brokers: [saslBroker], clientId: 'auth-plain', sasl: sasl('PLAIN') });
+});
+
+test('SASL/SCRAM-SHA-512 over plaintext', async () => {
+  await roundTrip({ brokers: [saslBroker], clientId: 'auth-scram', sasl: sasl('SCRAM-SHA-512') });
+});
+
+test('TLS (CA verified) with SASL/SCRAM-SHA-256', async () => {
+  await roundTrip({
+    brokers: [sslBroker],
+    clientId: 'auth-tls',
+    tls: { ca, servername: 'localhost' },
+    sasl: sasl('SCRAM-SHA-256'),
+  });
+});
+
+test('a wrong password fails fast with a SASL authentication error', async () => {
+  for (const mechanism of ['PLAIN', 'SCRAM-SHA-256'] as const)
+    await refused(
+      { brokers: [saslBroker], clientId: 'auth-bad', sasl: sasl(mechanism, 'wrong-password') },
+      /SASL authentication failed/,
+    );
+});
+
+test('a broker certificate not signed by a trusted CA is refused', async () => {
+  await refused(
+    { brokers: [sslBroker], clientId: 'auth-untrusted', tls: {}, sasl: sasl('PLAIN') },
+    /certificate/,
+  );
+});
+
+test('a topology kafka section with TLS and SASL (secrets as references) reaches the broker', async () => {
+  const caFile = join(dir, 'kafka', 'tls', 'ca.pem');
+  process.env.TRIBUTARY_TEST_KAFKA_PASSWORD = PASSWORD;
+  const spec = kafkaSpecSchema.parse({
+    brokers: [sslBroker],
+    tls: { ca: `\${file:${caFile}}` },
+    sasl: {
+      mechanism: 'scram-sha-512',
+      username: 'tributary',
+      password: '${env:TRIBUTARY_TEST_KAFKA_PASSWORD}',
+    },
+  });
+  const config = kafkaConfigFor(spec, 'auth-topology');
+  assert.equal(config.sasl?.mechanism, 'SCRAM-SHA-512');
+  assert.equal(config.tls?.ca, ca.trim()); // ${file:} values are trimmed
+  assert.equal(config.tls?.rejectUnauthorized, true);
+  await roundTrip(config);
+});
