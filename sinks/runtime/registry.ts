@@ -1,9 +1,11 @@
 // Builds the adapter named by `sink.type`. Adapters are imported lazily so a service only loads
 // the driver of the store it writes to.
+import type { KafkaConfig } from '../../core/kafka/index.ts';
 import type { Sink } from './sink.ts';
 import type { SinkSpec } from './config.ts';
 
-export async function createSink(name: string, spec: SinkSpec): Promise<Sink> {
+/** `kafka`: the cluster the sink consumes from (the Kafka forwarding sink's source side). */
+export async function createSink(name: string, spec: SinkSpec, kafka?: KafkaConfig): Promise<Sink> {
   switch (spec.type) {
     case 'postgres': {
       const { PostgresSink } = await import('../postgres/sink.ts');
@@ -23,7 +25,7 @@ export async function createSink(name: string, spec: SinkSpec): Promise<Sink> {
     }
     case 'kafka': {
       const { KafkaForwardSink } = await import('../kafka/sink.ts');
-      return new KafkaForwardSink(name, spec);
+      return new KafkaForwardSink(name, spec, kafka);
     }
     case 's3-parquet': {
       const { S3ParquetSink } = await import('../s3-parquet/sink.ts');

@@ -119,7 +119,8 @@ export class SinkRuntime {
     } finally {
       await admin.close();
     }
-    this.sink = this.options.sink ?? (await createSink(this.config.name, this.config.sink));
+    this.sink =
+      this.options.sink ?? (await createSink(this.config.name, this.config.sink, this.kafka));
     this.producer = new KafkaProducer(this.kafka);
     this.loop = this.run();
   }

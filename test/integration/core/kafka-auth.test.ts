@@ -14,8 +14,9 @@ import {
   TransactionalProducer,
 } from '../../../core/kafka/index.ts';
 import type { KafkaConfig, KafkaSaslConfig, OutgoingRecord } from '../../../core/kafka/index.ts';
-import { kafkaSpecSchema } from '../../../topology/spec/index.ts';
-import { kafkaConfigFor } from '../../../topology/supervisor/index.ts';
+import { kafkaSpecSchema, listTasks, parseTopology } from '../../../topology/spec/index.ts';
+import { createTask, kafkaConfigFor } from '../../../topology/supervisor/index.ts';
+import { encode, workload } from '../sinks/harness.ts';
 import { freePort } from '../processors/harness.ts';
 import { REPO, uniqueName } from '../helpers.ts';
 
@@ -96,6 +97,14 @@ async function roundTrip(config: KafkaConfig): Promise<void> {
   } finally {
     await txn.close();
   }
+  const seen = await readKeys(config, topic, 30);
+  assert.equal(seen.length, 30, 'the 10 plain and 20 committed records, nothing else');
+  assert.equal(new Set(seen).size, 30);
+  assert.ok(!seen.some((k) => k.startsWith('aborted')), 'aborted records are not visible');
+}
+
+/** Keys of every committed record of `topic` (read until `expected` or the time is up). */
+async function readKeys(config: KafkaConfig, topic: string, expected: number): Promise<string[]> {
   const consumer = new KafkaConsumer(config, {
     groupId: uniqueName('auth-verify'),
     isolation: 'read_committed',
@@ -103,16 +112,14 @@ async function roundTrip(config: KafkaConfig): Promise<void> {
   const seen: string[] = [];
   try {
     await consumer.subscribe([topic]);
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && seen.length < 30)
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && seen.length < expected)
       for (const r of await consumer.poll(1000, 500)) seen.push(r.key!.toString());
     for (const r of await consumer.poll(1000, 500)) seen.push(r.key!.toString());
   } finally {
     await consumer.close();
   }
-  assert.equal(seen.length, 30, 'the 10 plain and 20 committed records, nothing else');
-  assert.equal(new Set(seen).size, 30);
-  assert.ok(!seen.some((k) => k.startsWith('aborted')), 'aborted records are not visible');
+  return seen;
 }
 
 /** The first request fails within `withinMs` (no hang) with an error matching `pattern`. */
@@ -183,4 +190,62 @@ test('a topology kafka section with TLS and SASL (secrets as references) reaches
   assert.equal(config.tls?.ca, ca.trim()); // ${file:} values are trimmed
   assert.equal(config.tls?.rejectUnauthorized, true);
   await roundTrip(config);
+});
+
+test('a topology sink task (Kafka forwarding) runs over SASL_SSL from the topology kafka section', async () => {
+  process.env.TRIBUTARY_TEST_KAFKA_PASSWORD = PASSWORD;
+  const source = uniqueName('auth-src');
+  const topology = parseTopology({
+    version: 1,
+    name: 'authtest',
+    kafka: {
+      brokers: [sslBroker],
+      tls: { ca: `\${file:${join(dir, 'kafka', 'tls', 'ca.pem')}}` },
+      sasl: {
+        mechanism: 'plain',
+        username: 'tributary',
+        password: '${env:TRIBUTARY_TEST_KAFKA_PASSWORD}',
+      },
+    },
+    topics: [{ name: source, partitions: 2 }],
+    sinks: [
+      {
+        name: 'forward',
+        topics: [source],
+        sink: { type: 'kafka', topic: '${topic}.copy' },
+      },
+    ],
+  });
+  const task = listTasks(topology).find((t) => t.kind === 'sink')!;
+  const config = kafkaConfigFor(topology.kafka, 'verify');
+  const admin = new KafkaAdmin(config);
+  try {
+    await admin.ensureTopics([{ name: source, partitions: 2 }]);
+  } finally {
+    await admin.close();
+  }
+  const producer = new KafkaProducer(config);
+  await producer.send(encode(workload(source, 200, 50)));
+  await producer.close();
+  const expected = (await readKeys(config, source, 200)).length;
+  assert.ok(expected >= 200);
+
+  const service = createTask(task, { log: () => undefined });
+  try {
+    await service.start();
+    await service.ready;
+    // The sink creates the target topic with its first forwarded batch.
+    const check = new KafkaAdmin(config);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && !(await check.listTopics()).includes(`${source}.copy`))
+        await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await check.close();
+    }
+    const copied = await readKeys(config, `${source}.copy`, expected);
+    assert.equal(copied.length, expected, 'every source record forwarded once');
+  } finally {
+    await service.stop();
+  }
 });
