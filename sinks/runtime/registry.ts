@@ -29,7 +29,7 @@ export async function createSink(name: string, spec: SinkSpec, kafka?: KafkaConf
     }
     case 's3-parquet': {
       const { S3ParquetSink } = await import('../s3-parquet/sink.ts');
-      return new S3ParquetSink(name, spec);
+      return new S3ParquetSink(name, spec, undefined, kafka ? { kafka } : {});
     }
   }
 }
