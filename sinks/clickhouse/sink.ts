@@ -65,7 +65,8 @@ function classify(err: unknown, action: string): TributaryError {
 
 export class ClickhouseSink implements Sink {
   private client: ClickHouseClient | undefined;
-  private readonly columns = new Map<string, Set<string>>();
+  /** Column name -> ClickHouse type, per table. */
+  private readonly columns = new Map<string, Map<string, string>>();
 
   constructor(
     readonly name: string,
@@ -108,9 +109,11 @@ export class ClickhouseSink implements Sink {
     }
     for (const [table, writes] of byTable) {
       await this.ensureTable(table, writes);
+      const types = this.columns.get(table)!;
       const rows = writes.map((w) => {
         const row: Record<string, unknown> = {};
-        for (const [c, v] of Object.entries({ ...w.row, ...w.key })) row[c] = encodeValue(v);
+        for (const [c, v] of Object.entries({ ...w.row, ...w.key }))
+          row[c] = encodeValue(v, types.get(c));
         row.__version = w.version.toString();
         row.__deleted = w.row === null ? 1 : 0;
         return row;
@@ -164,12 +167,13 @@ export class ClickhouseSink implements Sink {
         for (const [c, v] of Object.entries({ ...w.key, ...w.row }))
           if (!cols.has(c)) {
             // 18.16 has no ADD COLUMN IF NOT EXISTS: a concurrent add shows up as "already exists".
+            const type = clickhouseType(v, false);
             await this.client!.command({
-              query: `ALTER TABLE ${full} ADD COLUMN ${ident(c)} ${clickhouseType(v, false)}`,
+              query: `ALTER TABLE ${full} ADD COLUMN ${ident(c)} ${type}`,
             }).catch((err: Error) => {
               if (!/already exists/i.test(err.message)) throw err;
             });
-            cols.add(c);
+            cols.set(c, type);
           }
     } catch (err) {
       this.columns.delete(table);
@@ -177,23 +181,36 @@ export class ClickhouseSink implements Sink {
     }
   }
 
-  private async describe(full: string): Promise<Set<string>> {
+  private async describe(full: string): Promise<Map<string, string>> {
     try {
       const res = await this.client!.query({
         query: `DESCRIBE TABLE ${full}`,
         format: 'JSONEachRow',
       });
-      return new Set(((await res.json()) as Array<{ name: string }>).map((r) => r.name));
+      const rows = (await res.json()) as Array<{ name: string; type: string }>;
+      return new Map(rows.map((r) => [r.name, r.type]));
     } catch (err) {
-      if (/Code: 60\b/.test((err as Error).message)) return new Set(); // UNKNOWN_TABLE
+      if (/Code: 60\b/.test((err as Error).message)) return new Map(); // UNKNOWN_TABLE
       throw err;
     }
   }
 }
 
-/** Objects and arrays become JSON text, 64-bit integers decimal text; the rest stays JSON. */
-function encodeValue(v: unknown): unknown {
+/**
+ * Objects and arrays become JSON text, 64-bit integers decimal text; the rest stays JSON.
+ * Fractional numbers for Float columns go as 17 significant digits: ClickHouse 18.16's text
+ * parser misreads some shortest forms by one unit in the last place ("3.47" is stored as
+ * 3.4699999999999998), while 17 digits name the exact double and are read back exactly.
+ */
+export function encodeValue(v: unknown, columnType?: string): unknown {
   if (typeof v === 'bigint') return v.toString();
+  if (
+    typeof v === 'number' &&
+    !Number.isInteger(v) &&
+    Number.isFinite(v) &&
+    columnType?.includes('Float')
+  )
+    return v.toPrecision(17);
   if (v !== null && typeof v === 'object') return stringifyJson(v);
   return v;
 }

@@ -26,6 +26,7 @@ import {
   encode,
   expectedState,
   killDuringBacklog,
+  KILL_TEST_CHANGES,
   olderVersionsShuffled,
   produce,
   readAll,
@@ -176,11 +177,9 @@ describe('clickhouse sink', () => {
   it('a sink process killed with SIGKILL 3 times mid-stream ends equal to a recomputation from the topic', async () => {
     const topic = `${uniqueName('ch-sink-kill')}.public.orders`;
     await createTopic(kafka, topic, 3);
-    // Not KILL_TEST_CHANGES (100,000) yet: that stream ends with Float64 values ClickHouse 18.16
-    // stores 1 ulp off (its text parser: toFloat64('3.47') != 3.47; '%.17g' text parses exactly),
-    // so the key-by-key comparison fails there for the sink's JSONEachRow inserts, not for the
-    // kills. Raise it once the sink sends floats ClickHouse parses exactly.
-    await produce(kafka, encode(workload(topic, 40_000, 2000, 83)));
+    // 100,000 changes: the stream's final rows include Float64 values (e.g. 3.47) that ClickHouse
+    // 18.16 would store 1 ulp off from their shortest text; the sink sends 17 digits.
+    await produce(kafka, encode(workload(topic, KILL_TEST_CHANGES, 5000, 83)));
     const name = uniqueName('ch-sink-kill');
     const dir = mkdtempSync(join(tmpdir(), 'tributary-sink-'));
     const config = {

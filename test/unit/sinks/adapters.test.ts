@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { clickhouseType } from '../../../sinks/clickhouse/sink.ts';
+import { clickhouseType, encodeValue } from '../../../sinks/clickhouse/sink.ts';
 import { createTableSql, inferType, tableName } from '../../../sinks/postgres/schema.ts';
 import { padVersion, renderKey } from '../../../sinks/redis/sink.ts';
 import { RecordRejectedError } from '../../../sinks/runtime/sink.ts';
@@ -65,5 +65,14 @@ describe('clickhouse sink types', () => {
       ],
     );
     assert.equal(clickhouseType(7, true), 'Int64');
+  });
+
+  it('sends fractional numbers for Float columns as 17 significant digits (exact in 18.16)', () => {
+    assert.equal(encodeValue(3.47, 'Nullable(Float64)'), '3.4700000000000002');
+    assert.equal(Number(encodeValue(3.47, 'Float64')), 3.47);
+    assert.equal(encodeValue(3.47, 'Nullable(String)'), 3.47); // text columns keep JSON numbers
+    assert.equal(encodeValue(42, 'Nullable(Float64)'), 42);
+    assert.equal(encodeValue(2n ** 70n, 'Nullable(String)'), '1180591620717411303424');
+    assert.equal(encodeValue({ a: 1 }, 'Nullable(String)'), '{"a":1}');
   });
 });
