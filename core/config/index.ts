@@ -70,7 +70,7 @@ export function validateConfig<S extends z.ZodType>(
   const lines = result.error.issues.map((issue) => {
     const path = formatPath(root, issue.path as PropertyKey[]);
     if (issue.code === 'unrecognized_keys') {
-      const known = knownKeys(schema, issue.path as PropertyKey[]);
+      const known = knownKeys(schema, issue.path as PropertyKey[], input);
       return issue.keys
         .map((k) => {
           const hint = nearest(k, known);
@@ -91,18 +91,40 @@ function formatPath(root: string, path: PropertyKey[]): string {
   return out;
 }
 
-/** Keys allowed at `path` in an object schema (best effort, for suggestions). */
-function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
+/**
+ * Keys allowed at `path` in an object schema (best effort, for suggestions). Unions are resolved
+ * with the input: the option whose discriminator literal matches (e.g. a sink's `type`).
+ */
+function knownKeys(schema: z.ZodType, path: PropertyKey[], input: unknown): string[] {
   let s: unknown = schema;
+  let value = input;
   for (const p of [...path, null]) {
-    s = unwrap(s);
+    s = pickUnionOption(unwrap(s), value);
     const def = (s as { def?: { shape?: Record<string, unknown>; element?: unknown } }).def;
     if (p === null) return def?.shape ? Object.keys(def.shape) : [];
     if (typeof p === 'number') s = def?.element;
     else s = def?.shape?.[String(p)];
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[p];
     if (!s) return [];
   }
   return [];
+}
+
+type SchemaNode = { def?: Record<string, unknown> } | undefined;
+
+function pickUnionOption(s: unknown, value: unknown): unknown {
+  const def = (s as SchemaNode)?.def;
+  if (def?.type !== 'union' || !Array.isArray(def.options)) return s;
+  const disc = def.discriminator as string | undefined;
+  const wanted = disc ? (value as Record<string, unknown> | undefined)?.[disc] : undefined;
+  for (const option of def.options) {
+    const o = unwrap(option) as SchemaNode;
+    const shape = o?.def?.shape as Record<string, unknown> | undefined;
+    const lit = (unwrap(shape?.[disc ?? '']) as SchemaNode)?.def;
+    const values = (lit?.values as unknown[] | undefined) ?? [lit?.value];
+    if (disc && values.includes(wanted)) return o;
+  }
+  return s;
 }
 
 function unwrap(s: unknown): unknown {
