@@ -15,6 +15,7 @@ import { KafkaAdmin, TransactionalProducer } from '../../core/kafka/index.ts';
 import type { KafkaConfig, OutgoingRecord, TopicSpec } from '../../core/kafka/index.ts';
 import { ensureOffsetsTopic, loadOffset } from './offsets.ts';
 import { TransactionalPublisher } from './publisher.ts';
+import { parseSignal, signalAtOrBefore } from './signal.ts';
 import { SnapshotCoordinator } from './snapshot.ts';
 import type {
   ChangeStream,
@@ -87,6 +88,9 @@ export interface EngineStats {
   walStatus?: string;
   snapshot?: SnapshotCoordinator['stats'];
   snapshotCompleted: boolean;
+  /** Signals applied, and signals ignored because they were not valid. */
+  signals: number;
+  signalsIgnored: number;
 }
 
 export class CaptureEngine {
@@ -98,6 +102,9 @@ export class CaptureEngine {
   private publisher: TransactionalPublisher | null = null;
   private stream: ChangeStream | null = null;
   private coordinator: SnapshotCoordinator | null = null;
+  private reader: SnapshotReader | null = null;
+  /** Position of the last signal applied (stored with the snapshot progress). */
+  private lastSignal: { order: number; seq: number } | undefined;
   private resumeAfter: StreamPosition | null = null;
   private timers: NodeJS.Timeout[] = [];
   readonly stats: EngineStats = {
@@ -106,6 +113,8 @@ export class CaptureEngine {
     transactions: 0,
     startedAt: Date.now(),
     snapshotCompleted: false,
+    signals: 0,
+    signalsIgnored: 0,
   };
 
   constructor(
@@ -188,6 +197,7 @@ export class CaptureEngine {
       forceSnapshot = true;
     }
     this.resumeAfter = stored?.position ?? null;
+    this.lastSignal = stored?.snapshot?.signal;
 
     const snapshotFrom = this.snapshotPlan(stored, forceSnapshot);
     const initial: StoredOffset = stored ?? {
@@ -230,30 +240,9 @@ export class CaptureEngine {
     if (await this.releaseIfStopping()) return;
 
     const reader = this.connector.snapshotReader();
+    this.reader = reader;
     if (snapshotFrom !== undefined && reader) {
-      this.coordinator = new SnapshotCoordinator(
-        reader,
-        { publishChunk: (e, order, p) => this.publishChunk(e, order, p), log: o.log },
-        o.snapshotChunkSize,
-        snapshotFrom,
-      );
-      this.stats.snapshot = this.coordinator.stats;
-      o.log(
-        `snapshot: ${this.coordinator.currentProgress.pending.length} table(s) to read in chunks of ${o.snapshotChunkSize}`,
-      );
-      this.coordinator.run().then(
-        (progress) => {
-          if (this.stopping) return;
-          this.stats.snapshotCompleted = progress.completed;
-          this.publisher?.setSnapshotProgress(progress);
-          o.log(
-            `snapshot completed: ${this.coordinator?.stats.rows ?? 0} rows emitted, ${this.coordinator?.stats.read ?? 0} rows read by this process`,
-          );
-          if (o.snapshotMode === 'initial_only')
-            void this.publisher?.flush().then(() => this.shutdown(null));
-        },
-        (err) => void (this.stopping ? undefined : this.shutdown(err as Error)),
-      );
+      this.startSnapshot(reader, snapshotFrom);
     } else if (o.snapshotMode === 'initial_only' && (stored?.snapshot?.completed ?? false)) {
       o.log('snapshot mode initial_only: the snapshot was already completed; nothing to do');
       void this.shutdown(null);
@@ -285,15 +274,125 @@ export class CaptureEngine {
       this.every(o.progressIntervalMs, () => o.log(this.progressLine()));
   }
 
+  /** Starts a snapshot coordinator (initial, resumed, or ad-hoc from a signal). */
+  private startSnapshot(reader: SnapshotReader, from: SnapshotProgress | null): void {
+    const o = this.options;
+    // A fresh full snapshot keeps the last signal's position, so a replay still recognises it.
+    const start: SnapshotProgress | null =
+      from ??
+      (this.lastSignal
+        ? {
+            done: [],
+            lastKey: {},
+            pending: reader.tables().map((t) => t.name),
+            completed: false,
+            signal: this.lastSignal,
+          }
+        : null);
+    const coordinator = new SnapshotCoordinator(
+      reader,
+      {
+        publishChunk: (e, order, p) => this.publishChunk(e, order, p),
+        saveProgress: (p) => this.publisher?.setSnapshotProgress(p),
+        log: o.log,
+      },
+      o.snapshotChunkSize,
+      start,
+    );
+    this.coordinator = coordinator;
+    this.stats.snapshot = coordinator.stats;
+    this.stats.snapshotCompleted = false;
+    const kind = coordinator.currentProgress.adhoc ? 'ad-hoc snapshot' : 'snapshot';
+    o.log(
+      `${kind}: ${coordinator.currentProgress.pending.length} table(s) to read in chunks of ${o.snapshotChunkSize}`,
+    );
+    coordinator.run().then(
+      (progress) => {
+        // A signal after this coordinator finished started a newer one: that one reports.
+        if (this.stopping || this.coordinator !== coordinator) return;
+        this.stats.snapshotCompleted = progress.completed;
+        this.publisher?.setSnapshotProgress(progress);
+        o.log(
+          `${progress.adhoc ? 'ad-hoc snapshot' : 'snapshot'} completed: ${coordinator.stats.rows} rows emitted, ${coordinator.stats.read} rows read by this process`,
+        );
+        if (o.snapshotMode === 'initial_only')
+          void this.publisher?.flush().then(() => this.shutdown(null));
+      },
+      (err) => void (this.stopping ? undefined : this.shutdown(err as Error)),
+    );
+  }
+
+  /**
+   * An `execute-snapshot` signal came through the stream: reads the requested tables (those
+   * this source captures) with the same DBLog coordinator, while streaming goes on. The new
+   * progress, with the signal's position, is set before the signal's unit ends, so the offset
+   * that acknowledges past the signal always carries it; a signal replayed after a restart is
+   * recognised by that position and not applied twice.
+   */
+  private onSignal(payload: string, order: number, seq: number): void {
+    const o = this.options;
+    if (this.stopping) return;
+    const signal = parseSignal(payload);
+    if (typeof signal === 'string') {
+      this.stats.signalsIgnored++;
+      o.log(`signal ignored: ${signal}: ${payload.slice(0, 200)}`);
+      return;
+    }
+    if (signal.source !== o.source) return; // for another source on the same database
+    const at = { order, seq };
+    if (signalAtOrBefore(at, this.lastSignal)) return; // applied before a restart
+    const reader = this.reader;
+    if (!reader) {
+      this.stats.signalsIgnored++;
+      o.log('signal ignored: this connector cannot snapshot');
+      return;
+    }
+    const captured = reader.tables().map((t) => t.name);
+    const requested = [...new Set(signal.tables ?? captured)];
+    const unknown = requested.filter((t) => !captured.includes(t));
+    if (unknown.length > 0)
+      o.log(
+        `signal: ignoring table(s) this source does not capture: ${unknown.join(', ')} (captured: ${captured.join(', ')})`,
+      );
+    const tables = requested.filter((t) => captured.includes(t));
+    this.lastSignal = at;
+    this.stats.signals++;
+    if (tables.length === 0) {
+      o.log('signal: execute-snapshot with no captured table; nothing to do');
+      return;
+    }
+    const running = this.coordinator?.isRunning ? this.coordinator : null;
+    if (running) {
+      const added = running.enqueue(tables, at);
+      this.stats.snapshotCompleted = false;
+      o.log(
+        `signal: execute-snapshot queued ${added.length ? added.join(', ') : 'nothing new'} behind the running snapshot`,
+      );
+      return;
+    }
+    o.log(`signal: execute-snapshot of ${tables.join(', ')}`);
+    const progress: SnapshotProgress = {
+      done: [],
+      lastKey: {},
+      pending: tables,
+      completed: false,
+      adhoc: true,
+      signal: at,
+    };
+    this.publisher?.setSnapshotProgress(progress);
+    this.startSnapshot(reader, progress);
+  }
+
   /** undefined: no snapshot; otherwise the progress to start or resume from (null = fresh). */
   private snapshotPlan(
     stored: StoredOffset | null,
     forced: boolean,
   ): SnapshotProgress | null | undefined {
     const mode = this.options.snapshotMode;
-    if (mode === 'never') return undefined;
     const inProgress = stored?.snapshot && !stored.snapshot.completed ? stored.snapshot : null;
     if (forced) return null;
+    if (inProgress?.adhoc) return inProgress; // a signalled snapshot resumes in every mode
+    if (mode === 'never') return undefined;
     if (mode === 'always') return inProgress;
     if (!stored) return null; // initial, when_needed, initial_only: first start
     if (inProgress) return inProgress;
@@ -318,6 +417,7 @@ export class CaptureEngine {
       },
       unitEnd: (_order: number, ack: number) => this.publisher?.advanceAck(ack),
       watermark: (id, kind, order) => this.coordinator?.watermark(id, kind, order),
+      signal: (payload, order, seq) => this.onSignal(payload, order, seq),
       idle: (ack: number) => this.publisher?.advanceAck(ack),
       fail: (err: Error) => void this.shutdown(err),
     };

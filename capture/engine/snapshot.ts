@@ -26,6 +26,8 @@ export interface SnapshotWindowHost {
     order: number,
     progress: SnapshotProgress,
   ): Promise<void>;
+  /** Stores progress that changed without a chunk (tables queued by a signal). */
+  saveProgress(progress: SnapshotProgress): void;
   log(message: string): void;
 }
 
@@ -58,6 +60,7 @@ export interface SnapshotStats {
 export class SnapshotCoordinator {
   private window: OpenWindow | null = null;
   private stopped = false;
+  private running = false;
   private progress: SnapshotProgress;
   private markerFirstPending: boolean;
   readonly stats: SnapshotStats;
@@ -90,8 +93,44 @@ export class SnapshotCoordinator {
     return this.progress;
   }
 
+  /** True while run() is reading chunks: enqueue() is accepted only then. */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /**
+   * Queues more tables (an ad-hoc snapshot signal) while run() is going: they are read after
+   * the tables already pending, and the new progress is stored right away (with the signal that
+   * asked for it), so a crash does not forget them. A table already pending is not queued twice;
+   * one already done in this run is read again. Returns the tables queued.
+   */
+  enqueue(tables: string[], signal: SnapshotProgress['signal']): string[] {
+    const pending = this.progress.pending;
+    const added = tables.filter((t) => !pending.includes(t));
+    this.progress = {
+      ...this.progress,
+      done: this.progress.done.filter((t) => !added.includes(t)),
+      pending: [...pending, ...added],
+      completed: false,
+      adhoc: true,
+      signal,
+    };
+    this.stats.tables += added.length;
+    this.host.saveProgress(this.progress);
+    return added;
+  }
+
   /** Runs chunks until every table is done (or stop()). */
   async run(): Promise<SnapshotProgress> {
+    this.running = true;
+    try {
+      return await this.runChunks();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async runChunks(): Promise<SnapshotProgress> {
     while (!this.stopped && this.progress.pending.length > 0) {
       const table = this.progress.pending[0]!;
       const afterKey = this.progress.lastKey[table] ?? null;
@@ -175,6 +214,7 @@ export class SnapshotCoordinator {
     const chunk = w.chunk!;
     const table = w.table;
     const lastTable = this.progress.pending.length === 1;
+    const adhoc = this.progress.adhoc === true;
     let drop = w.changed;
     if (chunk.visible) {
       drop = new Set(w.changed);
@@ -185,7 +225,8 @@ export class SnapshotCoordinator {
     const events = survivors.map((row, i) => {
       const isLastRow = chunk.last && i === survivors.length - 1;
       let marker: SnapshotRowContext['marker'] = 'true';
-      if (this.markerFirstPending && i === 0) marker = 'first';
+      if (adhoc) marker = 'incremental';
+      else if (this.markerFirstPending && i === 0) marker = 'first';
       else if (isLastRow && lastTable) marker = 'last';
       else if (isLastRow) marker = 'last_in_data_collection';
       else if (i === 0 && (this.progress.lastKey[table] ?? null) === null)
@@ -196,6 +237,7 @@ export class SnapshotCoordinator {
 
     const next: SnapshotProgress = chunk.last
       ? {
+          ...this.progress,
           done: [...this.progress.done, table],
           lastKey: Object.fromEntries(
             Object.entries(this.progress.lastKey).filter(([t]) => t !== table),
@@ -204,8 +246,10 @@ export class SnapshotCoordinator {
           completed: this.progress.pending.length === 1,
         }
       : { ...this.progress, lastKey: { ...this.progress.lastKey, [table]: chunk.lastKey } };
-    await this.host.publishChunk(events, highOrder, next);
+    // Progress moves before the publish is awaited: a signal queueing tables meanwhile extends
+    // `next`, not the progress before this chunk (a failed publish stops the engine anyway).
     this.progress = next;
+    await this.host.publishChunk(events, highOrder, next);
     this.stats.rows += events.length;
     this.stats.dropped += chunk.rows.length - survivors.length;
     this.stats.chunks++;

@@ -40,6 +40,13 @@ export interface StreamSink {
   /** A snapshot watermark written by the engine came back through the stream. */
   watermark(id: string, kind: 'low' | 'high', order: number): void;
   /**
+   * A signal written into the source's change stream (PostgreSQL: a logical decoding message
+   * with prefix `tributary.signal`), e.g. an ad-hoc snapshot request. `payload` is its JSON
+   * text, unparsed; `order` is its unit's order and `seq` grows inside one unit (PostgreSQL: the
+   * message's LSN), so (order, seq) identifies a signal when it is replayed after a restart.
+   */
+  signal(payload: string, order: number, seq: number): void;
+  /**
    * The stream is idle at `ack` (e.g. a heartbeat message came back and no unit is open):
    * the engine may confirm it after recording it in Kafka.
    */
@@ -82,8 +89,17 @@ export interface SnapshotChunk {
 }
 
 export interface SnapshotRowContext {
-  /** Debezium source.snapshot marker: true, first, first_in_data_collection, last_in_data_collection, last. */
-  marker: 'true' | 'first' | 'first_in_data_collection' | 'last_in_data_collection' | 'last';
+  /**
+   * Debezium source.snapshot marker: true, first, first_in_data_collection,
+   * last_in_data_collection, last; `incremental` for every row of an ad-hoc (signalled) snapshot.
+   */
+  marker:
+    | 'true'
+    | 'first'
+    | 'first_in_data_collection'
+    | 'last_in_data_collection'
+    | 'last'
+    | 'incremental';
   /**
    * The snapshot row's per-key version: the high watermark's position, which is after every
    * change the chunk reflects and before every change it does not (those keys are dropped).
@@ -112,6 +128,13 @@ export interface SnapshotProgress {
   pending: string[];
   /** Set when every table is done. */
   completed: boolean;
+  /**
+   * Set when a signal requested (part of) this snapshot: it is then resumed after a restart
+   * whatever the snapshot mode, and its rows are marked `incremental`.
+   */
+  adhoc?: boolean;
+  /** The last signal applied (its stream order and seq), so a replayed signal is not re-applied. */
+  signal?: { order: number; seq: number };
 }
 
 /** The stored offset of a source (versioned; only ever extended). */

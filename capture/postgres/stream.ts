@@ -22,6 +22,8 @@ import type { TableMeta } from './schema.ts';
 
 export const WATERMARK_PREFIX = 'tributary-watermark';
 export const HEARTBEAT_PREFIX = 'tributary-heartbeat';
+/** Signals to the running capture (e.g. execute-snapshot); see capture/engine/signal.ts. */
+export const SIGNAL_PREFIX = 'tributary.signal';
 
 export interface StreamContext {
   /** Source name (source.name). */
@@ -211,6 +213,10 @@ export class PgChangeStream implements ChangeStream {
       // starts; lsn - 1 lies inside the message record, strictly between the changes before and
       // after it, so positions and versions derived from it never tie with a change.
       this.sink.watermark(id, kind, lsn - 1);
+    } else if (prefix === SIGNAL_PREFIX) {
+      // Transactional signals take their transaction's position; others lie inside their record.
+      const order = transactional && this.tx ? this.tx.commitLsn : lsn - 1;
+      this.sink.signal(content.toString(), order, lsn);
     } else if (prefix === HEARTBEAT_PREFIX && !transactional && !this.tx) {
       this.sink.idle(lsn);
     }

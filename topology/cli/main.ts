@@ -84,8 +84,8 @@ const COMMANDS: Record<string, Command> = {
     run: runRestart,
   },
   snapshot: {
-    summary: 're-read the tables of a source (not supported yet: says how instead)',
-    usage: 'tributary snapshot <topology.yaml> --source <name>',
+    summary: 'ad-hoc snapshot: signal a running source to re-read its tables while streaming',
+    usage: 'tributary snapshot <topology.yaml> --source <name> [--tables schema.table,...]',
     run: runSnapshot,
   },
   worker: {

@@ -2,13 +2,14 @@
 // <topology.yaml>`: the topology commands. validate checks the file alone; plan and deploy
 // also look at Kafka, PostgreSQL and the control plane; run starts every task in this process.
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { readConfigFile } from '../../core/config/index.ts';
+import { emitSnapshotSignal, parsePostgresSource } from '../../capture/postgres/index.ts';
+import { nearest, readConfigFile } from '../../core/config/index.ts';
 import { ConfigError, TributaryError } from '../../core/errors/index.ts';
 import type { KafkaConfig } from '../../core/kafka/index.ts';
 import { ControlStore } from '../control/index.ts';
 import { applyPlan, formatPlan, planTopology } from '../planner/index.ts';
 import type { Plan } from '../planner/index.ts';
-import { checkTopology, listTasks, problemsError } from '../spec/index.ts';
+import { checkTopology, listTasks, problemsError, sourceConfig } from '../spec/index.ts';
 import type { Topology } from '../spec/index.ts';
 import { Supervisor, kafkaConfigFor } from '../supervisor/index.ts';
 import type { TaskStatus } from '../supervisor/index.ts';
@@ -367,21 +368,52 @@ export function runRestart(args: string[]): Promise<number> {
 }
 
 export async function runSnapshot(args: string[]): Promise<number> {
-  const { file, opts } = parseCommand(
-    args,
-    { source: 'string' },
-    'tributary snapshot <topology.yaml> --source <name>',
-  );
+  const usage = 'tributary snapshot <topology.yaml> --source <name> [--tables a,b]';
+  const { file, opts } = parseCommand(args, { source: 'string', tables: 'string' }, usage);
   const l = loadTopology(file);
   const names = l.topology.sources.map((s) => s.name);
   const source = opts.source as string | undefined;
-  if (!source || !names.includes(source))
+  const spec = l.topology.sources.find((s) => s.name === source);
+  if (!source || !spec)
     throw new ConfigError(
       '--source',
       `${source ? `unknown source "${source}"` : 'required'}; sources: ${names.join(', ')}`,
     );
-  throw new TributaryError(
-    'NOT_SUPPORTED',
-    `ad-hoc snapshots need a snapshot signal, which PostgreSQL capture does not accept yet. To re-read the tables of "${source}" now: set snapshot.mode: always on the source and restart it (\`tributary restart ${file}\`), then set it back`,
+  const config = parsePostgresSource(sourceConfig(l.topology, spec), `sources[${source}]`);
+  let tables: string[] | undefined;
+  if (opts.tables !== undefined) {
+    tables = String(opts.tables)
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+    for (const t of tables) {
+      const known = config.tables;
+      const ok = known ? known.includes(t) : t.startsWith(`${config.schema}.`);
+      if (!/^[^.]+\.[^.]+$/.test(t) || !ok) {
+        const hint = known ? nearest(t, known) : undefined;
+        throw new ConfigError(
+          '--tables',
+          `"${t}" is not captured by source "${source}"${hint ? ` — did you mean "${hint}"?` : ''}; it captures ${known ? known.join(', ') : `every table of schema ${config.schema}`}`,
+        );
+      }
+    }
+    if (tables.length === 0) throw new ConfigError('--tables', 'lists no table');
+  }
+  const r = await emitSnapshotSignal(config, tables);
+  const what = tables ? tables.join(', ') : 'every captured table';
+  if (r.lsn === null) {
+    console.error(
+      `source ${source}: replication slot ${r.slot} does not exist, so no capture would read a signal; nothing written. Deploy and start the source first (tributary deploy ${file}).`,
+    );
+    return 1;
+  }
+  console.log(
+    `source ${source}: execute-snapshot signal for ${what} written at LSN ${r.lsn} (prefix tributary.signal)`,
   );
+  console.log(
+    r.slotActive
+      ? `the running capture reads it in order with the changes and snapshots the tables in chunks while streaming (progress: tributary status ${file})`
+      : `slot ${r.slot} is not active: the capture snapshots the tables when it starts again`,
+  );
+  return 0;
 }

@@ -3,7 +3,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import type { ChangeEvent } from '../../../../core/events/index.ts';
 import { ensureServices } from '../../helpers.ts';
 import {
   CaptureProcess,
@@ -12,12 +11,14 @@ import {
   perKey,
   pgClient,
   readTopics,
+  replay,
+  sameContent,
   sleep,
   sourceConfig,
+  tableState,
   uniqueSource,
   writeConfig,
 } from './harness.ts';
-import type { Seen } from './harness.ts';
 
 let db: pg.Client;
 const sources: string[] = [];
@@ -38,46 +39,6 @@ async function createTable(name: string, rows: number): Promise<void> {
     await db.query(
       `INSERT INTO ${name} SELECT g, 0, 'row ' || g FROM generate_series(1, ${rows}) g`,
     );
-}
-
-type State = Map<string, Record<string, unknown> | null>;
-
-/** Replays per-key events; returns the final state and any per-key ordering violations. */
-function replay(seen: Seen[]): { state: State; violations: string[] } {
-  const state: State = new Map();
-  const violations: string[] = [];
-  for (const [key, events] of perKey(seen)) {
-    let prev: ChangeEvent | null = null;
-    for (const e of events) {
-      if (prev && e.version <= prev.version) {
-        violations.push(
-          `key ${key}: ${e.value.op}@${e.version} after ${prev.value.op}@${prev.version}`,
-        );
-      }
-      if (e.value.op === 'd') state.set(key, null);
-      else if (e.value.op !== 't') state.set(key, e.value.after);
-      prev = e;
-    }
-  }
-  return { state, violations };
-}
-
-async function tableState(table: string): Promise<Map<string, Record<string, unknown>>> {
-  const res = await db.query(`SELECT id, v, note FROM ${table}`);
-  return new Map(res.rows.map((r) => [JSON.stringify({ id: r.id }), r]));
-}
-
-function sameContent(state: State, table: Map<string, Record<string, unknown>>): string[] {
-  const diffs: string[] = [];
-  for (const [k, row] of table) {
-    const s = state.get(k);
-    if (!s) diffs.push(`key ${k}: in the table, missing downstream`);
-    else if (s.v !== row.v || s.note !== row.note)
-      diffs.push(`key ${k}: table v=${row.v} note=${row.note}, downstream v=${s.v} note=${s.note}`);
-  }
-  for (const [k, s] of state)
-    if (s && !table.has(k)) diffs.push(`key ${k}: deleted in the table, present downstream`);
-  return diffs;
 }
 
 test('snapshot interleaved with concurrent writers: final content equals the table, no stale snapshot row', async () => {
@@ -115,7 +76,7 @@ test('snapshot interleaved with concurrent writers: final content equals the tab
       writes++;
     }
     await capture.waitFor(/snapshot completed/, 60_000);
-    const expected = await tableState(table);
+    const expected = await tableState(db, table);
     const topic = `${source}.${table}`;
     const seen = await readTopics(
       [topic],

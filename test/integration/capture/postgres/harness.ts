@@ -166,6 +166,49 @@ export function perKey(seen: Seen[]): Map<string, ChangeEvent[]> {
   return out;
 }
 
+export type State = Map<string, Record<string, unknown> | null>;
+
+/** Replays per-key events; returns the final state and any per-key ordering violations. */
+export function replay(seen: Seen[]): { state: State; violations: string[] } {
+  const state: State = new Map();
+  const violations: string[] = [];
+  for (const [key, events] of perKey(seen)) {
+    let prev: ChangeEvent | null = null;
+    for (const e of events) {
+      if (prev && e.version <= prev.version) {
+        violations.push(
+          `key ${key}: ${e.value.op}@${e.version} after ${prev.value.op}@${prev.version}`,
+        );
+      }
+      if (e.value.op === 'd') state.set(key, null);
+      else if (e.value.op !== 't') state.set(key, e.value.after);
+      prev = e;
+    }
+  }
+  return { state, violations };
+}
+
+export async function tableState(
+  db: pg.Client,
+  table: string,
+): Promise<Map<string, Record<string, unknown>>> {
+  const res = await db.query(`SELECT id, v, note FROM ${table}`);
+  return new Map(res.rows.map((r) => [JSON.stringify({ id: r.id }), r]));
+}
+
+export function sameContent(state: State, table: Map<string, Record<string, unknown>>): string[] {
+  const diffs: string[] = [];
+  for (const [k, row] of table) {
+    const s = state.get(k);
+    if (!s) diffs.push(`key ${k}: in the table, missing downstream`);
+    else if (s.v !== row.v || s.note !== row.note)
+      diffs.push(`key ${k}: table v=${row.v} note=${row.note}, downstream v=${s.v} note=${s.note}`);
+  }
+  for (const [k, s] of state)
+    if (s && !table.has(k)) diffs.push(`key ${k}: deleted in the table, present downstream`);
+  return diffs;
+}
+
 /** Drops the slot and publication a test created (best effort). */
 export async function cleanupSource(client: pg.Client, source: string): Promise<void> {
   await client
