@@ -3,8 +3,8 @@
 // TRIBUTARY_KAFKA_SSL_PORT; user tributary / tributary-secret, self-signed CA in tls/ca.pem).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -248,4 +248,78 @@ test('a topology sink task (Kafka forwarding) runs over SASL_SSL from the topolo
   } finally {
     await service.stop();
   }
+});
+
+/** `tributary worker --kafka-config <file>`: its output and exit code once it exits. */
+function worker(configFile: string, password: string, topics: string[], untilReady: boolean) {
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO, 'bin', 'tributary.js'),
+      'worker',
+      '--kafka-config',
+      configFile,
+      '--group',
+      uniqueName('auth-workers'),
+      '--configs-topic',
+      topics[0]!,
+      '--status-topic',
+      topics[1]!,
+      '--coordination-topic',
+      topics[2]!,
+    ],
+    { cwd: REPO, env: { ...process.env, TRIBUTARY_TEST_KAFKA_PASSWORD: password } },
+  );
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const ready = new Promise<boolean>((resolve) => {
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (untilReady && /generation \d+: slots/.test(output)) resolve(true);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then(() => resolve(false));
+  });
+  const killTimer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  void exited.then(() => clearTimeout(killTimer));
+  return { child, ready, exited, output: () => output };
+}
+
+test('tributary worker --kafka-config runs its control plane over SASL_SSL; a wrong password exits 1', async () => {
+  const file = join(dir, 'worker-kafka.yaml');
+  writeFileSync(
+    file,
+    [
+      `brokers: [${sslBroker}]`,
+      `tls: { ca: '\${file:${join(dir, 'kafka', 'tls', 'ca.pem')}}' }`,
+      "sasl: { mechanism: scram-sha-256, username: tributary, password: '${env:TRIBUTARY_TEST_KAFKA_PASSWORD}' }",
+      '',
+    ].join('\n'),
+  );
+  const topics = ['configs', 'status', 'tasks'].map((t) => uniqueName(`auth-control-${t}`));
+  const good = worker(file, PASSWORD, topics, true);
+  assert.ok(await good.ready, `worker did not become ready:\n${good.output()}`);
+  good.child.kill('SIGTERM');
+  const code = await good.exited;
+  assert.equal(code, 0, `exit ${code}: ${good.output()}`);
+  const admin = new KafkaAdmin({
+    brokers: [sslBroker],
+    clientId: 'auth-check',
+    tls: { ca },
+    sasl: sasl('PLAIN'),
+  });
+  try {
+    const existing = await admin.listTopics();
+    for (const t of topics) assert.ok(existing.includes(t), `control topic ${t} on the broker`);
+  } finally {
+    await admin.close();
+  }
+
+  const started = Date.now();
+  const bad = worker(file, 'wrong-password', topics, false);
+  assert.equal(await bad.exited, 1, bad.output());
+  assert.match(bad.output(), /SASL authentication failed/);
+  assert.ok(!bad.output().includes('wrong-password'), 'the password is never printed');
+  assert.ok(Date.now() - started < 30_000, `failed after ${Date.now() - started} ms`);
 });
