@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import pg from 'pg';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { kafkaSpecSchema, listTasks, parseTopology } from '../../../topology/spe
 import { createTask, kafkaConfigFor } from '../../../topology/supervisor/index.ts';
 import { encode, workload } from '../sinks/harness.ts';
 import { freePort } from '../processors/harness.ts';
-import { REPO, uniqueName } from '../helpers.ts';
+import { ensureServices, REPO, uniqueName } from '../helpers.ts';
 
 const PASSWORD = 'tributary-secret';
 let dir: string;
@@ -27,6 +28,7 @@ let sslBroker: string;
 let ca: string;
 
 before(async () => {
+  ensureServices('postgres'); // for the capture task; Kafka is this test's own broker
   dir = mkdtempSync(join(tmpdir(), 'tributary-kafka-auth-'));
   const [port, controller, saslPort, sslPort] = [
     await freePort(),
@@ -322,4 +324,62 @@ test('tributary worker --kafka-config runs its control plane over SASL_SSL; a wr
   assert.match(bad.output(), /SASL authentication failed/);
   assert.ok(!bad.output().includes('wrong-password'), 'the password is never printed');
   assert.ok(Date.now() - started < 30_000, `failed after ${Date.now() - started} ms`);
+});
+
+test('a topology capture task (PostgreSQL source) snapshots and streams into a SASL_SSL cluster', async () => {
+  process.env.TRIBUTARY_TEST_KAFKA_PASSWORD = PASSWORD;
+  const id = uniqueName('authcap').replace(/-/g, '_');
+  const db = new pg.Client({
+    connectionString: 'postgres://tributary:tributary@127.0.0.1:5432/tributary',
+  });
+  await db.connect();
+  let service: ReturnType<typeof createTask> | undefined;
+  try {
+    await db.query(`CREATE SCHEMA ${id}`);
+    await db.query(`CREATE TABLE ${id}.items (id int PRIMARY KEY, name text NOT NULL)`);
+    await db.query(`INSERT INTO ${id}.items SELECT g, 'i' || g FROM generate_series(1, 5) g`);
+    const topology = parseTopology({
+      version: 1,
+      name: 'authcap',
+      kafka: {
+        brokers: [sslBroker],
+        offsetsTopic: `${id}.offsets`,
+        tls: { ca: `\${file:${join(dir, 'kafka', 'tls', 'ca.pem')}}` },
+        sasl: {
+          mechanism: 'scram-sha-512',
+          username: 'tributary',
+          password: '${env:TRIBUTARY_TEST_KAFKA_PASSWORD}',
+        },
+      },
+      sources: [
+        {
+          name: id,
+          type: 'postgres',
+          connection: { database: 'tributary', user: 'tributary', password: 'tributary' },
+          tables: [`${id}.items`],
+          topic: { partitions: 1 },
+          heartbeatIntervalMs: 0,
+        },
+      ],
+    });
+    const task = listTasks(topology).find((t) => t.kind === 'source')!;
+    service = createTask(task, { log: () => undefined });
+    await service.start();
+    await service.ready;
+    await db.query(`INSERT INTO ${id}.items SELECT g, 'i' || g FROM generate_series(6, 8) g`);
+    const config = kafkaConfigFor(topology.kafka, 'verify');
+    const keys = await readKeys(config, `${id}.${id}.items`, 8);
+    assert.equal(keys.length, 8, '5 snapshot rows and 3 streamed inserts, each once');
+  } finally {
+    await service?.stop();
+    await db
+      .query(
+        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+        [`tributary_${id}`],
+      )
+      .catch(() => undefined);
+    await db.query(`DROP PUBLICATION IF EXISTS tributary_${id}`).catch(() => undefined);
+    await db.query(`DROP SCHEMA IF EXISTS ${id} CASCADE`).catch(() => undefined);
+    await db.end();
+  }
 });
