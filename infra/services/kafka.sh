@@ -32,7 +32,7 @@ kafka_tls_files() {
   local d="$KAFKA_DIR/tls"
   [ -f "$d/broker.pem" ] && return 0
   mkdir -p "$d"
-  command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+  command -v openssl >/dev/null || apt_install openssl
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tributary-test-ca" \
     -keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 || die "kafka: openssl CA failed"
   openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$d/broker.key" \

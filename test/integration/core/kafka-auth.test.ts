@@ -17,7 +17,7 @@ import {
 import type { KafkaConfig, KafkaSaslConfig, OutgoingRecord } from '../../../core/kafka/index.ts';
 import { kafkaSpecSchema, listTasks, parseTopology } from '../../../topology/spec/index.ts';
 import { createTask, kafkaConfigFor } from '../../../topology/supervisor/index.ts';
-import { encode, workload } from '../sinks/harness.ts';
+import { createTopic, encode, workload } from '../sinks/harness.ts';
 import { freePort } from '../processors/harness.ts';
 import { ensureServices, REPO, uniqueName } from '../helpers.ts';
 
@@ -79,12 +79,7 @@ function records(topic: string, prefix: string, n: number): OutgoingRecord[] {
 /** Plain send, a committed and an aborted transaction, then a read_committed read (Fetch pool). */
 async function roundTrip(config: KafkaConfig): Promise<void> {
   const topic = uniqueName('auth');
-  const admin = new KafkaAdmin(config);
-  try {
-    await admin.ensureTopics([{ name: topic, partitions: 2 }]);
-  } finally {
-    await admin.close();
-  }
+  await createTopic(config, topic, 2);
   const producer = new KafkaProducer(config);
   await producer.send(records(topic, 'plain', 10));
   await producer.close();
@@ -220,12 +215,7 @@ test('a topology sink task (Kafka forwarding) runs over SASL_SSL from the topolo
   });
   const task = listTasks(topology).find((t) => t.kind === 'sink')!;
   const config = kafkaConfigFor(topology.kafka, 'verify');
-  const admin = new KafkaAdmin(config);
-  try {
-    await admin.ensureTopics([{ name: source, partitions: 2 }]);
-  } finally {
-    await admin.close();
-  }
+  await createTopic(config, source, 2);
   const producer = new KafkaProducer(config);
   await producer.send(encode(workload(source, 200, 50)));
   await producer.close();
