@@ -7,6 +7,14 @@ export {
   Producer,
   FetchIsolationLevels,
   fetchV17,
+  createAPI,
+  createRecordsBatch,
+  crc32c,
+  kGetApi,
+  produceV11,
+  Reader,
+  readRecordsBatch,
+  Writer,
 } from '@platformatic/kafka';
 export type { Message, MessageToProduce, MessagesStream } from '@platformatic/kafka';
 import type { Producer as RawProducer } from '@platformatic/kafka';

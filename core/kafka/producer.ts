@@ -3,6 +3,7 @@ import type { MessageToProduce, Transaction } from './client.ts';
 import type { KafkaConfig } from './config.ts';
 import { toKafkaError } from './errors.ts';
 import { partitionForKey } from './partitioner.ts';
+import { useFastProduce } from './produce-api.ts';
 import type { IncomingRecord, OutgoingRecord } from './records.ts';
 import type { KafkaConsumer } from './consumer.ts';
 import { nextPositions } from './consumer.ts';
@@ -125,7 +126,7 @@ function toMessage(r: OutgoingRecord): MessageToProduce<Buffer, Buffer, string, 
 }
 
 function newRawProducer(config: KafkaConfig, role: string, transactionalId?: string): RawProducer {
-  return new Producer<Buffer, Buffer, string, Buffer>({
+  const producer = new Producer<Buffer, Buffer, string, Buffer>({
     ...baseOptions(config, role),
     idempotent: true,
     acks: -1,
@@ -133,6 +134,10 @@ function newRawProducer(config: KafkaConfig, role: string, transactionalId?: str
     serializers: { headerKey: headerKeyBytes },
     ...(transactionalId ? { transactionalId } : {}),
   });
+  // Record batches are encoded by Tributary's encoder (produce-api.ts); setting
+  // TRIBUTARY_KAFKA_CLIENT_ENCODER=1 keeps the client's own, for same-run benchmark baselines.
+  if (process.env.TRIBUTARY_KAFKA_CLIENT_ENCODER !== '1') useFastProduce(producer);
+  return producer;
 }
 
 /**
