@@ -14,9 +14,17 @@ export {
   produceV11,
   Reader,
   readRecordsBatch,
+  ResponseError,
   Writer,
 } from '@platformatic/kafka';
 export type { Message, MessageToProduce, MessagesStream } from '@platformatic/kafka';
+
+/**
+ * Whether Tributary's own record batch codec is used (core/kafka/produce-api.ts, fetch-api.ts).
+ * TRIBUTARY_KAFKA_CLIENT_CODEC=1 keeps the client's encoding and decoding instead, for
+ * same-run benchmark baselines.
+ */
+export const ownRecordCodec = process.env.TRIBUTARY_KAFKA_CLIENT_CODEC !== '1';
 import type { Producer as RawProducer } from '@platformatic/kafka';
 /** The client's transaction handle (its class is not exported by the package index). */
 export type Transaction<K, V, HK, HV> = NonNullable<RawProducer<K, V, HK, HV>['transaction']>;

@@ -6,8 +6,10 @@ import {
   Consumer,
   FetchIsolationLevels,
   fetchV17,
+  ownRecordCodec,
 } from './client.ts';
 import type { KafkaConfig } from './config.ts';
+import { fetchV17Api } from './fetch-api.ts';
 import { brokerErrorIds, toKafkaError } from './errors.ts';
 import { filterAbortedTransactions } from './read-committed.ts';
 import type { IncomingRecord, TopicPartitionOffset } from './records.ts';
@@ -328,7 +330,7 @@ export class KafkaPartitionConsumer {
               retryable: true,
             });
           const connection = await this.pool.get(broker);
-          response = (await fetchV17.api.async(
+          response = (await (ownRecordCodec ? fetchV17Api : fetchV17.api).async(
             connection,
             maxWaitMs,
             1,

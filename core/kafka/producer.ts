@@ -1,4 +1,4 @@
-import { baseOptions, Producer } from './client.ts';
+import { baseOptions, ownRecordCodec, Producer } from './client.ts';
 import type { MessageToProduce, Transaction } from './client.ts';
 import type { KafkaConfig } from './config.ts';
 import { toKafkaError } from './errors.ts';
@@ -134,9 +134,7 @@ function newRawProducer(config: KafkaConfig, role: string, transactionalId?: str
     serializers: { headerKey: headerKeyBytes },
     ...(transactionalId ? { transactionalId } : {}),
   });
-  // Record batches are encoded by Tributary's encoder (produce-api.ts); setting
-  // TRIBUTARY_KAFKA_CLIENT_ENCODER=1 keeps the client's own, for same-run benchmark baselines.
-  if (process.env.TRIBUTARY_KAFKA_CLIENT_ENCODER !== '1') useFastProduce(producer);
+  if (ownRecordCodec) useFastProduce(producer);
   return producer;
 }
 
