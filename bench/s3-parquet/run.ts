@@ -2,7 +2,7 @@
 // the local filesystem and to s3rver, through Kafka and the sink runtime, with peak memory, next
 // to the rate of hyparquet-writer alone writing the same rows and columns (row + metadata
 // columns), measured in the same run.
-//   node --import tsx bench/s3-parquet/run.ts [rows=200000] [phases=library,sink,file,s3]
+//   node --import tsx bench/s3-parquet/run.ts [rows=200000] [phases=library,encoder,sink,file,s3]
 // Needs: bash infra/up kafka s3
 // Each phase runs in its own process, so its peak memory is its own. The library and sink-only
 // phases generate their input as they go (generation is not timed); the Kafka phases read it
@@ -21,13 +21,14 @@ import { defaultKafkaConfig } from '../../core/kafka/index.ts';
 import { SinkRuntime } from '../../sinks/runtime/runtime.ts';
 import type { SinkRecord } from '../../sinks/runtime/sink.ts';
 import { s3ParquetSinkConfigSchema } from '../../sinks/s3-parquet/config.ts';
-import { META_COLUMNS } from '../../sinks/s3-parquet/schema.ts';
+import { compressorFor, ParquetFileBuilder } from '../../sinks/s3-parquet/file-builder.ts';
+import { DICTIONARY_COLUMNS, META_COLUMNS } from '../../sinks/s3-parquet/schema.ts';
 import { S3ParquetSink } from '../../sinks/s3-parquet/sink.ts';
 import { createTopic, produce, rng, waitCaughtUp } from '../../test/integration/sinks/harness.ts';
 import { uniqueName } from '../../test/integration/helpers.ts';
 
 const ROWS = Number(process.argv[2] ?? 200_000);
-const phases = (process.argv[3] ?? 'library,sink,file,s3').split(',');
+const phases = (process.argv[3] ?? 'library,encoder,sink,file,s3').split(',');
 const PARTITIONS = 4;
 const ROLL = Math.ceil(ROWS / PARTITIONS / 2); // two files per partition
 const kafka = defaultKafkaConfig('bench-s3-parquet');
@@ -48,6 +49,8 @@ function* eventStream(topic: string, count: number): Generator<ChangeEvent> {
   for (let i = 0; i < count; i++) {
     let note = '';
     while (note.length < 330) note += WORDS[Math.floor(rand() * WORDS.length)] + ' ';
+    // Flat strings, as decoded from Kafka (a `+=` string is a rope the encoders would flatten).
+    note = JSON.parse(JSON.stringify(note)) as string;
     yield {
       topic,
       key: { id: i },
@@ -97,25 +100,35 @@ function take<T>(it: Iterator<T>, n: number): T[] {
  */
 async function measured(
   fn: (timed: <T>(section: () => T | Promise<T>) => Promise<T>) => Promise<void>,
-): Promise<{ ms: number; rssMB: number; heapMB: number }> {
+): Promise<{ ms: number; cpuMs: number; rssMB: number; heapMB: number }> {
   global.gc?.();
   let sections = 0;
   let sectionMs = 0;
+  let sectionCpu = 0;
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   const timed = async <T>(section: () => T | Promise<T>): Promise<T> => {
     const t0 = performance.now();
+    const c0 = cpuNow();
     try {
       return await section();
     } finally {
       sections++;
       sectionMs += performance.now() - t0;
+      sectionCpu += cpuNow() - c0;
     }
   };
   const t = performance.now();
+  const c = cpuNow();
   await fn(timed);
   const ms = sections > 0 ? sectionMs : performance.now() - t;
+  const cpuMs = sections > 0 ? sectionCpu : cpuNow() - c;
   const heap = process.memoryUsage().heapUsed;
   return {
     ms,
+    cpuMs,
     rssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     heapMB: Math.round(heap / 2 ** 20),
   };
@@ -124,6 +137,8 @@ async function measured(
 interface Result {
   phase: string;
   ms: number;
+  /** CPU time of the phase process (user + system) in the timed part. */
+  cpuMs: number;
   rssMB: number;
   heapMB: number;
 }
@@ -131,11 +146,14 @@ interface Result {
 function line(r: Result): string {
   return `${r.phase.padEnd(36)} ${Math.round((ROWS / r.ms) * 1000)
     .toLocaleString('en-US')
-    .padStart(9)} rows/s  ${(r.ms / 1000).toFixed(2)} s  peak rss ${r.rssMB} MB`;
+    .padStart(
+      9,
+    )} rows/s  ${(r.ms / 1000).toFixed(2)} s  cpu ${((r.cpuMs * 1000) / ROWS).toFixed(1)} us/row  peak rss ${r.rssMB} MB`;
 }
 
 const LABELS: Record<string, string> = {
   library: 'hyparquet-writer alone (baseline)',
+  encoder: "sink's Parquet encoder alone",
   sink: 'sink writeBatch, no Kafka (file://)',
   file: 'Kafka -> sink runtime -> file://',
   s3: 'Kafka -> sink runtime -> s3rver',
@@ -144,15 +162,61 @@ const LABELS: Record<string, string> = {
 async function runPhase(phase: string, topic: string): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-s3p-'));
   try {
-    if (phase === 'library') {
-      // hyparquet-writer alone on the same rows and the same columns as the sink writes (the
-      // row columns plus the metadata columns, same Parquet types), in files of the same size.
+    if (phase === 'library' || phase === 'encoder') {
+      // The Parquet writer alone on the same rows and the same columns as the sink writes (the
+      // row columns plus the metadata columns, same Parquet types), in files of the same size:
+      // hyparquet-writer (the baseline: columns of JS values, INT64 as bigint) or the sink's own
+      // encoder (file-builder.ts: rows of values, INT64 as numbers, as the sink passes them).
       const input = eventStream(topic, ROWS);
+      const text = { type: 'BYTE_ARRAY', converted_type: 'UTF8' } as const;
+      const schema: SchemaElement[] = [
+        { name: 'id', type: 'INT64' },
+        { name: 'customer', ...text },
+        { name: 'email', ...text },
+        { name: 'status', ...text },
+        { name: 'amount', type: 'DOUBLE' },
+        { name: 'qty', type: 'DOUBLE' },
+        { name: 'created_at', type: 'DOUBLE' },
+        { name: 'note', ...text },
+      ].map((e) => ({ ...e, repetition_type: 'OPTIONAL' }) as SchemaElement);
+      schema.push(...META_COLUMNS);
+      const compress = await compressorFor('snappy');
       let offset = 0;
       const r = await measured(async (timed) => {
         for (let from = 0; from < ROWS; from += ROLL) {
           const slice = take(input, ROLL);
           await timed(() => {
+            if (phase === 'encoder') {
+              const b = new ParquetFileBuilder(
+                schema,
+                { codec: 'snappy', compress, rowGroupRows: 50_000 },
+                DICTIONARY_COLUMNS,
+              );
+              const values: unknown[] = [];
+              for (let i = 0; i < slice.length; i++) {
+                const e = slice[i]!;
+                const a = e.value.after!;
+                values[0] = a.id;
+                values[1] = a.customer;
+                values[2] = a.email;
+                values[3] = a.status;
+                values[4] = a.amount;
+                values[5] = a.qty;
+                values[6] = a.created_at;
+                values[7] = a.note;
+                values[8] = e.value.op;
+                values[9] = e.value.ts_ms;
+                values[10] = e.value.source.ts_ms;
+                values[11] = 'public.orders';
+                values[12] = topic;
+                values[13] = (from + i) % PARTITIONS;
+                values[14] = BigInt(offset++);
+                values[15] = e.version;
+                b.add(values);
+              }
+              b.finish({});
+              return;
+            }
             const after = slice.map((e) => e.value.after!);
             const col = (k: string) => after.map((r) => r[k]);
             const meta = (f: (e: ChangeEvent, i: number) => unknown) => slice.map(f);
@@ -174,18 +238,6 @@ async function runPhase(phase: string, topic: string): Promise<Result> {
               meta(() => BigInt(offset++)),
               meta((e) => e.version),
             ];
-            const text = { type: 'BYTE_ARRAY', converted_type: 'UTF8' } as const;
-            const schema: SchemaElement[] = [
-              { name: 'id', type: 'INT64' },
-              { name: 'customer', ...text },
-              { name: 'email', ...text },
-              { name: 'status', ...text },
-              { name: 'amount', type: 'DOUBLE' },
-              { name: 'qty', type: 'DOUBLE' },
-              { name: 'created_at', type: 'DOUBLE' },
-              { name: 'note', ...text },
-            ].map((e) => ({ ...e, repetition_type: 'OPTIONAL' }) as SchemaElement);
-            schema.push(...META_COLUMNS);
             const writer = new ByteWriter();
             parquetWrite({
               writer,

@@ -17,7 +17,7 @@ export type ValueKind = 'int' | 'double' | 'bool' | 'string' | 'json';
 export interface ParquetColumn {
   name: string;
   element: SchemaElement;
-  /** Debezium JSON value -> the value hyparquet-writer encodes (null stays null). */
+  /** Debezium JSON value -> the value the column writer encodes (null stays null). */
   convert: (v: unknown) => unknown;
   /** Inferred layouts only: the kind of value the column holds. */
   kind?: ValueKind;
@@ -58,9 +58,11 @@ function toText(v: unknown): unknown {
 function toInt(v: unknown): unknown {
   return v === null || v === undefined ? null : Number(v);
 }
+/** INT64 values: a safe integer stays a number (no bigint per value), others become bigint. */
 function toBigInt(v: unknown): unknown {
   if (v === null || v === undefined) return null;
-  return typeof v === 'bigint' ? v : BigInt(v as number);
+  if (typeof v === 'bigint' || Number.isSafeInteger(v)) return v;
+  return BigInt(v as number);
 }
 function toFloat(v: unknown): unknown {
   if (v === null || v === undefined) return null;
@@ -293,11 +295,14 @@ export const META_COLUMNS: SchemaElement[] = [
   {
     name: '__version',
     type: 'INT64',
-    // Converted type only: DuckDB 1.5 rejects hyparquet-writer's INTEGER logical-type encoding.
+    // Converted type only (DuckDB 1.5 rejected hyparquet-writer's INTEGER logical type; kept).
     converted_type: 'UINT_64',
     repetition_type: 'REQUIRED',
   },
 ];
+
+/** Metadata text columns with few distinct values per file: dictionary-encoded. */
+export const DICTIONARY_COLUMNS: ReadonlySet<string> = new Set(['__op', '__table', '__topic']);
 
 const layoutIds = new WeakMap<ConnectSchema, string>();
 

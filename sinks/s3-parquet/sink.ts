@@ -18,7 +18,7 @@ import type { KafkaConfig } from '../../core/kafka/index.ts';
 import type { Sink, SinkRecord, WriteResult, RejectedRecord } from '../runtime/sink.ts';
 import type { PartitionPosition, PositionedSink } from '../runtime/sink.ts';
 import type { S3ParquetSinkConfig } from './config.ts';
-import { compressorsFor } from './file-builder.ts';
+import { compressorFor } from './file-builder.ts';
 import type { FileBuilderOptions } from './file-builder.ts';
 import { parseObjectKey, topicPrefix } from './keys.ts';
 import { createObjectStore } from './storage.ts';
@@ -102,7 +102,7 @@ export class S3ParquetSink implements Sink, PositionedSink {
     this.store ??= createObjectStore(this.config);
     this.fileOptions = {
       codec: this.config.compression,
-      compressors: await compressorsFor(this.config.compression),
+      compress: await compressorFor(this.config.compression),
       rowGroupRows: this.config.rowGroupRows,
     };
   }

@@ -13,7 +13,14 @@ import type { S3ParquetSinkConfig } from './config.ts';
 import { ParquetFileBuilder } from './file-builder.ts';
 import type { FileBuilderOptions } from './file-builder.ts';
 import { hourPath, objectKey, tablePath } from './keys.ts';
-import { META_COLUMNS, connectLayoutId, fitsInferred, fitsKind, layoutFor } from './schema.ts';
+import {
+  DICTIONARY_COLUMNS,
+  META_COLUMNS,
+  connectLayoutId,
+  fitsInferred,
+  fitsKind,
+  layoutFor,
+} from './schema.ts';
 import type { RowLayout } from './schema.ts';
 import { END_OFFSET_KEY } from './storage.ts';
 
@@ -144,13 +151,13 @@ export class PartitionWriter {
       );
     let n = layout.columns.length;
     values[n++] = v.op;
-    values[n++] = BigInt(v.ts_ms);
-    values[n++] = BigInt(sourceTs);
+    values[n++] = v.ts_ms;
+    values[n++] = sourceTs;
     values[n++] = table;
     values[n++] = this.topic;
     values[n++] = this.partition;
     values[n++] = offset;
-    values[n++] = BigInt.asIntN(64, event.version);
+    values[n++] = event.version;
 
     if (!open) {
       const schema: SchemaElement[] = [...layout.columns.map((c) => c.element), ...META_COLUMNS];
@@ -160,11 +167,20 @@ export class PartitionWriter {
         path,
         window,
         layout,
-        builder: new ParquetFileBuilder(schema, this.fileOptions),
+        builder: new ParquetFileBuilder(schema, this.fileOptions, DICTIONARY_COLUMNS),
         bytes: 0,
       };
     }
-    open.builder.add(values);
+    try {
+      open.builder.add(values);
+    } catch (err) {
+      // A value the column cannot hold (e.g. an integer beyond INT64): nothing was added.
+      if (open.builder.rows === 0) this.open = undefined;
+      return new RecordRejectedError(
+        `cannot write the row to its Parquet columns: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     open.endOffset = offset;
     open.bytes += bytes + 64;
     if (open.builder.rows >= this.config.roll.maxRecords || open.bytes >= this.config.roll.maxBytes)
