@@ -10,7 +10,24 @@
  */
 import { createAPI, fetchV17, Reader, readRecordsBatch, ResponseError } from './client.ts';
 
-export interface RawRecord {
+/**
+ * A record as this decoder returns it: already in IncomingRecord's shape, with the absolute
+ * offset and timestamp, and headers by name; `topic` and `partition` are filled in by the
+ * caller (the response names topics by id). The client's decoder (compressed batches) returns
+ * its own shape instead; `decoded` on the batch tells them apart.
+ */
+export interface DecodedRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+  timestamp: bigint;
+}
+
+/** A record as the client's decoder returns it. */
+export interface ClientRecord {
   timestampDelta: number | bigint;
   offsetDelta: number;
   key: Buffer | null;
@@ -31,13 +48,13 @@ export interface RawBatch {
   producerId: bigint;
   producerEpoch: number;
   firstSequence: number;
-  records: RawRecord[];
+  /** True when the records are DecodedRecords (this decoder), false for ClientRecords. */
+  decoded: boolean;
+  records: (DecodedRecord | ClientRecord)[];
 }
 
 const BATCH_HEAD = 12; // baseOffset + batchLength
 const COMPRESSION = 0b111;
-const NO_HEADERS: [Buffer | null, Buffer | null][] = [];
-Object.freeze(NO_HEADERS);
 
 // Cursor of the batch being decoded (decoding is synchronous, one batch at a time).
 let buf: Buffer = Buffer.alloc(0);
@@ -81,21 +98,26 @@ function bytes(): Buffer | null {
   return out;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Decodes one uncompressed v2 batch whose first byte is at `start`. */
 function readBatch(start: number): RawBatch {
+  const firstOffset = buf.readBigInt64BE(start);
+  const firstTimestamp = buf.readBigInt64BE(start + 27);
   const batch: RawBatch = {
-    firstOffset: buf.readBigInt64BE(start),
+    firstOffset,
     length: buf.readInt32BE(start + 8),
     partitionLeaderEpoch: buf.readInt32BE(start + 12),
     magic: buf[start + 16]!,
     crc: buf.readUInt32BE(start + 17),
     attributes: buf.readInt16BE(start + 21),
     lastOffsetDelta: buf.readInt32BE(start + 23),
-    firstTimestamp: buf.readBigInt64BE(start + 27),
+    firstTimestamp,
     maxTimestamp: buf.readBigInt64BE(start + 35),
     producerId: buf.readBigInt64BE(start + 43),
     producerEpoch: buf.readInt16BE(start + 51),
     firstSequence: buf.readInt32BE(start + 53),
+    decoded: true,
     records: [],
   };
   const count = buf.readInt32BE(start + 57);
@@ -109,12 +131,21 @@ function readBatch(start: number): RawBatch {
     const key = bytes();
     const value = bytes();
     const headerCount = varint();
-    let headers = NO_HEADERS;
-    if (headerCount > 0) {
-      headers = new Array<[Buffer | null, Buffer | null]>(headerCount);
-      for (let h = 0; h < headerCount; h++) headers[h] = [bytes(), bytes()];
+    const headers: Record<string, Buffer> = {};
+    for (let h = 0; h < headerCount; h++) {
+      const k = bytes();
+      const v = bytes();
+      if (k) headers[k.toString()] = v ?? EMPTY;
     }
-    records.push({ timestampDelta, offsetDelta, key, value, headers });
+    records.push({
+      topic: '',
+      partition: -1,
+      offset: offsetDelta === 0 ? firstOffset : firstOffset + BigInt(offsetDelta),
+      key,
+      value,
+      headers,
+      timestamp: timestampDelta === 0 ? firstTimestamp : firstTimestamp + BigInt(timestampDelta),
+    });
   }
   return batch;
 }
@@ -132,7 +163,9 @@ export function readRecordBatches(data: Buffer): RawBatch[] {
     const magic = data[start + 16];
     if (magic !== 2 || data.readInt16BE(start + 21) & COMPRESSION) {
       const reader = Reader.from(data.subarray(start, end));
-      batches.push(readRecordsBatch(reader) as unknown as RawBatch);
+      const batch = readRecordsBatch(reader) as unknown as RawBatch;
+      batch.decoded = false;
+      batches.push(batch);
     } else {
       buf = data;
       batches.push(readBatch(start));

@@ -10,6 +10,7 @@ import {
 } from './client.ts';
 import type { KafkaConfig } from './config.ts';
 import { fetchV17Api } from './fetch-api.ts';
+import type { ClientRecord, DecodedRecord, RawBatch } from './fetch-api.ts';
 import { brokerErrorIds, toKafkaError } from './errors.ts';
 import { filterAbortedTransactions } from './read-committed.ts';
 import type { IncomingRecord, TopicPartitionOffset } from './records.ts';
@@ -355,7 +356,9 @@ export class KafkaPartitionConsumer {
             const requested = positions.find(
               (x) => x.topic === topic && x.partition === p.partitionIndex,
             );
-            out.push(convertPartition(topic, p, requested?.offset ?? 0n));
+            out.push(
+              convertPartition(topic, p as unknown as RawFetchPartition, requested?.offset ?? 0n),
+            );
           }
         }
       }),
@@ -405,19 +408,7 @@ interface RawFetchPartition {
   partitionIndex: number;
   highWatermark: bigint;
   lastStableOffset: bigint;
-  records?: {
-    firstOffset: bigint;
-    lastOffsetDelta: number;
-    firstTimestamp: bigint;
-    attributes: number;
-    records: {
-      timestampDelta: bigint;
-      offsetDelta: number;
-      key?: Buffer | null;
-      value?: Buffer | null;
-      headers: [Buffer | null, Buffer | null][];
-    }[];
-  }[];
+  records?: RawBatch[];
 }
 
 const IS_CONTROL = 1 << 5;
@@ -428,19 +419,30 @@ function convertPartition(
   requested: bigint,
 ): FetchedPartition {
   const records: IncomingRecord[] = [];
+  const partition = p.partitionIndex;
   let nextOffset = requested;
   for (const batch of p.records ?? []) {
     const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
     if (last + 1n > nextOffset) nextOffset = last + 1n;
     if (batch.attributes & IS_CONTROL) continue;
-    for (const r of batch.records) {
+    if (batch.decoded) {
+      // Already IncomingRecords (fetch-api.ts); only topic and partition are missing.
+      for (const r of batch.records as DecodedRecord[]) {
+        if (r.offset < requested) continue; // a batch may start before the requested offset
+        r.topic = topic;
+        r.partition = partition;
+        records.push(r);
+      }
+      continue;
+    }
+    for (const r of batch.records as ClientRecord[]) {
       const offset = batch.firstOffset + BigInt(r.offsetDelta);
-      if (offset < requested) continue; // a batch may start before the requested offset
+      if (offset < requested) continue;
       const headers: Record<string, Buffer> = {};
       for (const [k, v] of r.headers) if (k) headers[k.toString()] = v ?? Buffer.alloc(0);
       records.push({
         topic,
-        partition: p.partitionIndex,
+        partition,
         offset,
         key: r.key ?? null,
         value: r.value ?? null,
@@ -451,7 +453,7 @@ function convertPartition(
   }
   return {
     topic,
-    partition: p.partitionIndex,
+    partition,
     records,
     nextOffset,
     highWatermark: p.highWatermark,

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRecordsBatch, Reader, readRecordsBatch } from '../../../core/kafka/client.ts';
 import { readRecordBatches } from '../../../core/kafka/fetch-api.ts';
+import type { DecodedRecord } from '../../../core/kafka/fetch-api.ts';
 import type { BatchMessage } from '../../../core/kafka/record-batch.ts';
 
 const T0 = 1_764_000_000_000n;
@@ -41,17 +42,38 @@ function clientDecode(data: Buffer) {
   return out;
 }
 
-/** Both decoders' output in one comparable form (the client returns bigint time deltas). */
-function normalise(batches: { records: { timestampDelta: number | bigint }[] }[]) {
-  return batches.map((b) => ({
-    ...b,
-    records: b.records.map((r) => ({
-      ...r,
-      timestampDelta: BigInt(r.timestampDelta),
-      length: undefined,
-      attributes: undefined,
-    })),
-  }));
+type AnyRecord = {
+  offset?: bigint;
+  timestamp?: bigint;
+  offsetDelta?: number;
+  timestampDelta?: number | bigint;
+  key?: Buffer | null;
+  value?: Buffer | null;
+  headers: Record<string, Buffer> | [Buffer | null, Buffer | null][];
+};
+type AnyBatch = { firstOffset: bigint; firstTimestamp: bigint; records: unknown[] };
+
+/**
+ * Both decoders' output in one comparable form: batch fields, then per record the absolute
+ * offset and timestamp, key, value and headers by name (what consumers get).
+ */
+function normalise(batches: AnyBatch[]) {
+  return batches.map((b) => {
+    const { records, ...fields } = b as AnyBatch & { decoded?: boolean };
+    delete fields.decoded;
+    return {
+      ...fields,
+      records: (records as AnyRecord[]).map((r) => ({
+        offset: r.offset ?? b.firstOffset + BigInt(r.offsetDelta!),
+        timestamp: r.timestamp ?? b.firstTimestamp + BigInt(r.timestampDelta!),
+        key: r.key ?? null,
+        value: r.value ?? null,
+        headers: Array.isArray(r.headers)
+          ? Object.fromEntries(r.headers.map(([k, v]) => [k!.toString(), v ?? Buffer.alloc(0)]))
+          : { ...r.headers },
+      })),
+    };
+  });
 }
 
 test('uncompressed batches decode exactly as the client decodes them', () => {
@@ -66,11 +88,15 @@ test('uncompressed batches decode exactly as the client decodes them', () => {
   assert.deepEqual(normalise(ours), normalise(clientDecode(data)));
   // Spot-check against the source messages, independently of the client.
   const src = sample(3000, 3);
-  ours[2]!.records.forEach((r, i) => {
-    assert.equal(r.offsetDelta, i);
-    assert.deepEqual(r.key, src[i]!.key);
-    assert.deepEqual(r.value, src[i]!.value);
-    assert.equal(BigInt(r.timestampDelta), (src[i]!.timestamp as bigint) - (T0 - 4n));
+  assert.equal(ours[2]!.decoded, true);
+  const first = ours[2]!.firstOffset;
+  (ours[2]!.records as DecodedRecord[]).forEach((r, i) => {
+    assert.equal(r.offset, first + BigInt(i));
+    assert.deepEqual(r.key, src[i]!.key ?? null);
+    assert.deepEqual(r.value, src[i]!.value ?? null);
+    assert.equal(r.timestamp, src[i]!.timestamp);
+    const h = src[i]!.headers!;
+    assert.deepEqual(r.headers, Object.fromEntries([...h].map(([k, v]) => [k.toString(), v])));
   });
 });
 
@@ -86,6 +112,10 @@ test('a compressed batch between plain ones goes through the client decoder', ()
     [10, 50, 10],
   );
   assert.deepEqual(normalise(ours), normalise(clientDecode(data)));
+  assert.deepEqual(
+    ours.map((b) => b.decoded),
+    [true, false, true],
+  );
   assert.deepEqual(ours[1]!.records[7]!.value, sample(50, 5)[7]!.value);
 });
 
