@@ -67,29 +67,40 @@ export function batchesUnderLimit(
   records: OutgoingRecord[],
   limit = 768 * 1024,
 ): OutgoingRecord[][] {
+  // Bytes so far per topic and partition of the current send.
+  let bytes = new Map<string, number[]>();
+  let total = 0;
+  for (const r of records) total += recordBytes(r);
+  // The common case: everything fits in one send whatever the partitioning.
+  if (total <= limit) return records.length > 0 ? [records] : [];
   const out: OutgoingRecord[][] = [];
   let current: OutgoingRecord[] = [];
-  let bytes = new Map<string, number>();
   for (const r of records) {
-    const size = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0) + headerBytes(r.headers);
-    const p = `${r.topic}\u0000${r.partition}`;
-    const used = bytes.get(p) ?? 0;
+    const size = recordBytes(r);
+    let perPartition = bytes.get(r.topic);
+    if (!perPartition) bytes.set(r.topic, (perPartition = []));
+    const p = r.partition ?? 0;
+    const used = perPartition[p] ?? 0;
     if (used > 0 && used + size > limit) {
       out.push(current);
       current = [];
-      bytes = new Map();
+      bytes = new Map([[r.topic, (perPartition = [])]]);
     }
     current.push(r);
-    bytes.set(p, (bytes.get(p) ?? 0) + size);
+    perPartition[p] = (perPartition[p] ?? 0) + size;
   }
   if (current.length > 0) out.push(current);
   return out;
 }
 
+function recordBytes(r: OutgoingRecord): number {
+  return 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0) + headerBytes(r.headers);
+}
+
 function headerBytes(h: OutgoingRecord['headers']): number {
   if (!h) return 0;
   let n = 0;
-  for (const [k, v] of Object.entries(h)) n += k.length + v.length + 8;
+  for (const k in h) n += k.length + h[k]!.length + 8;
   return n;
 }
 

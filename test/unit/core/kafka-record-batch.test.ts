@@ -14,6 +14,7 @@ import {
 import { encodeRecordBatch } from '../../../core/kafka/record-batch.ts';
 import type { BatchMessage } from '../../../core/kafka/record-batch.ts';
 import { createProduceRequest } from '../../../core/kafka/produce-api.ts';
+import { batchesUnderLimit } from '../../../core/kafka/producer.ts';
 
 const T0 = 1_764_000_000_000n;
 
@@ -151,4 +152,29 @@ test('the Produce v11 request is byte-identical to the client request', () => {
   );
   const ours = createProduceRequest(-1, 30_000, topicData(), options);
   assert.deepEqual(ours.buffer, theirs.buffer);
+});
+
+test('sends are split so that no partition carries more than the limit in one send', () => {
+  const records = Array.from({ length: 300 }, (_, i) => ({
+    topic: i % 5 === 0 ? 'b' : 'a',
+    partition: i % 3,
+    key: Buffer.from(`k${i}`),
+    value: Buffer.alloc(900 + (i % 200)),
+    headers: { 'tributary.version': String(i) },
+  }));
+  const limit = 20_000;
+  const sends = batchesUnderLimit(records, limit);
+  assert.ok(sends.length > 1);
+  assert.deepEqual(sends.flat(), records); // nothing lost, order kept
+  for (const send of sends) {
+    const perPartition = new Map<string, number>();
+    for (const r of send) {
+      const k = `${r.topic}/${r.partition}`;
+      perPartition.set(k, (perPartition.get(k) ?? 0) + 64 + r.key.length + r.value.length);
+    }
+    for (const bytes of perPartition.values()) assert.ok(bytes <= limit);
+  }
+  // Under the limit: one send with every record.
+  assert.deepEqual(batchesUnderLimit(records.slice(0, 5), limit), [records.slice(0, 5)]);
+  assert.deepEqual(batchesUnderLimit([], limit), []);
 });
