@@ -3,7 +3,10 @@
 // Redis pipelined SET, ClickHouse one INSERT ... FORMAT JSONEachRow, OpenSearch/Elasticsearch
 // plain `_bulk` index requests of 5,000 documents, Kafka a plain idempotent producer).
 //   node --import tsx bench/sinks/run.ts [changes=100000] [sinks=postgres,redis,clickhouse] [batches=1000,5000]
-// sinks: postgres, redis, clickhouse, opensearch, elasticsearch, kafka (forwarding to a renamed topic)
+// sinks: postgres, redis, clickhouse, opensearch, elasticsearch, kafka (forwarding to a renamed topic),
+//   noop (the runtime alone: consume, decode, commit; a sink that writes nothing, no baseline)
+// `cpu us/row` is this process's CPU time (user + system) while applying, per change: the
+// runtime and the sink run here; the store and the broker do not.
 // Needs: bash infra/up kafka postgres redis clickhouse opensearch elasticsearch
 // SEARCH_PARALLELISM=n overrides the search sinks' concurrent bulk requests per batch.
 import { Readable } from 'node:stream';
@@ -18,6 +21,7 @@ import type { ChangeEvent } from '../../core/events/index.ts';
 import { KafkaProducer, defaultKafkaConfig } from '../../core/kafka/index.ts';
 import type { OutgoingRecord } from '../../core/kafka/index.ts';
 import { SinkRuntime } from '../../sinks/runtime/runtime.ts';
+import type { Sink } from '../../sinks/runtime/sink.ts';
 import type { SinkSpec } from '../../sinks/runtime/config.ts';
 import {
   PG_URL,
@@ -53,6 +57,7 @@ async function baseline(
   rows: Array<Record<string, unknown>>,
   encoded: OutgoingRecord[],
 ): Promise<number> {
+  if (kind === 'noop') return NaN;
   if (kind in SEARCH_URL) {
     // The OpenSearch client speaks plain JSON REST, which both servers accept.
     const os = new OpenSearch({ node: SEARCH_URL[kind]! });
@@ -176,13 +181,23 @@ async function cleanup(kind: string, tag: string): Promise<void> {
     const os = new OpenSearch({ node: SEARCH_URL[kind]! });
     await os.indices.delete({ index: `${run}_${tag}`, ignore_unavailable: true });
     await os.close();
-  } else if (kind === 'kafka') {
+  } else if (kind === 'kafka' || kind === 'noop') {
     // topics are left to retention (unique names per run)
   } else {
     const ch = createClient({ url: CH_URL, log: { level: ClickHouseLogLevel.OFF } });
     await ch.command({ query: `DROP DATABASE IF EXISTS ${run}_${tag}` });
     await ch.close();
   }
+}
+
+/** A sink that writes nothing: what the runtime itself costs per row. */
+function noopSink(): Sink {
+  return {
+    name: 'noop',
+    open: async () => undefined,
+    writeBatch: async () => ({ rejected: [] }),
+    close: async () => undefined,
+  };
 }
 
 const topic = `${run}.public.items`;
@@ -195,7 +210,7 @@ const rows = finalRows(events);
 console.log(
   `${changes} changes (${records} records incl. tombstones, ${rows.length} final rows), 4 partitions`,
 );
-console.log('sink        batch   sink rows/s   bulk-load rows/s   ratio');
+console.log('sink        batch   sink rows/s   bulk-load rows/s   ratio   cpu us/row');
 for (const kind of sinks) {
   const bulkMs = await baseline(kind, rows, encoded);
   // Kafka's baseline writes every record (like the forwarder); the stores' write final rows.
@@ -205,18 +220,20 @@ for (const kind of sinks) {
     const name = `${run}-${tag}`;
     const runtime = new SinkRuntime(
       { name, topics: [topic], batch: { maxRecords: batch, lingerMs: 100 }, sink: spec(kind, tag) },
-      { kafka, log: () => undefined },
+      { kafka, log: () => undefined, ...(kind === 'noop' ? { sink: noopSink() } : {}) },
     );
     await runtime.start();
     await runtime.ready; // group joined and partitions assigned: time the applying only
     const t = performance.now();
+    const cpu0 = process.cpuUsage();
     await waitCaughtUp(kafka, name, topic, 600_000);
     const ms = performance.now() - t;
+    const cpu = process.cpuUsage(cpu0);
     await runtime.stop();
     await cleanup(kind, tag);
     const rate = changes / (ms / 1000);
     console.log(
-      `${kind.padEnd(11)} ${String(batch).padStart(5)} ${Math.round(rate).toLocaleString('en').padStart(13)} ${Math.round(bulkRate).toLocaleString('en').padStart(18)} ${(rate / bulkRate).toFixed(2).padStart(7)}`,
+      `${kind.padEnd(11)} ${String(batch).padStart(5)} ${Math.round(rate).toLocaleString('en').padStart(13)} ${(Number.isNaN(bulkRate) ? '-' : Math.round(bulkRate).toLocaleString('en')).padStart(18)} ${(Number.isNaN(bulkRate) ? '-' : (rate / bulkRate).toFixed(2)).padStart(7)} ${((cpu.user + cpu.system) / changes).toFixed(1).padStart(12)}`,
     );
   }
 }

@@ -22,7 +22,8 @@
  *
  * With format `same` each record is copied as consumed (a RawRecordSink): key and value bytes,
  * every header and the source timestamp, whatever the record holds — change events, truncates,
- * tombstones, or records that are not change events at all. Other formats re-encode change
+ * tombstones, or records that are not change events at all (the runtime skips decoding them:
+ * `copiesBytes`). Other formats re-encode change
  * events (truncates included) and tombstones, keep the headers and the timestamp, and dead-letter
  * records that are not change events.
  */
@@ -37,6 +38,7 @@ import {
 } from '../../core/kafka/index.ts';
 import type { GroupGeneration, KafkaConfig, OutgoingRecord } from '../../core/kafka/index.ts';
 import type {
+  CopiedRecord,
   RawRecordSink,
   RejectedRecord,
   SinkRecord,
@@ -54,7 +56,7 @@ import type { KafkaSinkConfig } from './config.ts';
  */
 const CRASH_AFTER_TRANSACTIONS = Number(process.env.TRIBUTARY_CRASH_AFTER_TRANSACTIONS ?? 0);
 
-type ForwardRecord = SinkRecord | UndecodedRecord;
+type ForwardRecord = SinkRecord | UndecodedRecord | CopiedRecord;
 
 /** Target topic for a source topic (explicit rename first, then the template). */
 export function targetTopic(config: Pick<KafkaSinkConfig, 'topic' | 'rename'>, topic: string) {
@@ -87,6 +89,8 @@ interface PartitionState {
 
 export class KafkaForwardSink implements RawRecordSink {
   readonly rawRecords = true;
+  /** Format `same` copies key, value, headers and timestamp: the runtime need not decode. */
+  readonly copiesBytes: boolean;
   private readonly target: KafkaConfig;
   private readonly sameCluster: boolean;
   private readonly prefix: string;
@@ -106,6 +110,7 @@ export class KafkaForwardSink implements RawRecordSink {
     private readonly config: KafkaSinkConfig,
     private readonly source: KafkaConfig = defaultKafkaConfig(`forward-${name}`),
   ) {
+    this.copiesBytes = config.format === 'same';
     this.sameCluster = config.brokers === undefined;
     this.target = this.sameCluster
       ? { ...source, clientId: `forward-${name}` }
@@ -189,7 +194,7 @@ export class KafkaForwardSink implements RawRecordSink {
         }
         last = record.offset;
         try {
-          out.push({ ...this.encode(record), topic: state.target, partition });
+          out.push(this.encode(record, state.target, partition));
         } catch (err) {
           rejected.push({ index, error: err as Error });
         }
@@ -293,19 +298,30 @@ export class KafkaForwardSink implements RawRecordSink {
    * The record in the configured format: as consumed for `same`; otherwise re-encoded key and
    * value with the source headers (version set) and timestamp.
    */
-  private encode(r: ForwardRecord): Omit<OutgoingRecord, 'topic'> {
+  private encode(r: ForwardRecord, topic: string, partition: number): OutgoingRecord {
     const raw = r.raw;
     if (this.config.format === 'same' && raw)
-      return { key: raw.key, value: raw.value, headers: raw.headers, timestamp: raw.timestamp };
-    if (r.kind === 'undecoded')
+      return {
+        topic,
+        partition,
+        key: raw.key,
+        value: raw.value,
+        headers: raw.headers,
+        timestamp: raw.timestamp,
+      };
+    if (r.kind === 'undecoded' || r.kind === 'copy')
       throw new RecordRejectedError(
-        `not a change event (${r.reason.message}); only format same forwards such records (as they are)`,
-        { cause: r.reason },
+        r.kind === 'copy'
+          ? 'a record passed on undecoded; only format same forwards such records'
+          : `not a change event (${r.reason.message}); only format same forwards such records (as they are)`,
+        r.kind === 'copy' ? {} : { cause: r.reason },
       );
     const out = this.reencode(r);
-    if (!raw) return out;
+    if (!raw) return { ...out, topic, partition };
     return {
       ...out,
+      topic,
+      partition,
       headers: { ...raw.headers, [VERSION_HEADER]: out.headers![VERSION_HEADER]! },
       timestamp: raw.timestamp,
     };

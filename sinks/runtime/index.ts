@@ -1,6 +1,7 @@
 // The sink framework's surface: the Sink behaviour a store adapter implements, its record and
 // error types, and the service that runs adapters (docs/sinks.md).
 export type {
+  CopiedRecord,
   KeyedWrite,
   PartitionPosition,
   PositionedSink,

@@ -12,7 +12,7 @@ import { parseSinkRuntimeConfig } from './config.ts';
 import type { SinkRuntimeConfig, SinkRuntimeConfigInput } from './config.ts';
 import { createSink } from './registry.ts';
 import { backoffDelay, errorClass, isRetryable, sleep } from './retry.ts';
-import type { PartitionPosition, Sink, SinkRecord, UndecodedRecord } from './sink.ts';
+import type { CopiedRecord, PartitionPosition, Sink, SinkRecord, UndecodedRecord } from './sink.ts';
 import { isPositionedSink, isRawRecordSink } from './sink.ts';
 import { StoppedError, writeWithPolicy } from './writer.ts';
 
@@ -45,6 +45,14 @@ export interface SinkMetrics {
   lastError?: string;
   /** The sink's own counters, when it has any (Sink.metrics), e.g. files uploaded. */
   sink?: Record<string, number>;
+}
+
+/** A batch as consumed, its records to write and those to dead-letter (with the reason). */
+interface DecodedBatch {
+  records: IncomingRecord[];
+  decoded: Array<SinkRecord | UndecodedRecord | CopiedRecord>;
+  dead: Array<{ raw: IncomingRecord; error: unknown }>;
+  tombstones: number;
 }
 
 export interface SinkRuntimeOptions {
@@ -208,6 +216,9 @@ export class SinkRuntime {
           batch.length > 0 &&
           (carry.length > 0 || batch.length >= maxRecords || bytes >= maxBytes || age >= lingerMs)
         ) {
+          // Decoding is CPU work of this process: done before waiting for the previous batch,
+          // it overlaps the store's work on that batch.
+          const decoded = this.decode(batch);
           if (!(await settle())) {
             // Kafka failed after the previous write: rejoin and refetch from the committed offsets.
             batch = [];
@@ -216,7 +227,7 @@ export class SinkRuntime {
             await this.resetConsumer();
             continue;
           }
-          inflight = this.flush(batch, this.consumer!, this.stopper.signal).then(
+          inflight = this.flush(decoded, this.consumer!, this.stopper.signal).then(
             (ok) => ({ ok }),
             (error: unknown) => {
               inflightFailed = true;
@@ -285,7 +296,62 @@ export class SinkRuntime {
       await settle().catch(() => undefined);
     }
     if (batch.length > 0 && this.consumer)
-      await this.flush(batch, this.consumer, AbortSignal.timeout(5000)).catch(() => false);
+      await this.flush(this.decode(batch), this.consumer, AbortSignal.timeout(5000)).catch(
+        () => false,
+      );
+  }
+
+  /** Decodes a batch; what cannot be applied is set aside for the dead-letter topic. */
+  private decode(records: IncomingRecord[]): DecodedBatch {
+    // A RawRecordSink also takes truncates and records that are not change events.
+    const sink = this.sink!;
+    const takesRaw = isRawRecordSink(sink);
+    const decoded: Array<SinkRecord | UndecodedRecord | CopiedRecord> = [];
+    const dead: Array<{ raw: IncomingRecord; error: unknown }> = [];
+    let tombstones = 0;
+    if (takesRaw && sink.copiesBytes === true) {
+      for (const raw of records) {
+        if (raw.value === null) tombstones++;
+        decoded.push({
+          kind: 'copy',
+          topic: raw.topic,
+          partition: raw.partition,
+          offset: raw.offset,
+          raw,
+        });
+      }
+      return { records, decoded, dead, tombstones };
+    }
+    for (const raw of records) {
+      const { topic, partition, offset } = raw;
+      try {
+        // The records are built field by field: spreading the decoded record into a new object
+        // cost about as much as decoding it (measured: 7.5 vs 3.7 us per record).
+        const d = fromKafkaRecord(raw, { keepSchemas: mayCarrySchemas(raw.key) });
+        if (d.kind === 'tombstone') {
+          tombstones++;
+          decoded.push({
+            kind: 'tombstone',
+            tombstone: d.tombstone,
+            topic,
+            partition,
+            offset,
+            raw,
+          });
+          continue;
+        }
+        if (d.event.value.op === 't' && !takesRaw) {
+          dead.push({ raw, error: truncateUnsupported() });
+          continue;
+        }
+        decoded.push({ kind: 'change', event: d.event, topic, partition, offset, raw });
+      } catch (err) {
+        if (takesRaw)
+          decoded.push({ kind: 'undecoded', reason: err as Error, topic, partition, offset, raw });
+        else dead.push({ raw, error: err });
+      }
+    }
+    return { records, decoded, dead, tombstones };
   }
 
   /**
@@ -293,38 +359,24 @@ export class SinkRuntime {
    * Kafka failed after the write (nothing committed; the records will be redelivered).
    */
   private async flush(
-    records: IncomingRecord[],
+    batch: DecodedBatch,
     consumer: KafkaConsumer,
     signal: AbortSignal,
   ): Promise<boolean> {
-    // A RawRecordSink also takes truncates and records that are not change events.
-    const takesRaw = isRawRecordSink(this.sink!);
-    const decoded: Array<SinkRecord | UndecodedRecord> = [];
-    const dead: Array<{ raw: IncomingRecord; error: unknown }> = [];
-    for (const raw of records) {
-      const origin = { topic: raw.topic, partition: raw.partition, offset: raw.offset, raw };
-      try {
-        const d = fromKafkaRecord(raw, { keepSchemas: true });
-        if (d.kind === 'change' && d.event.value.op === 't' && !takesRaw) {
-          dead.push({ raw, error: truncateUnsupported() });
-          continue;
-        }
-        if (d.kind === 'tombstone') this.counters.tombstones++;
-        decoded.push({ ...d, ...origin });
-      } catch (err) {
-        if (takesRaw) decoded.push({ kind: 'undecoded', reason: err as Error, ...origin });
-        else dead.push({ raw, error: err });
-      }
-    }
+    const { records, decoded, dead } = batch;
     // Without the capability `decoded` holds SinkRecords only.
-    const outcome = await writeWithPolicy<SinkRecord | UndecodedRecord>(this.sink!, decoded, {
-      backoff: this.config.retry,
-      signal,
-      onRetry: (err, attempt, delay) => {
-        this.counters.retries++;
-        this.storeFailure(err, attempt, delay);
+    const outcome = await writeWithPolicy<SinkRecord | UndecodedRecord | CopiedRecord>(
+      this.sink!,
+      decoded,
+      {
+        backoff: this.config.retry,
+        signal,
+        onRetry: (err, attempt, delay) => {
+          this.counters.retries++;
+          this.storeFailure(err, attempt, delay);
+        },
       },
-    });
+    );
     if (this.counters.storeDown) this.log('store is back; resuming consumption');
     this.counters.storeDown = false;
     for (const r of outcome.rejected) dead.push({ raw: r.record.raw!, error: r.error });
@@ -339,6 +391,7 @@ export class SinkRuntime {
       return false;
     }
     this.counters.consumed += records.length;
+    this.counters.tombstones += batch.tombstones;
     this.counters.written += decoded.length - outcome.rejected.length;
     this.counters.deadLettered += dead.length;
     this.counters.batches++;
@@ -422,6 +475,17 @@ export class SinkRuntime {
     this.consumer = undefined;
     await c?.close().catch(() => undefined);
   }
+}
+
+const SCHEMA_FIELD = Buffer.from('"schema"');
+
+/**
+ * Whether a key may be in the `{schema, payload}` form, whose Connect schemas the decoder then
+ * keeps (looking for them costs about 0.5 us per record otherwise). Without the bytes
+ * `"schema"` and without any backslash escape, the JSON text cannot have a "schema" member.
+ */
+function mayCarrySchemas(key: Buffer | null): boolean {
+  return key !== null && (key.includes(SCHEMA_FIELD) || key.includes(0x5c));
 }
 
 function truncateUnsupported(): TributaryError {

@@ -96,15 +96,23 @@ export function isPositionedSink(sink: Sink): sink is PositionedSink {
   return typeof s.onAssigned === 'function' && typeof s.durablePositions === 'function';
 }
 
+/** A record passed on without decoding (RawRecordSink.copiesBytes). */
+export type CopiedRecord = { kind: 'copy' } & RecordOrigin & { raw: IncomingRecord };
+
 /**
  * Optional capability of a sink that copies records as consumed (Kafka → Kafka forwarding).
  * Its writeBatch also receives what the runtime keeps from other sinks: truncate events (kind
  * 'change', op 't'), and records that are not change events (kind 'undecoded'), which would
  * otherwise be dead-lettered. A sink that cannot take one rejects it (dead letter, counted).
+ * With `copiesBytes` true the sink never looks inside a record (format "same" forwarding): the
+ * runtime skips decoding and passes every record as kind 'copy'.
  */
 export interface RawRecordSink extends Sink {
   readonly rawRecords: true;
-  writeBatch(records: Array<SinkRecord | UndecodedRecord>): Promise<WriteResult | void>;
+  readonly copiesBytes?: boolean;
+  writeBatch(
+    records: Array<SinkRecord | UndecodedRecord | CopiedRecord>,
+  ): Promise<WriteResult | void>;
 }
 
 export function isRawRecordSink(sink: Sink): sink is RawRecordSink {
@@ -145,9 +153,21 @@ export interface KeyedWrite {
 
 /** Canonical JSON of a key (columns sorted), the same whatever order the producer used. */
 export function keyIdentity(key: RowKey): string {
-  return stringifyJson(
-    Object.fromEntries(Object.entries(key).sort(([a], [b]) => (a < b ? -1 : 1))),
-  );
+  // Fast path (one column, or columns already in order): no copy, and no bigint replacer
+  // unless a value holds a bigint (JSON.stringify throws then). Same text either way.
+  let prev: string | undefined;
+  for (const c in key) {
+    if (prev !== undefined && !(prev < c))
+      return stringifyJson(
+        Object.fromEntries(Object.entries(key).sort(([a], [b]) => (a < b ? -1 : 1))),
+      );
+    prev = c;
+  }
+  try {
+    return JSON.stringify(key);
+  } catch {
+    return stringifyJson(key);
+  }
 }
 
 /**
@@ -169,10 +189,13 @@ export function keyedWrite(r: SinkRecord, index: number): KeyedWrite {
     };
   }
   const e = r.event;
-  const unavailable = (e.headers?.['tributary.unavailable'] ?? '')
-    .split(',')
-    .map((c) => c.trim())
-    .filter(Boolean);
+  const listed = e.headers?.['tributary.unavailable'];
+  const unavailable = listed
+    ? listed
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean)
+    : [];
   return {
     topic: r.topic,
     key: e.key,
