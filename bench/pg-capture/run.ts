@@ -3,7 +3,11 @@
 // (2) how fast Tributary drains the same WAL into Kafka, committed (slot confirmed_flush_lsn
 // reaches the end), with peak RSS of the capture process. Prints both and the ratio.
 //
-//   node --import tsx bench/pg-capture/run.ts [--changes 1000000]
+//   node --import tsx bench/pg-capture/run.ts [--changes 1000000] [--also <checkout>]...
+//
+// --also <dir>: after this checkout's capture, also run the capture of another checkout (e.g.
+// the previous commit, `git worktree add`, with node_modules linked) over the same WAL, each
+// with its own slot: an A/B comparison in one run.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +16,10 @@ import pg from 'pg';
 
 const args = process.argv.slice(2);
 const total = Number(args[args.indexOf('--changes') + 1] || 1_000_000);
+const repos = [new URL('../../', import.meta.url).pathname];
+args.forEach((a, i) => {
+  if (a === '--also') repos.push(args[i + 1]!.replace(/\/?$/, '/'));
+});
 const PG = {
   host: '127.0.0.1',
   port: 5432,
@@ -21,7 +29,6 @@ const PG = {
 };
 const run = `bench_${Date.now().toString(36)}`;
 const table = `public.${run}`;
-const repo = new URL('../../', import.meta.url).pathname;
 
 const db = new pg.Client(PG);
 await db.connect();
@@ -35,8 +42,8 @@ await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`${
 
 // Tributary creates its own publication and slot at its first start; start it once briefly so
 // both slots exist before the workload, then stop it.
-const config = {
-  name: run,
+const configFor = (name: string) => ({
+  name,
   connection: PG,
   tables: [table],
   snapshot: { mode: 'never' },
@@ -51,11 +58,16 @@ const config = {
         },
       }
     : {}),
-};
+});
 const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
-const configPath = join(dir, 'source.json');
-writeFileSync(configPath, JSON.stringify(config));
-await runCapture(async (line) => /created replication slot/.test(line), true);
+const captures = repos.map((repo, i) => {
+  const name = i === 0 ? run : `${run}_${i}`;
+  const configPath = join(dir, `source-${i}.json`);
+  writeFileSync(configPath, JSON.stringify(configFor(name)));
+  return { repo, name, configPath };
+});
+for (const c of captures)
+  await runCapture(c, async (line) => /created replication slot/.test(line), true);
 
 const inserts = Math.round(total / 2);
 const updates = Math.round(total / 4);
@@ -174,39 +186,48 @@ console.log(
 
 // (2) Tributary: from process start until the slot's confirmed_flush_lsn reaches the end
 // (it only moves after the Kafka transaction holding the changes committed).
-const c0 = performance.now();
-let peakRssKb = 0;
-await runCapture(
-  async () => {
-    const r = await db.query<{ ok: boolean }>(
-      `SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`,
-      [`tributary_${run}`, endLsn],
-    );
-    return r.rows[0]?.ok === true;
-  },
-  false,
-  (kb) => (peakRssKb = Math.max(peakRssKb, kb)),
-);
-const capSecs = (performance.now() - c0) / 1000;
-const capRate = total / capSecs;
-console.log(
-  `tributary:      ${total} changes in ${capSecs.toFixed(2)} s = ${Math.round(capRate).toLocaleString('en-US')} changes/s committed in Kafka, peak RSS ${(peakRssKb / 1024).toFixed(0)} MiB`,
-);
-console.log(`ratio tributary / pg_recvlogical = ${(capRate / baseRate).toFixed(2)}`);
+for (const c of captures) {
+  const c0 = performance.now();
+  let peakRssKb = 0;
+  if (captures.length > 1) console.log(`capture of ${c.repo}`);
+  const cpu = await runCapture(
+    c,
+    async () => {
+      const r = await db.query<{ ok: boolean }>(
+        `SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`,
+        [`tributary_${c.name}`, endLsn],
+      );
+      return r.rows[0]?.ok === true;
+    },
+    false,
+    (kb) => (peakRssKb = Math.max(peakRssKb, kb)),
+  );
+  const capSecs = (performance.now() - c0) / 1000;
+  const capRate = total / capSecs;
+  console.log(
+    `tributary:      ${total} changes in ${capSecs.toFixed(2)} s = ${Math.round(capRate).toLocaleString('en-US')} changes/s committed in Kafka, peak RSS ${(peakRssKb / 1024).toFixed(0)} MiB` +
+      (cpu === null ? '' : `, ${((cpu * 1e6) / total).toFixed(2)} us CPU per change`),
+  );
+  console.log(`ratio tributary / pg_recvlogical = ${(capRate / baseRate).toFixed(2)}`);
+}
 
 await db.query(
-  `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2)`,
-  [`${run}_base`, `tributary_${run}`],
+  `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY($1::text[])`,
+  [[`${run}_base`, ...captures.map((c) => `tributary_${c.name}`)]],
 );
-await db.query(`DROP PUBLICATION IF EXISTS ${run}_base, tributary_${run}`);
+await db.query(
+  `DROP PUBLICATION IF EXISTS ${[`${run}_base`, ...captures.map((c) => `tributary_${c.name}`)].join(', ')}`,
+);
 await db.query(`DROP TABLE ${table}`);
 await db.end();
 
+/** Runs a capture until `done`; returns its CPU seconds (user+sys) when measured. */
 async function runCapture(
+  capture: { repo: string; configPath: string },
   done: (line: string) => Promise<boolean>,
   byLine: boolean,
   rss?: (kb: number) => void,
-): Promise<void> {
+): Promise<number | null> {
   const prof =
     process.env.BENCH_PROFILE && !byLine
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
@@ -218,11 +239,11 @@ async function runCapture(
       'bin/tributary.js',
       'capture',
       '--config',
-      configPath,
+      capture.configPath,
       '--progress-interval-ms',
       '5000',
     ],
-    { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] },
+    { cwd: capture.repo, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let finished = false;
   const lines: string[] = [];
@@ -245,15 +266,17 @@ async function runCapture(
     }
     finished = byLine ? (await Promise.all(lines.map(done))).some(Boolean) : await done('');
   }
+  let cpu: number | null = null;
   if (!byLine) {
     try {
       const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      const ticks = Number(stat[11]) + Number(stat[12]);
-      console.log(`capture process CPU: ${(ticks / 100).toFixed(2)} s (user+sys)`);
+      cpu = (Number(stat[11]) + Number(stat[12])) / 100;
+      console.log(`capture process CPU: ${cpu.toFixed(2)} s (user+sys)`);
     } catch {
       // process gone
     }
   }
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
+  return cpu;
 }

@@ -4,7 +4,7 @@
  * rebuilt from every pgoutput Relation message, so additive DDL flows through without restart.
  */
 import type pg from 'pg';
-import { field } from '../../core/events/index.ts';
+import { field, stringifyValue } from '../../core/events/index.ts';
 import type { ConnectSchema, EventSchemas, Row, RowKey } from '../../core/events/index.ts';
 import { UNCHANGED_TOAST } from './connection/pgoutput.ts';
 import type { TupleValue } from './connection/pgoutput.ts';
@@ -91,6 +91,18 @@ export class TableSchema {
   readonly keyField: string | undefined;
   readonly schemas: EventSchemas;
   private readonly keyIndexes: number[];
+  /**
+   * JSON writing straight from tuples (tupleJson/rowJson/keyJson): column indexes in the order
+   * toRow's and keyOf's objects enumerate their properties (integer-like names first, as in any
+   * JS object; -1 = keyField), each with its quoted name.
+   */
+  private readonly rowOrder: number[];
+  private readonly keyOrder: number[];
+  private readonly quotedNames: string[];
+  private readonly unavailableJson: Array<string | undefined>;
+  private readonly keyFieldJson: string;
+  /** `"schema":"<schema>","table":"<table>"`, the table's part of the source block JSON. */
+  readonly sourceTableJson: string;
 
   constructor(
     readonly meta: TableMeta,
@@ -139,6 +151,71 @@ export class TableSchema {
       source: PG_SOURCE_SCHEMA,
       envelopeName: `${base}.Envelope`,
     };
+    // Mirror the property order of the objects toRow and keyOf build. "__proto__" never becomes
+    // an own property by assignment, so JSON never shows it.
+    const rowProbe: Record<string, number> = {};
+    columns.forEach((c, i) => {
+      if (this.captured[i] && c.name !== '__proto__') rowProbe[c.name] = i;
+    });
+    this.rowOrder = Object.keys(rowProbe).map((k) => rowProbe[k]!);
+    const keyProbe: Record<string, number> = {};
+    this.keyColumns.forEach((k, j) => {
+      if (k !== '__proto__') keyProbe[k] = this.keyIndexes[j]!;
+    });
+    if (this.keyField !== undefined && this.keyField !== '__proto__') keyProbe[this.keyField] = -1;
+    this.keyOrder = Object.keys(keyProbe).map((k) => keyProbe[k]!);
+    this.quotedNames = columns.map((c) => JSON.stringify(c.name) + ':');
+    this.unavailableJson = this.converters.map((c) => stringifyValue(c.unavailable));
+    this.sourceTableJson = `"schema":${JSON.stringify(meta.schema)},"table":${JSON.stringify(meta.table)}`;
+    this.keyFieldJson =
+      this.keyField === undefined
+        ? ''
+        : JSON.stringify(this.keyField) + ':' + JSON.stringify(this.defaultTopic);
+  }
+
+  /**
+   * The JSON text of each captured column's value (what toRow would hold, as stringifyJson
+   * writes it); undefined for columns not captured. Same conversions and errors as toRow.
+   */
+  tupleJson(values: TupleValue[], unavailable?: string[]): Array<string | undefined> {
+    const cols = this.columns;
+    const out = new Array<string | undefined>(cols.length);
+    for (let i = 0; i < cols.length; i++) {
+      if (!this.captured[i]) continue;
+      const v = values[i];
+      if (v === null || v === undefined) out[i] = 'null';
+      else if (v === UNCHANGED_TOAST) {
+        out[i] = this.unavailableJson[i];
+        unavailable?.push(cols[i]!.name);
+      } else out[i] = this.converters[i]!.toJson(v);
+    }
+    return out;
+  }
+
+  /** stringifyJson(toRow(values)), from tupleJson's result. */
+  rowJson(json: Array<string | undefined>): string {
+    return this.objectJson(json, this.rowOrder);
+  }
+
+  /** stringifyJson(keyOf(toRow(values))), from tupleJson's result. */
+  keyJson(json: Array<string | undefined>): string {
+    return this.objectJson(json, this.keyOrder);
+  }
+
+  private objectJson(json: Array<string | undefined>, order: number[]): string {
+    let out = '{';
+    for (let j = 0; j < order.length; j++) {
+      const i = order[j]!;
+      let field: string;
+      if (i < 0) field = this.keyFieldJson;
+      else {
+        const v = json[i];
+        if (v === undefined) continue; // omitted, as JSON omits undefined
+        field = this.quotedNames[i]! + v;
+      }
+      out += out.length === 1 ? field : ',' + field;
+    }
+    return out + '}';
   }
 
   /**

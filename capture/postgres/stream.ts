@@ -10,11 +10,18 @@
  * queue everything behind them until the work is done, so order is never broken.
  */
 import { TRIBUTARY_VERSION } from '../../core/version.ts';
-import { stringifyJson, UNAVAILABLE_HEADER, VERSION_HEADER } from '../../core/events/index.ts';
-import type { ChangeEvent, Envelope, Row, RowKey } from '../../core/events/index.ts';
+import { PRE_ENCODED, UNAVAILABLE_HEADER, VERSION_HEADER } from '../../core/events/index.ts';
+import type {
+  ChangeEvent,
+  Envelope,
+  EventSchemas,
+  PreEncodedJson,
+  RowKey,
+  TransactionBlock,
+} from '../../core/events/index.ts';
 import type { ChangeStream, StreamSink } from '../engine/types.ts';
 import { decodePgOutput } from './connection/pgoutput.ts';
-import type { PgOutputMessage, RelationMessage } from './connection/pgoutput.ts';
+import type { PgOutputMessage, RelationMessage, TupleValue } from './connection/pgoutput.ts';
 import { ReplicationConnection } from './connection/replication.ts';
 import type { XLogData } from './connection/replication.ts';
 import { TableSchema } from './schema.ts';
@@ -40,6 +47,9 @@ export interface StreamContext {
 }
 
 interface OpenTransaction {
+  /** Source name and database (source.name, source.db). */
+  name: string;
+  database: string;
   xid: number;
   commitLsn: number;
   commitTimeUs: bigint;
@@ -52,16 +62,30 @@ interface OpenTransaction {
   events: number;
   /** Events per data collection ("schema.table"), in first-seen order. */
   perTable: Map<string, number>;
+  /** Commit LSN of the previous transaction (source.sequence), null before the first. */
+  lastCommitLsn: number | null;
+  /**
+   * The source block's JSON is sourceHead + lsn + sourceMid + table + sourceTail + lsn +
+   * SOURCE_END: everything but the change's LSN and table is fixed per transaction.
+   */
+  sourceHead: string;
+  sourceMid: string;
+  sourceTail: string;
 }
+
+const SOURCE_END = ',"xmin":null}';
+const NO_COLUMNS: string[] = [];
 
 export class PgChangeStream implements ChangeStream {
   private readonly relations = new Map<number, TableSchema | null>();
   private tx: OpenTransaction | null = null;
   private lastCommitLsn: number | null = null;
   private queue: XLogData[] | null = null;
-  /** Processing time cache: envelope ts_ns is recomputed once per millisecond. */
+  /** Processing time cache: the envelope's ts_ms/ts_us/ts_ns JSON is rebuilt once per millisecond. */
   private nowMs = 0;
-  private nowNs = 0n;
+  private timeJson = '';
+  /** Columns with an unchanged TOAST value in the current change (reused). */
+  private readonly unavailable: string[] = [];
   private paused = false;
   private failed = false;
 
@@ -140,17 +164,7 @@ export class PgChangeStream implements ChangeStream {
     const msg: PgOutputMessage = decodePgOutput(d.payload);
     switch (msg.tag) {
       case 'begin':
-        this.tx = {
-          xid: msg.xid,
-          commitLsn: msg.commitLsn,
-          commitTimeUs: msg.commitTimeUs,
-          commitTimeMs: Number(msg.commitTimeUs / 1000n),
-          commitTimeUsNumber: Number(msg.commitTimeUs),
-          commitTimeNs: msg.commitTimeUs * 1000n,
-          index: 0,
-          events: 0,
-          perTable: new Map(),
-        };
+        this.tx = this.openTransaction(msg.xid, msg.commitLsn, msg.commitTimeUs);
         return;
       case 'commit':
         this.lastCommitLsn = msg.commitLsn;
@@ -164,38 +178,61 @@ export class PgChangeStream implements ChangeStream {
       case 'insert': {
         const t = this.table(msg.relationId);
         if (!t) return;
-        const unavailable: string[] = [];
-        const after = t.toRow(msg.newTuple, unavailable);
-        this.emit(t, 'c', t.keyOf(after), null, after, d.walStart, unavailable);
+        const unavailable = this.unavailable;
+        unavailable.length = 0;
+        const after = t.tupleJson(msg.newTuple, unavailable);
+        const key = t.keyJson(after);
+        this.emit(
+          t,
+          'c',
+          key,
+          null,
+          'null',
+          msg.newTuple,
+          t.rowJson(after),
+          d.walStart,
+          unavailable,
+        );
         return;
       }
       case 'update': {
         const t = this.table(msg.relationId);
         if (!t) return;
-        const unavailable: string[] = [];
-        const after = t.toRow(msg.newTuple, unavailable);
-        const before = msg.oldTuple ? t.toRow(msg.oldTuple) : null;
-        const key = t.keyOf(after);
-        if (before && !sameKey(t.keyOf(before), key)) {
-          // Primary-key change: Debezium emits a delete of the old key and a create of the new one.
-          this.emit(t, 'd', t.keyOf(before), before, null, d.walStart, []);
-          this.emit(t, 'c', key, null, after, d.walStart, unavailable);
+        const unavailable = this.unavailable;
+        unavailable.length = 0;
+        const after = t.tupleJson(msg.newTuple, unavailable);
+        const old = msg.oldTuple;
+        const before = old ? t.tupleJson(old) : null;
+        const key = t.keyJson(after);
+        const afterJson = t.rowJson(after);
+        if (!before) {
+          this.emit(t, 'u', key, null, 'null', msg.newTuple, afterJson, d.walStart, unavailable);
           return;
         }
-        this.emit(t, 'u', key, before, after, d.walStart, unavailable);
+        const beforeJson = t.rowJson(before);
+        const oldKey = t.keyJson(before);
+        if (oldKey !== key) {
+          // Primary-key change: Debezium emits a delete of the old key and a create of the new one.
+          this.emit(t, 'd', oldKey, old, beforeJson, null, 'null', d.walStart, NO_COLUMNS);
+          this.emit(t, 'c', key, null, 'null', msg.newTuple, afterJson, d.walStart, unavailable);
+          return;
+        }
+        this.emit(t, 'u', key, old, beforeJson, msg.newTuple, afterJson, d.walStart, unavailable);
         return;
       }
       case 'delete': {
         const t = this.table(msg.relationId);
         if (!t) return;
-        const before = t.toRow(msg.oldTuple);
-        this.emit(t, 'd', t.keyOf(before), before, null, d.walStart, []);
+        const before = t.tupleJson(msg.oldTuple);
+        const key = t.keyJson(before);
+        const json = t.rowJson(before);
+        this.emit(t, 'd', key, msg.oldTuple, json, null, 'null', d.walStart, NO_COLUMNS);
         return;
       }
       case 'truncate':
         for (const relationId of msg.relationIds) {
           const t = this.table(relationId);
-          if (t) this.emit(t, 't', {}, null, null, d.walStart, []);
+          if (t) this.emit(t, 't', '{}', null, 'null', null, 'null', d.walStart, NO_COLUMNS);
         }
         return;
       case 'message':
@@ -258,66 +295,105 @@ export class PgChangeStream implements ChangeStream {
     return t;
   }
 
+  private openTransaction(xid: number, commitLsn: number, commitTimeUs: bigint): OpenTransaction {
+    const commitTimeMs = Number(commitTimeUs / 1000n);
+    const commitTimeUsNumber = Number(commitTimeUs);
+    const commitTimeNs = commitTimeUs * 1000n;
+    const last = this.lastCommitLsn;
+    const { name, database } = this.ctx;
+    // The source block in Debezium's field order; `sequence` is a JSON string holding
+    // ["<last commit LSN>","<LSN>"], so its quotes are escaped.
+    const sourceHead =
+      `{"version":${JSON.stringify(TRIBUTARY_VERSION)},"connector":"postgresql",` +
+      `"name":${JSON.stringify(name)},"ts_ms":${commitTimeMs},"snapshot":"false",` +
+      `"db":${JSON.stringify(database)},"sequence":"[${last === null ? 'null' : `\\"${last}\\"`},\\"`;
+    return {
+      name,
+      database,
+      xid,
+      commitLsn,
+      commitTimeUs,
+      commitTimeMs,
+      commitTimeUsNumber,
+      commitTimeNs,
+      index: 0,
+      events: 0,
+      perTable: new Map(),
+      lastCommitLsn: last,
+      sourceHead,
+      sourceMid: `\\"]","ts_us":${commitTimeUsNumber},"ts_ns":${commitTimeNs},`,
+      sourceTail: `,"txId":${xid},"lsn":`,
+    };
+  }
+
+  /**
+   * Publishes one change. The key and value JSON are written here from the rows' JSON (see
+   * TableSchema.tupleJson); the event's key and value objects are only built if someone reads
+   * them (PgChangeEvent).
+   */
   private emit(
     t: TableSchema,
     op: 'c' | 'u' | 'd' | 't',
-    key: RowKey,
-    before: Row | null,
-    after: Row | null,
+    keyJson: string,
+    before: TupleValue[] | null,
+    beforeJson: string,
+    after: TupleValue[] | null,
+    afterJson: string,
     lsn: number,
     unavailable: string[],
   ): void {
     const tx = this.tx;
     if (!tx) throw new Error('row change outside a transaction');
-    const commitTimeMs = tx.commitTimeMs;
     const nowMs = Date.now();
     if (nowMs !== this.nowMs) {
       this.nowMs = nowMs;
-      this.nowNs = BigInt(nowMs) * 1_000_000n;
+      this.timeJson = `,"ts_ms":${nowMs},"ts_us":${nowMs * 1000},"ts_ns":${BigInt(nowMs) * 1_000_000n}}`;
     }
-    const value: Envelope = {
-      before,
-      after,
-      source: {
-        version: TRIBUTARY_VERSION,
-        connector: 'postgresql',
-        name: this.ctx.name,
-        ts_ms: commitTimeMs,
-        snapshot: 'false',
-        db: this.ctx.database,
-        sequence: `[${this.lastCommitLsn === null ? 'null' : `"${this.lastCommitLsn}"`},"${lsn}"]`,
-        ts_us: tx.commitTimeUsNumber,
-        ts_ns: tx.commitTimeNs,
-        schema: t.meta.schema,
-        table: t.meta.table,
-        txId: tx.xid,
-        lsn,
-        xmin: null,
-      },
-      transaction: null,
-      op,
-      ts_ms: nowMs,
-      ts_us: nowMs * 1000,
-      ts_ns: this.nowNs,
-    };
-    const event: ChangeEvent = {
-      topic: t.topic,
-      key,
-      value,
-      version: BigInt(lsn),
-      schemas: t.schemas,
-    };
-    if (unavailable.length > 0) event.headers = { [UNAVAILABLE_HEADER]: unavailable.join(',') };
+    let transaction: TransactionBlock | null = null;
     if (this.ctx.transactionMetadata) {
       if (tx.events === 0) this.transactionRecord(tx, 'BEGIN');
       const inTable = (tx.perTable.get(t.name) ?? 0) + 1;
       tx.perTable.set(t.name, inTable);
-      value.transaction = {
+      transaction = {
         id: transactionId(tx),
         total_order: ++tx.events,
         data_collection_order: inTable,
       };
     } else tx.events++;
+    const valueJson =
+      '{"before":' +
+      beforeJson +
+      ',"after":' +
+      afterJson +
+      ',"source":' +
+      tx.sourceHead +
+      lsn +
+      tx.sourceMid +
+      t.sourceTableJson +
+      tx.sourceTail +
+      lsn +
+      SOURCE_END +
+      ',"transaction":' +
+      (transaction === null
+        ? 'null'
+        : `{"id":${JSON.stringify(transaction.id)},"total_order":${transaction.total_order},"data_collection_order":${transaction.data_collection_order}}`) +
+      ',"op":"' +
+      op +
+      '"' +
+      this.timeJson;
+    const event = new PgChangeEvent(
+      t,
+      op,
+      keyJson,
+      valueJson,
+      before,
+      after,
+      lsn,
+      tx,
+      nowMs,
+      transaction,
+    );
+    if (unavailable.length > 0) event.headers = { [UNAVAILABLE_HEADER]: unavailable.join(',') };
     const position = { order: tx.commitLsn, index: tx.index++ };
     if (!this.sink.event(event, position, t.name) && !this.paused) this.pause();
   }
@@ -366,6 +442,84 @@ export function transactionTopic(prefix: string): string {
   return `${prefix}.transaction`;
 }
 
-function sameKey(a: RowKey, b: RowKey): boolean {
-  return stringifyJson(a) === stringifyJson(b);
+/**
+ * A change event whose key and value JSON were written straight from the tuple (PRE_ENCODED);
+ * `key` and `value` are built from the tuple on first use. Treat it as immutable: a copy made
+ * with spread keeps topic/schemas/headers only, so copy key and value explicitly.
+ */
+class PgChangeEvent implements ChangeEvent, PreEncodedJson {
+  readonly topic: string;
+  readonly schemas: EventSchemas;
+  headers?: Record<string, string>;
+  #key: RowKey | undefined;
+  #value: Envelope | undefined;
+
+  constructor(
+    private readonly table: TableSchema,
+    readonly op: 'c' | 'u' | 'd' | 't',
+    readonly keyJson: string,
+    readonly valueJson: string,
+    private readonly before: TupleValue[] | null,
+    private readonly after: TupleValue[] | null,
+    private readonly lsn: number,
+    private readonly tx: OpenTransaction,
+    private readonly nowMs: number,
+    private readonly transaction: TransactionBlock | null,
+  ) {
+    this.topic = table.topic;
+    this.schemas = table.schemas;
+  }
+
+  [PRE_ENCODED](): PreEncodedJson {
+    return this;
+  }
+
+  get versionText(): string {
+    return String(this.lsn);
+  }
+
+  get version(): bigint {
+    return BigInt(this.lsn);
+  }
+
+  get key(): RowKey {
+    if (this.#key === undefined) {
+      const t = this.table;
+      const tuple = this.op === 'd' ? this.before : this.after;
+      this.#key = tuple ? t.keyOf(t.toRow(tuple)) : {};
+    }
+    return this.#key;
+  }
+
+  get value(): Envelope {
+    if (this.#value === undefined) {
+      const { table: t, tx, lsn, nowMs } = this;
+      this.#value = {
+        before: this.before ? t.toRow(this.before) : null,
+        after: this.after ? t.toRow(this.after) : null,
+        source: {
+          version: TRIBUTARY_VERSION,
+          connector: 'postgresql',
+          name: tx.name,
+          ts_ms: tx.commitTimeMs,
+          snapshot: 'false',
+          db: tx.database,
+          sequence: `[${tx.lastCommitLsn === null ? 'null' : `"${tx.lastCommitLsn}"`},"${lsn}"]`,
+          ts_us: tx.commitTimeUsNumber,
+          ts_ns: tx.commitTimeNs,
+          schema: t.meta.schema,
+          table: t.meta.table,
+          txId: tx.xid,
+          lsn,
+          xmin: null,
+        },
+        transaction: this.transaction,
+        op: this.op,
+        ts_ms: nowMs,
+        ts_us: nowMs * 1000,
+        ts_ns: BigInt(nowMs) * 1_000_000n,
+      };
+    }
+    return this.#value;
+  }
 }

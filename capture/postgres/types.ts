@@ -31,6 +31,7 @@
  */
 import type { Client, PoolClient } from 'pg';
 import { ConfigError, TributaryError } from '../../core/errors/index.ts';
+import { stringifyValue } from '../../core/events/index.ts';
 import type { ConnectSchema } from '../../core/events/index.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -110,6 +111,11 @@ export interface ColumnConverter {
   schema: Omit<ConnectSchema, 'field' | 'optional'>;
   /** Converts a non-null value in PostgreSQL text format to Debezium's JSON form. */
   fromText(text: string): unknown;
+  /**
+   * The JSON text of `fromText(text)`, exactly as stringifyJson writes it (undefined when JSON
+   * omits the value); faster than converting and then stringifying for the common types.
+   */
+  toJson(text: string): string | undefined;
   /** The value standing for an unchanged TOAST column (see docs/postgres-types.md, TOAST). */
   unavailable: unknown;
   /** Set when the type has no Debezium mapping here and falls back to its text form. */
@@ -146,9 +152,11 @@ export function converterFor(
 ): ColumnConverter {
   const ctx = new MappingContext(catalog, checkOptions(options));
   const m = ctx.mappingFor(col.typeOid, col.typmod, 0);
+  const fromText = m.fromText;
   const converter: ColumnConverter = {
     schema: m.schema,
-    fromText: m.fromText,
+    fromText,
+    toJson: m.toJson ?? (fromText === identity ? quoteText : (t) => stringifyValue(fromText(t))),
     unavailable: ctx.unavailableFor(m),
   };
   if (m.note !== undefined) converter.note = m.note;
@@ -502,6 +510,8 @@ type ToastForm = 'string' | 'bytes' | 'string-array' | 'byte-numbers' | 'debeziu
 interface Mapping {
   schema: ColumnSchema;
   fromText: (text: string) => unknown;
+  /** JSON of fromText(text) when a faster way than stringifying its result exists. */
+  toJson?: (text: string) => string;
   toast: ToastForm;
   /** Array element schemas: Debezium makes them optional, except enum elements. */
   elementOptional?: boolean;
@@ -577,13 +587,24 @@ class MappingContext {
     const name = this.typeName(oid);
     switch (oid) {
       case PG_OID.BOOL:
-        return plain(SCHEMA.boolean(), (t) => t === 't' || t === 'true'); // 'true': bool::text
+        return plain(
+          SCHEMA.boolean(),
+          (t) => t === 't' || t === 'true', // 'true': bool::text
+          (t) => (t === 't' || t === 'true' ? 'true' : 'false'),
+        );
       case PG_OID.INT2:
       case PG_OID.INT4:
-        return plain(oid === PG_OID.INT2 ? SCHEMA.int16() : SCHEMA.int32(), (t) => Number(t));
+        return plain(
+          oid === PG_OID.INT2 ? SCHEMA.int16() : SCHEMA.int32(),
+          (t) => Number(t),
+          // Up to 15 digits Number() is exact, so the canonical text is its JSON.
+          (t) => (t.length <= 15 && isCanonicalInteger(t) ? t : stringifyValue(Number(t))!),
+        );
       case PG_OID.INT8:
       case PG_OID.OID:
-        return plain(SCHEMA.int64(), parseInt64);
+        return plain(SCHEMA.int64(), parseInt64, (t) =>
+          isCanonicalInteger(t) ? t : stringifyValue(parseInt64(t))!,
+        );
       case PG_OID.FLOAT4:
         return plain(SCHEMA.float32(), parseFloat4);
       case PG_OID.FLOAT8:
@@ -633,9 +654,21 @@ class MappingContext {
         return timestampMapping(timePrecisionOf(typmod), o.timePrecision);
       case PG_OID.TIMESTAMPTZ: {
         const width = timePrecisionOf(typmod);
+        // Rows written together often share a timestamp (now() of their transaction): the
+        // last conversion is remembered.
+        let lastText = '';
+        let lastJson = '';
         return {
           schema: SCHEMA.zonedTimestamp(),
           fromText: (t) => parseTimestampTzToIso(t, width),
+          toJson: (t) => {
+            if (t === lastText) return lastJson;
+            // ISO digits, '-', ':', '.', 'T', 'Z' or "infinity": nothing to escape.
+            const json = `"${parseTimestampTzToIso(t, width)}"`;
+            lastText = t;
+            lastJson = json;
+            return json;
+          },
           toast: 'string',
         };
       }
@@ -678,13 +711,20 @@ class MappingContext {
 }
 
 const identity = (text: string): string => text;
+const quoteText = (text: string): string => JSON.stringify(text);
 
 /**
  * A mapping whose schema cannot hold the placeholder string; Debezium still sends the string
  * (these are fixed-size types that are never TOASTed, or numeric/money/bits, rarely large).
  */
-function plain(schema: ColumnSchema, fromText: (text: string) => unknown): Mapping {
-  return { schema, fromText, toast: 'debezium-string' };
+function plain(
+  schema: ColumnSchema,
+  fromText: (text: string) => unknown,
+  toJson?: (text: string) => string,
+): Mapping {
+  const m: Mapping = { schema, fromText, toast: 'debezium-string' };
+  if (toJson) m.toJson = toJson;
+  return m;
 }
 
 /**
@@ -724,6 +764,24 @@ const MIN_SAFE = -MAX_SAFE;
 /** A bigint as a number when it is exactly representable, else the bigint itself. */
 function exactInteger(v: bigint): number | bigint {
   return v <= MAX_SAFE && v >= MIN_SAFE ? Number(v) : v;
+}
+
+/**
+ * Is `text` an integer exactly as JSON writes it ("0", or an optional "-" and digits without a
+ * leading zero)? Then an integer converter's JSON is the text itself.
+ */
+function isCanonicalInteger(text: string): boolean {
+  const n = text.length;
+  let i = text.charCodeAt(0) === 0x2d ? 1 : 0; // '-'
+  if (i >= n || n > 20) return false;
+  const first = text.charCodeAt(i);
+  if (first === 0x30) return n === 1; // "0" (not "-0", "01")
+  if (first < 0x31 || first > 0x39) return false;
+  for (i++; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 function parseInt64(text: string): number | bigint {
@@ -833,21 +891,70 @@ function stripTrailingZeros(d: DecimalParts): DecimalParts {
 /** Unscaled value as two's-complement big-endian bytes, minimal length (BigInteger.toByteArray). */
 function unscaledBase64(d: DecimalParts): string {
   // Up to 15 digits the value is an exact double: build the bytes without BigInt.
-  if (d.digits.length <= 15) {
-    let v = Number(d.digits);
-    if (d.negative) v = -v;
-    let bytes = 1;
-    while (v >= 2 ** (8 * bytes - 1) || v < -(2 ** (8 * bytes - 1))) bytes++;
-    const out = Buffer.allocUnsafe(bytes);
-    let rest = v < 0 ? v + 2 ** (8 * bytes) : v;
-    for (let i = bytes - 1; i >= 0; i--) {
-      out[i] = rest % 256;
-      rest = Math.floor(rest / 256);
-    }
-    return out.toString('base64');
-  }
+  if (d.digits.length <= 15)
+    return smallUnscaledBase64(d.negative ? -Number(d.digits) : Number(d.digits));
   const v = d.negative ? -BigInt(d.digits) : BigInt(d.digits);
   return twosComplement(v).toString('base64');
+}
+
+/** unscaledBase64 of an unscaled value below 10^15 in magnitude (an exact double). */
+function smallUnscaledBase64(v: number): string {
+  let bytes = 1;
+  while (v >= 2 ** (8 * bytes - 1) || v < -(2 ** (8 * bytes - 1))) bytes++;
+  const out = SCRATCH; // at most 7 bytes: 15 digits < 2^55
+  let rest = v < 0 ? v + 2 ** (8 * bytes) : v;
+  for (let i = bytes - 1; i >= 0; i--) {
+    out[i] = rest % 256;
+    rest = Math.floor(rest / 256);
+  }
+  return base64Of(out, bytes);
+}
+
+/**
+ * The unscaled value of numeric_out text with exactly `scale` fraction digits ("-12.30" at
+ * scale 2 is -1230), or undefined when the text has another shape or 15 digits or more; then the
+ * general path (parseDecimalText, rescale) applies.
+ */
+function unscaledOfExactScale(text: string, scale: number): number | undefined {
+  const n = text.length;
+  if (n > 16 || scale < 0) return undefined;
+  let i = text.charCodeAt(0) === 0x2d ? 1 : 0;
+  const point = scale > 0 ? n - scale - 1 : n;
+  if (point <= i) return undefined;
+  let v = 0;
+  for (let j = i; j < n; j++) {
+    const c = text.charCodeAt(j);
+    if (j === point) {
+      if (c !== 0x2e) return undefined;
+      continue;
+    }
+    if (c < 0x30 || c > 0x39) return undefined;
+    v = v * 10 + (c - 0x30);
+    i++;
+  }
+  if (i > 15) return undefined;
+  return text.charCodeAt(0) === 0x2d ? -v : v;
+}
+
+const SCRATCH = new Uint8Array(8);
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Standard base64 (with padding) of bytes[0..n), as Buffer.toString('base64') writes it. */
+function base64Of(bytes: Uint8Array, n: number): string {
+  let out = '';
+  let i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += BASE64[v >> 18]! + BASE64[(v >> 12) & 63]! + BASE64[(v >> 6) & 63]! + BASE64[v & 63]!;
+  }
+  if (n - i === 1) {
+    const v = bytes[i]! << 16;
+    out += BASE64[v >> 18]! + BASE64[(v >> 12) & 63]! + '==';
+  } else if (n - i === 2) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += BASE64[v >> 18]! + BASE64[(v >> 12) & 63]! + BASE64[(v >> 6) & 63]! + '=';
+  }
+  return out;
 }
 
 function twosComplement(v: bigint): Buffer {
@@ -928,10 +1035,14 @@ function numericMapping(typmod: number, mode: TypeMappingOptions['decimalHandlin
       return { scale: d.scale, value: unscaledBase64(d) };
     });
   }
-  return plain(SCHEMA.decimal(scale, precision), (t) => {
+  const decimal = (t: string): string => {
+    const v = unscaledOfExactScale(t, scale);
+    if (v !== undefined) return smallUnscaledBase64(v === 0 ? 0 : v);
     if (special(t)) return failSpecial(t);
     return unscaledBase64(rescale(parseDecimalText(t, 'numeric'), scale, false, 'numeric'));
-  });
+  };
+  // base64 needs no escaping.
+  return plain(SCHEMA.decimal(scale, precision), decimal, (t) => `"${decimal(t)}"`);
 }
 
 /**

@@ -2,4 +2,4 @@
 export * from './change-event.ts';
 export * from './connect-schema.ts';
 export * from './serde.ts';
-export { parseJson, stringifyJson } from './json.ts';
+export { parseJson, stringifyJson, stringifyValue } from './json.ts';

@@ -85,6 +85,29 @@ function quotedKey(k: string): string {
   return q;
 }
 
+/**
+ * JSON of one property value of a flat object, exactly as stringifyFlat (and stringifyJson)
+ * writes it; undefined for values JSON omits (undefined, functions, symbols).
+ */
+export function stringifyValue(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    default:
+      return v === null ? 'null' : stringifyJson(v);
+  }
+}
+
 /** JSON of a number or bigint (non-finite numbers are null, as JSON.stringify writes them). */
 export function stringifyNumber(v: number | bigint): string {
   return typeof v === 'bigint' ? v.toString() : Number.isFinite(v) ? String(v) : 'null';

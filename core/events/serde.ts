@@ -84,19 +84,54 @@ function envelopeJson(v: Envelope): string {
   return out + '}';
 }
 
+/**
+ * An event may carry its JSON already, written by the connector straight from the source data
+ * (PostgreSQL capture): it then has a method under this symbol on its PROTOTYPE returning the
+ * texts, which must be exactly what stringifying its key and value would give. A copy made with
+ * spread ({...event, value}) does not inherit the method, so a changed copy is encoded afresh.
+ */
+export const PRE_ENCODED: unique symbol = Symbol('tributary.preEncoded');
+
+/** What an event's PRE_ENCODED method returns. */
+export interface PreEncodedJson {
+  /** stringifyJson(event.key) */
+  readonly keyJson: string;
+  /** The value payload (the 'json' form of the envelope). */
+  readonly valueJson: string;
+  /** event.version.toString() */
+  readonly versionText: string;
+  /** event.value.op */
+  readonly op: Op;
+}
+
+function preEncoded(event: object): PreEncodedJson | undefined {
+  const f = (event as { [PRE_ENCODED]?: () => PreEncodedJson })[PRE_ENCODED];
+  return f === undefined ? undefined : f.call(event);
+}
+
 export function encodeKey(event: Pick<ChangeEvent, 'key' | 'schemas'>, format: JsonFormat): Buffer {
-  const key = stringifyFlat(event.key);
-  if (format === 'json') return Buffer.from(key);
-  return Buffer.from(
-    `{"schema":${schemaTexts(requireSchemas(event.schemas)).key},"payload":${key}}`,
-  );
+  return keyBuffer(event, preEncoded(event)?.keyJson ?? stringifyFlat(event.key), format);
 }
 
 export function encodeValue(
   event: Pick<ChangeEvent, 'value' | 'schemas'>,
   format: JsonFormat,
 ): Buffer {
-  const payload = envelopeJson(event.value);
+  return valueBuffer(event, preEncoded(event)?.valueJson ?? envelopeJson(event.value), format);
+}
+
+function keyBuffer(event: Pick<ChangeEvent, 'schemas'>, key: string, format: JsonFormat): Buffer {
+  if (format === 'json') return Buffer.from(key);
+  return Buffer.from(
+    `{"schema":${schemaTexts(requireSchemas(event.schemas)).key},"payload":${key}}`,
+  );
+}
+
+function valueBuffer(
+  event: Pick<ChangeEvent, 'schemas'>,
+  payload: string,
+  format: JsonFormat,
+): Buffer {
   if (format === 'json') return Buffer.from(payload);
   return Buffer.from(
     `{"schema":${schemaTexts(requireSchemas(event.schemas)).value},"payload":${payload}}`,
@@ -105,16 +140,25 @@ export function encodeValue(
 
 /** The Kafka record(s) for one event: the event itself, plus a tombstone after a delete. */
 export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): EncodedRecord[] {
-  checkVersion(event.version, 'version');
-  const key = encodeKey(event, options.format);
-  const version = event.version.toString();
+  const pre = preEncoded(event);
+  let version: string;
+  let key: Buffer;
+  let value: Buffer;
+  if (pre) {
+    version = pre.versionText;
+    key = keyBuffer(event, pre.keyJson, options.format);
+    value = valueBuffer(event, pre.valueJson, options.format);
+  } else {
+    checkVersion(event.version, 'version');
+    version = event.version.toString();
+    key = encodeKey(event, options.format);
+    value = encodeValue(event, options.format);
+  }
   const headers: Record<string, string> = event.headers
     ? { ...event.headers, [VERSION_HEADER]: version }
     : { [VERSION_HEADER]: version };
-  const records: EncodedRecord[] = [
-    { topic: event.topic, key, value: encodeValue(event, options.format), headers },
-  ];
-  if (event.value.op === 'd' && options.tombstonesOnDelete !== false) {
+  const records: EncodedRecord[] = [{ topic: event.topic, key, value, headers }];
+  if ((pre ? pre.op : event.value.op) === 'd' && options.tombstonesOnDelete !== false) {
     records.push({ topic: event.topic, key, value: null, headers: { ...headers } });
   }
   return records;

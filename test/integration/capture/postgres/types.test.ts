@@ -491,6 +491,37 @@ describe('golden rows and schemas', () => {
     });
   }
 
+  // The capture writes JSON straight from the text (toJson, TableSchema.tupleJson): it must be
+  // exactly the JSON of the converted value the golden rows pin, errors included.
+  for (const [name, options] of Object.entries(ALT_OPTIONS)) {
+    test(`${name}: toJson(text) is the JSON of fromText(text) for every golden input`, () => {
+      const converters = columns.map((c) => converterFor(c, catalog, options));
+      const outcome = (f: () => unknown): string => {
+        try {
+          return String(f());
+        } catch (e) {
+          if (!(e instanceof PgValueConversionError)) throw e;
+          return `error: ${e.message}`;
+        }
+      };
+      let compared = 0;
+      for (const row of texts) {
+        row.forEach((text, i) => {
+          if (text === null) return;
+          const c = converters[i]!;
+          const expected = outcome(() => stringifyJson(c.fromText(text)));
+          assert.equal(
+            outcome(() => c.toJson(text)),
+            expected,
+            `${columns[i]!.name}: ${text}`,
+          );
+          compared++;
+        });
+      }
+      assert.ok(compared > 100, `compared ${compared} values`);
+    });
+  }
+
   test('only the unmapped point column carries a fallback note', () => {
     const noted = columns.filter(
       (c) => converterFor(c, catalog, DEFAULT_TYPE_MAPPING_OPTIONS).note,

@@ -778,3 +778,92 @@ describe('options', () => {
     );
   });
 });
+
+describe('toJson', () => {
+  /** toJson(text), or the error message; must equal stringifyJson(fromText(text)). */
+  const outcome = (f: () => unknown): string => {
+    try {
+      return String(f());
+    } catch (e) {
+      return `error: ${(e as Error).message}`;
+    }
+  };
+  const same = (c: ColumnConverter, texts: string[]) => {
+    for (const t of texts)
+      assert.equal(
+        outcome(() => c.toJson(t)),
+        outcome(() => stringifyJson(c.fromText(t))),
+        JSON.stringify(t),
+      );
+  };
+
+  test('integers: the canonical text is the JSON; anything else goes through the value', () => {
+    const ints = ['0', '-0', '7', '-32768', '007', '+5', ' 5', '', '-', '1e3', 'abc'];
+    same(conv(21), ints);
+    same(conv(23), [...ints, '123456789012345', '1234567890123456', '99999999999999999999']);
+    same(conv(20), [
+      ...ints,
+      '9007199254740991',
+      '9007199254740993',
+      '-9223372036854775808',
+      '9223372036854775807',
+      '99999999999999999999',
+      '0x10',
+    ]);
+    same(conv(16), ['t', 'f', 'true', 'false']);
+  });
+
+  test('numeric with a scale: the fast path agrees with the general one', () => {
+    const texts = [
+      '0',
+      '0.00',
+      '-0.00',
+      '12.30',
+      '-12.30',
+      '12.3',
+      '12.345',
+      '127.99',
+      '-128.00',
+      '32767.99',
+      '99999999999999.99',
+      '-9999999999999.99',
+      '999999999999999.99',
+      '.50',
+      '-.50',
+      '1.',
+      '12',
+      '1-2.00',
+      '12.3a',
+      'NaN',
+      'Infinity',
+      '',
+    ];
+    for (const [p, s] of [
+      [10, 2],
+      [12, 0],
+      [5, -2],
+      [38, 10],
+      [3, 3],
+    ] as const)
+      same(conv(1700, numericTypmod(p, s)), [...texts, '12300', '-100']);
+    same(conv(1700), texts);
+    same(conv(1700, numericTypmod(10, 2), { decimalHandling: 'string' }), texts);
+  });
+
+  test('timestamptz, text, json and arrays', () => {
+    const tz = conv(1184);
+    const stamps = [
+      '2026-11-26 10:15:01.123456+00',
+      '2026-11-26 10:15:01.123456+00',
+      '2026-11-26 10:15:01+05:30',
+      'infinity',
+      '2026-11-26 10:15:01.123456+00',
+      'garbage',
+    ];
+    same(tz, stamps);
+    same(conv(1184, 3), stamps);
+    same(conv(25), ['plain', 'quote " and \\ and \n', 'ünï', '']);
+    same(conv(3802), ['{"a": 1}']);
+    same(conv(1009), ['{a,"b c",NULL}', '{}']);
+  });
+});
