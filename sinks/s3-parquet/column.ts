@@ -63,9 +63,14 @@ type Utf8Writable = Buffer & { utf8Write(s: string, offset: number): number };
 
 /** Growable byte buffer (a Buffer, for its native UTF-8 writes). */
 class Bytes {
-  buf = Buffer.allocUnsafe(64 * 1024);
-  view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  buf: Buffer;
+  view: DataView;
   pos = 0;
+
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -476,7 +481,7 @@ export class ColumnWriter {
 
   /** Compresses the current page's values into a data page (v2) of the chunk. */
   private flushPage(): void {
-    const levels = new Bytes();
+    const levels = new Bytes(256);
     if (this.optional) {
       if (this.pageNulls === 0 || this.pageNulls === this.pageRows) {
         levels.varint(this.pageRows * 2);
@@ -512,9 +517,9 @@ export class ColumnWriter {
   }
 
   private writeIndexPage(): void {
-    const levels = new Bytes();
+    const levels = new Bytes(256);
     if (this.optional) writeRleHybrid(levels, this.defs, this.pageRows, 1);
-    const values = new Bytes();
+    const values = new Bytes(256);
     const width = bitWidthOf(Math.max(0, this.dictValues.length - 1));
     values.byte(width);
     writeRleHybrid(values, this.indexes, this.indexCount, width);

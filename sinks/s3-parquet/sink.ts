@@ -189,10 +189,13 @@ export class S3ParquetSink implements Sink, PositionedSink {
     const rejected: RejectedRecord[] = [];
     /** Per partition, the first offset rejected in this call: files covering it wait for the dead letter. */
     const holdFrom = new Map<PartitionWriter, bigint>();
+    let w: PartitionWriter | undefined;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      const w = this.writerFor(r.topic, r.partition);
-      if (w.next !== undefined && r.offset < w.next) {
+      // Consecutive records mostly share their partition: no key string per record.
+      if (w?.partition !== r.partition || w.topic !== r.topic)
+        w = this.writerFor(r.topic, r.partition);
+      if (w.last !== undefined && r.offset <= w.last) {
         const earlier = this.rejections.size > 0 ? this.rejections.get(rejectionId(r)) : undefined;
         if (earlier) {
           rejected.push({ index: i, error: earlier });
@@ -200,7 +203,7 @@ export class S3ParquetSink implements Sink, PositionedSink {
         }
         continue;
       }
-      w.next = r.offset + 1n;
+      w.last = r.offset;
       if (r.kind === 'tombstone') {
         w.skipTombstone(r.offset);
         continue;

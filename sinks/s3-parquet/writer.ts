@@ -64,8 +64,8 @@ export function tableOf(e: ChangeEvent): string {
 }
 
 export class PartitionWriter {
-  /** The next offset to take; lower offsets were taken already (a retried batch). */
-  next: bigint | undefined;
+  /** The last offset taken; it and lower offsets were taken already (a retried batch). */
+  last: bigint | undefined;
   /** The offset after the last uploaded file (where a restart resumes). */
   durable: bigint | undefined;
   /** Closed files not yet uploaded, oldest first. */
@@ -204,7 +204,7 @@ export class PartitionWriter {
   reset(position: bigint | undefined): void {
     this.open = undefined;
     this.pending.length = 0;
-    this.next = position;
+    this.last = position === undefined ? undefined : position - 1n;
     this.durable = position;
   }
 
