@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SchemaElement } from 'hyparquet';
 import { ParquetFileBuilder, compressorFor } from '../../../sinks/s3-parquet/file-builder.ts';
+import { decimalText } from '../../../sinks/s3-parquet/schema.ts';
 import { duckdb } from './s3-parquet-helpers.ts';
 
 const SCHEMA: SchemaElement[] = [
@@ -21,6 +22,16 @@ const SCHEMA: SchemaElement[] = [
   { name: 'note', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
   { name: 'op', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
   { name: 'v', type: 'INT64', converted_type: 'UINT_64', repetition_type: 'REQUIRED' },
+  {
+    name: 'w',
+    type: 'FIXED_LEN_BYTE_ARRAY',
+    type_length: 16,
+    converted_type: 'DECIMAL',
+    precision: 30,
+    scale: 4,
+    logical_type: { type: 'DECIMAL', precision: 30, scale: 4 },
+    repetition_type: 'OPTIONAL',
+  },
 ];
 const TEXTS = ['alpha', 'Zürich', 'émile', '日本', '😀', 'zz', '', 'b'];
 const ROWS = 12_000;
@@ -35,6 +46,7 @@ interface Row {
   note: string | null;
   op: string;
   v: bigint;
+  w: bigint | null;
 }
 
 function makeRows(): Row[] {
@@ -53,6 +65,8 @@ function makeRows(): Row[] {
       note: gap ? null : `${'note '.repeat(60)}#${id}`,
       op: ['c', 'u', 'd', 'r'][(id >> 11) % 4]!,
       v: id === 7 ? (1n << 64n) - 2n : BigInt(1_000_000 + id),
+      // 16-byte decimals, negative ones too (two's complement).
+      w: gap ? null : (BigInt(id) * 10n ** 25n + 12345n) * (id % 2 ? -1n : 1n),
     };
   });
 }
@@ -86,10 +100,11 @@ describe('s3-parquet encoder read by DuckDB', () => {
             'note:VARCHAR',
             'op:VARCHAR',
             'v:UBIGINT',
+            'w:DECIMAL(30,4)',
           ],
         );
         const got = await duckdb(
-          `SELECT id, i::VARCHAR AS i, n, d, b, t, note, op, v::VARCHAR AS v FROM ${src} ORDER BY id`,
+          `SELECT id, i::VARCHAR AS i, n, d, b, t, note, op, v::VARCHAR AS v, w::VARCHAR AS w FROM ${src} ORDER BY id`,
         );
         assert.equal(got.length, rows.length);
         for (const row of rows) {
@@ -100,6 +115,7 @@ describe('s3-parquet encoder read by DuckDB', () => {
               ...row,
               i: row.i === null ? null : String(row.i),
               v: String(BigInt.asUintN(64, row.v)),
+              w: row.w === null ? null : decimalText(row.w, 4),
             },
             `row ${row.id}`,
           );
