@@ -1,14 +1,18 @@
 /**
- * PostgreSQL sink. One transaction per batch, per target table:
- *   1. upsert the batch's newest version per key into `<t>__versions`
- *      (`ON CONFLICT (__key) DO UPDATE ... WHERE v.__version < excluded.__version RETURNING __key`):
- *      only keys whose version is newer than anything applied before (deletes included) come back;
- *      the row lock this takes also serialises two sink instances writing the same key;
- *   2. for those keys, `INSERT ... ON CONFLICT (pk) DO UPDATE ... WHERE target.__version <
+ * PostgreSQL sink. Per batch, keys are split into up to `parallelism` disjoint shards; each
+ * shard applies each target table in ONE statement (its own transaction when the shard has one
+ * table; several tables share a transaction):
+ *   staged: the shard's newest version per key as typed columns, unnested from one array
+ *      parameter per column (values in their text form; PostgreSQL's input functions parse them);
+ *   won: upsert into `<t>__versions` (`ON CONFLICT (__key) DO UPDATE ... WHERE v.__version <
+ *      excluded.__version RETURNING __key`): only keys whose version is newer than anything
+ *      applied before (deletes included) come back; the row lock this takes also serialises two
+ *      sink instances writing the same key;
+ *   then, for those keys, `INSERT ... ON CONFLICT (pk) DO UPDATE ... WHERE target.__version <
  *      excluded.__version` the live rows, and `DELETE` the deleted ones (also version-guarded).
  * A replay, an out-of-order older event, or an older insert after a delete changes nothing.
- * Values travel as one jsonb parameter per statement (`jsonb_populate_recordset`), so batch size
- * is not limited by the bind-parameter count and PostgreSQL casts JSON values to column types.
+ * Values convert exactly as `jsonb_populate_record` would (what earlier versions used): columns
+ * of type json, arrays and composites, and objects sent to non-JSON columns, go through it.
  */
 import pg from 'pg';
 import { stringifyJson } from '../../core/events/index.ts';
@@ -28,13 +32,45 @@ import {
   versionsTable,
 } from './schema.ts';
 
+type ColumnKind = 'scalar' | 'jsonb' | 'populate';
+
 interface TableInfo {
-  columns: Set<string>;
+  /** Number of the table in this sink (names its staging tables). */
+  id: number;
+  /** Column -> how values travel: text form, JSON text (jsonb), or via jsonb_populate_record. */
+  kinds: Map<string, ColumnKind>;
+  /**
+   * Column -> its type by name, without modifiers (`pg_catalog.bpchar`, not `character`, which
+   * would mean char(1)): values are cast to it, then assigned to the column.
+   */
+  types: Map<string, string>;
+  /** Columns and types, to rebuild staging tables when the table changes. */
+  signature: string;
 }
+
+/**
+ * The columns of a table with how the sink sends their values: JSON text for jsonb (and domains
+ * over it), jsonb_populate_record for json, arrays and composites (PostgreSQL converts JSON to
+ * those), the text form of the value for every other type.
+ */
+const COLUMNS_SQL = `
+  SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+    quote_ident(tn.nspname) || '.' || quote_ident(t.typname) AS base,
+    CASE WHEN b.typname = 'jsonb' THEN 'jsonb'
+         WHEN b.typname = 'json' OR b.typcategory IN ('A', 'C') THEN 'populate'
+         ELSE 'scalar' END AS kind
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid
+  JOIN pg_namespace tn ON tn.oid = t.typnamespace
+  JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+  WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+  ORDER BY a.attnum`;
 
 export class PostgresSink implements Sink {
   private pool: pg.Pool | undefined;
   private readonly tables = new Map<string, TableInfo>();
+  private tableCount = 0;
+  private readonly tableNames = new Map<string, string>();
 
   constructor(
     readonly name: string,
@@ -62,7 +98,9 @@ export class PostgresSink implements Sink {
   async writeBatch(records: SinkRecord[]): Promise<void> {
     const byTable = new Map<string, KeyedWrite[]>();
     for (const w of latestPerKey(records)) {
-      const t = tableName(this.config.table, w.topic);
+      let t = this.tableNames.get(w.topic);
+      if (t === undefined)
+        this.tableNames.set(w.topic, (t = tableName(this.config.table, w.topic)));
       let list = byTable.get(t);
       if (!list) byTable.set(t, (list = []));
       list.push(w);
@@ -90,13 +128,15 @@ export class PostgresSink implements Sink {
     if (byTable.size === 0) return;
     const client = await this.connect();
     let broken: Error | undefined;
+    // One table: one statement, which is its own transaction.
+    const single = byTable.size === 1;
     try {
-      await client.query('BEGIN');
+      if (!single) await client.query('BEGIN');
       for (const [table, writes] of byTable) await this.applyTable(client, table, writes);
-      await client.query('COMMIT');
+      if (!single) await client.query('COMMIT');
     } catch (err) {
       broken = err as Error;
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (!single) await client.query('ROLLBACK').catch(() => undefined);
       throw classify(err, 'writing the batch');
     } finally {
       client.release(broken !== undefined && isConnectionError(broken));
@@ -144,19 +184,22 @@ export class PostgresSink implements Sink {
           );
         }
         await this.pool!.query(createVersionsTableSql(schema, table));
-        const cols = await this.pool!.query<{ column_name: string }>(
-          'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
-          [schema, table],
-        );
-        info = { columns: new Set(cols.rows.map((r) => r.column_name)) };
+        info = await this.describe(table, ++this.tableCount);
         this.tables.set(table, info);
       }
+      let added = false;
       for (const w of writes)
-        for (const [c, v] of Object.entries({ ...w.key, ...w.row }))
-          if (!info.columns.has(c)) {
-            await this.pool!.query(addColumnSql(schema, table, c, inferType(v)));
-            info.columns.add(c);
-          }
+        for (const values of [w.key, w.row])
+          for (const c in values)
+            if (!info.kinds.has(c)) {
+              await this.pool!.query(addColumnSql(schema, table, c, inferType(values[c])));
+              info.kinds.set(c, 'scalar');
+              added = true;
+            }
+      if (added) {
+        info = await this.describe(table, info.id);
+        this.tables.set(table, info);
+      }
     } catch (err) {
       this.tables.delete(table);
       if (err instanceof TributaryError) throw err;
@@ -173,6 +216,22 @@ export class PostgresSink implements Sink {
     }
   }
 
+  private async describe(table: string, id: number): Promise<TableInfo> {
+    const { schema } = this.config;
+    const res = await this.pool!.query<{
+      name: string;
+      type: string;
+      base: string;
+      kind: ColumnKind;
+    }>(COLUMNS_SQL, [`${ident(schema)}.${ident(table)}`]);
+    return {
+      id,
+      kinds: new Map(res.rows.map((r) => [r.name, r.kind])),
+      types: new Map(res.rows.map((r) => [r.name, r.base])),
+      signature: res.rows.map((r) => `${r.name} ${r.type}`).join(', '),
+    };
+  }
+
   private async applyTable(
     client: pg.PoolClient,
     table: string,
@@ -183,55 +242,170 @@ export class PostgresSink implements Sink {
     const writes = [...unordered].sort((a, b) =>
       a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0,
     );
+    const info = this.tables.get(table)!;
     const s = ident(this.config.schema);
     const t = `${s}.${ident(table)}`;
-    const won = await client.query<{ __key: string }>(
-      `INSERT INTO ${s}.${ident(versionsTable(table))} AS v (__key, __version, __deleted)
-       SELECT k, ver, del FROM jsonb_to_recordset($1::jsonb) AS x(k text, ver numeric, del boolean)
+    const keyCols = Object.keys(writes[0]!.key);
+
+    // Which columns the batch writes, and which of them need PostgreSQL's JSON-to-column
+    // conversion (jsonb_populate_record) rather than their text form.
+    const used = new Set<string>([...keyCols, VERSION_COLUMN]);
+    const viaJson = new Set<string>();
+    for (const w of writes) {
+      if (w.row === null) continue;
+      for (const c in w.row) {
+        used.add(c);
+        const v = w.row[c];
+        if (info.kinds.get(c) === 'scalar' && v !== null && typeof v === 'object') viaJson.add(c);
+      }
+    }
+    for (const c of used) if (info.kinds.get(c) === 'populate') viaJson.add(c);
+    for (const c of keyCols) viaJson.delete(c);
+    const cols = [...used].filter((c) => !viaJson.has(c));
+
+    // One staging row per key: its columns, and a shape number (rows with the same set of
+    // columns share an upsert; unavailable TOAST columns are left out of theirs).
+    const shapes = new Map<string, number>();
+    const shapeCols: string[][] = [];
+    const stageCols = ['__stage_key', '__stage_deleted', '__stage_shape'];
+    const stageTypes = ['text', 'boolean', 'integer'];
+    if (viaJson.size > 0) {
+      stageCols.push('__stage_doc');
+      stageTypes.push('jsonb');
+    }
+    for (const c of cols) {
+      stageCols.push(c);
+      stageTypes.push(info.types.get(c) ?? 'text');
+    }
+    const values: Array<Array<string | null>> = stageCols.map(() => []);
+    for (const w of writes) {
+      let shape = -1;
+      let doc: Record<string, unknown> | undefined;
+      if (w.row !== null) {
+        // Shape id: the row's columns in their order (rows of one source share it).
+        let id = w.unavailable.length > 0 ? w.unavailable.join(',') + '\u0001' : '';
+        for (const c in w.row) id += c + '\u0000';
+        shape = shapes.get(id) ?? -1;
+        if (shape < 0) {
+          const present = Object.keys(w.row).filter((c) => !w.unavailable.includes(c));
+          for (const c of keyCols) if (!(c in w.row)) present.push(c);
+          present.push(VERSION_COLUMN);
+          shape = shapeCols.push(present) - 1;
+          shapes.set(id, shape);
+        }
+        if (viaJson.size > 0)
+          for (const c of viaJson) if (c in w.row && w.row[c] !== null) (doc ??= {})[c] = w.row[c];
+      }
+      let i = 0;
+      values[i++]!.push(w.keyId);
+      values[i++]!.push(w.row === null ? 't' : 'f');
+      values[i++]!.push(String(shape));
+      if (viaJson.size > 0) values[i++]!.push(doc ? jsonText(doc) : null);
+      for (const c of cols) {
+        const v =
+          c === VERSION_COLUMN
+            ? w.version
+            : c in w.key
+              ? w.key[c]
+              : w.row === null || w.unavailable.includes(c)
+                ? null
+                : w.row[c];
+        values[i++]!.push(textValue(v, info.kinds.get(c) === 'jsonb'));
+      }
+    }
+    const staged = `staged AS MATERIALIZED (SELECT * FROM unnest(${stageTypes
+      .map((ty, i) => `$${i + 1}::${ty}[]`)
+      .join(', ')}) AS x(${stageCols.map(ident).join(', ')}))`;
+
+    // One statement: the versions guard, then upserts and deletes for the keys that won it.
+    const ctes = [
+      `won AS (INSERT INTO ${s}.${ident(versionsTable(table))} AS v (__key, __version, __deleted)
+       SELECT __stage_key, ${VERSION_COLUMN}, __stage_deleted FROM staged ORDER BY __stage_key
        ON CONFLICT (__key) DO UPDATE SET __version = excluded.__version, __deleted = excluded.__deleted
        WHERE v.__version < excluded.__version
-       RETURNING __key`,
-      [stringifyJson(writes.map((w) => ({ k: w.keyId, ver: w.version, del: w.row === null })))],
-    );
-    const winners = new Set(won.rows.map((r) => r.__key));
-    const upserts = new Map<string, Array<Record<string, unknown>>>();
-    const deletes: Array<Record<string, unknown>> = [];
-    for (const w of writes) {
-      if (!winners.has(w.keyId)) continue;
-      if (w.row === null) {
-        deletes.push({ ...w.key, [VERSION_COLUMN]: w.version });
-        continue;
-      }
-      const row: Record<string, unknown> = {};
-      for (const [c, v] of Object.entries(w.row)) if (!w.unavailable.includes(c)) row[c] = v;
-      Object.assign(row, w.key, { [VERSION_COLUMN]: w.version });
-      // Rows with the same column set share a statement (unavailable TOAST columns are left out).
-      const shape = Object.keys(row).sort().join('\u0000');
-      let group = upserts.get(shape);
-      if (!group) upserts.set(shape, (group = []));
-      group.push(row);
-    }
-    const keyCols = Object.keys(writes[0]!.key);
-    for (const rows of upserts.values()) {
-      const cols = Object.keys(rows[0]!);
-      const updates = cols.filter((c) => !keyCols.includes(c));
-      await client.query(
-        `INSERT INTO ${t} AS target (${cols.map(ident).join(', ')})
-         SELECT ${cols.map(ident).join(', ')} FROM jsonb_populate_recordset(NULL::${t}, $1::jsonb)
+       RETURNING __key)`,
+    ];
+    const from = `staged s JOIN won ON won.__key = s.__stage_key${
+      viaJson.size > 0
+        ? ` CROSS JOIN LATERAL jsonb_populate_record(NULL::${t}, s.__stage_doc) j`
+        : ''
+    }`;
+    shapeCols.forEach((present, shape) => {
+      const updates = present.filter((c) => !keyCols.includes(c));
+      const exprs = present.map((c) => (viaJson.has(c) ? `j.${ident(c)}` : `s.${ident(c)}`));
+      ctes.push(
+        `u${shape} AS (INSERT INTO ${t} AS target (${present.map(ident).join(', ')})
+         SELECT ${exprs.join(', ')} FROM ${from} WHERE s.__stage_shape = ${shape}
          ON CONFLICT (${keyCols.map(ident).join(', ')}) DO UPDATE
          SET ${updates.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}
-         WHERE target.${VERSION_COLUMN} < excluded.${VERSION_COLUMN}`,
-        [stringifyJson(rows)],
+         WHERE target.${VERSION_COLUMN} < excluded.${VERSION_COLUMN})`,
       );
-    }
-    if (deletes.length > 0)
-      await client.query(
-        `DELETE FROM ${t} AS target USING jsonb_populate_recordset(NULL::${t}, $1::jsonb) AS d
-         WHERE ${keyCols.map((c) => `target.${ident(c)} = d.${ident(c)}`).join(' AND ')}
-         AND target.${VERSION_COLUMN} < d.${VERSION_COLUMN}`,
-        [stringifyJson(deletes)],
-      );
+    });
+    const main = writes.some((w) => w.row === null)
+      ? `DELETE FROM ${t} AS target USING staged s JOIN won ON won.__key = s.__stage_key
+         WHERE s.__stage_deleted AND ${keyCols.map((c) => `target.${ident(c)} = s.${ident(c)}`).join(' AND ')}
+         AND target.${VERSION_COLUMN} < s.${VERSION_COLUMN}`
+      : 'SELECT 1';
+    await client.query(`WITH ${staged},\n${ctes.join(',\n')}\n${main}`, values.map(arrayLiteral));
   }
+}
+
+/** A value's text form as the column's input function takes it; `json`: JSON text (jsonb). */
+function textValue(v: unknown, json: boolean): string | null {
+  if (v === null || v === undefined) return null;
+  if (json) return jsonText(v);
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'number':
+      return plainNumber(v);
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return v ? 'true' : 'false';
+    default:
+      return jsonText(v);
+  }
+}
+
+/** stringifyJson, through the native JSON.stringify unless the value holds a bigint. */
+function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return stringifyJson(v);
+  }
+}
+
+const ARRAY_SPECIAL = /["\\]/;
+
+/** A PostgreSQL array literal of text elements (every element quoted; NULL for null). */
+export function arrayLiteral(values: Array<string | null>): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
+    else out += `"${ARRAY_SPECIAL.test(v) ? v.replace(/["\\]/g, '\\$&') : v}"`;
+  }
+  return out + '}';
+}
+
+/**
+ * A JSON number as PostgreSQL prints it once parsed as numeric (what jsonb_populate_record
+ * hands a text column): plain digits, never an exponent (1e+21 -> 1000...0, 1.5e-7 -> 0.00000015).
+ */
+export function plainNumber(n: number): string {
+  const s = String(n);
+  if (!s.includes('e')) return s;
+  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!m) return s;
+  const [, sign, int, frac = ''] = m;
+  const digits = int! + frac;
+  const point = int!.length + Number(m[4]);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return sign + digits + '0'.repeat(point - digits.length);
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 const RETRYABLE_SQLSTATES = new Set([

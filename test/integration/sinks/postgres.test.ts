@@ -326,6 +326,72 @@ describe('postgres sink', () => {
     ]);
   });
 
+  it('values reach every column type exactly as jsonb_populate_record converts them (pre-created table)', async () => {
+    const topic = `${uniqueName('pg-sink-types')}.public.typed`;
+    await createTopic(kafka, topic, 1);
+    const table = 'typed';
+    await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await db.query(
+      `CREATE TABLE "${schema}".${table} (id bigint PRIMARY KEY, t text, t2 text, n numeric, f double precision,
+         i integer, b boolean, j jsonb, js json, arr integer[], vc varchar(5), ch char(3), bits bit(3),
+         ts timestamptz, tags text[], __version numeric(20,0) NOT NULL)`,
+    );
+    const rows: Row[] = [
+      // numbers and booleans into text (t: exponents as numeric prints them), objects into text
+      // (t2: JSON as jsonb prints it), strings into json/jsonb, arrays, typmods, COPY-ish escapes
+      { id: 1, t: 1e21, n: 1.5e-7, f: 0.1, i: 7, b: true, j: 'a string', js: { b: 1, a: [1, 2] } },
+      {
+        id: 2,
+        t: 'plain',
+        t2: { z: 1, a: 'x' },
+        n: '12.50',
+        f: -1e-300,
+        i: null,
+        b: 'false',
+        j: { n: 2n ** 63n },
+      },
+      {
+        id: 3,
+        t: true,
+        t2: 5,
+        arr: [1, 2, 3],
+        vc: 'abc',
+        ch: 'ab',
+        bits: '101',
+        ts: '2026-01-02T03:04:05.678Z',
+      },
+      { id: 4, t: 'tab\there\nnewline \\ back "quote" {brace}', tags: ['a', 'b,c', 'd"e', null] },
+      { id: 5, t: 'NULL', j: [1, 'x', null], js: 'text' },
+      { id: 6, t: 5e-7, n: 2n ** 70n, f: 1.7976931348623157e308 },
+    ];
+    const events = rows.map((r, k) => changeEvent(topic, Number(r.id), BigInt(10 + k), 'c', r));
+    await produce(kafka, encode(events));
+    const name = uniqueName('pg-sink-types');
+    const runtime = new SinkRuntime(
+      { name, topics: [topic], sink: { type: 'postgres', url: PG_URL, schema } },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, name, topic, 30_000);
+    } finally {
+      await runtime.stop();
+    }
+    assert.equal(runtime.metrics().deadLettered, 0);
+    // The reference: PostgreSQL's own JSON-to-row conversion of the same JSON text.
+    const want = await db.query(
+      `SELECT r.*::text AS line FROM jsonb_array_elements($1::jsonb) e,
+         LATERAL jsonb_populate_record(NULL::"${schema}".${table}, e) r ORDER BY r.id`,
+      [stringifyJson(rows.map((r, k) => ({ ...r, __version: 10 + k })))],
+    );
+    const got = await db.query(`SELECT t.*::text AS line FROM "${schema}".${table} t ORDER BY id`);
+    assert.deepEqual(
+      got.rows.map((r: { line: string }) => r.line),
+      want.rows.map((r: { line: string }) => r.line),
+    );
+    assert.equal(want.rows.length, rows.length);
+  });
+
   it('two sink processes share the group; when one is killed the other takes over its partitions', async () => {
     const topic = `${uniqueName('pg-sink-pair')}.public.pairs`;
     await createTopic(kafka, topic, 4);
