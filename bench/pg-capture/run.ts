@@ -64,7 +64,10 @@ const captures = repos.map((repo, i) => {
   const name = i === 0 ? run : `${run}_${i}`;
   const configPath = join(dir, `source-${i}.json`);
   writeFileSync(configPath, JSON.stringify(configFor(name)));
-  return { repo, name, configPath };
+  // BENCH_NODE_FLAGS: extra node flags for this checkout's capture only (e.g. a V8 heap setting
+  // compared against the same code without it through --also).
+  const flags = i === 0 ? (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  return { repo, name, configPath, flags };
 });
 for (const c of captures)
   await runCapture(c, async (line) => /created replication slot/.test(line), true);
@@ -189,7 +192,7 @@ console.log(
 for (const c of captures) {
   const c0 = performance.now();
   let peakRssKb = 0;
-  if (captures.length > 1) console.log(`capture of ${c.repo}`);
+  if (captures.length > 1) console.log(`capture of ${c.repo} ${c.flags.join(' ')}`);
   const cpu = await runCapture(
     c,
     async () => {
@@ -223,7 +226,7 @@ await db.end();
 
 /** Runs a capture until `done`; returns its CPU seconds (user+sys) when measured. */
 async function runCapture(
-  capture: { repo: string; configPath: string },
+  capture: { repo: string; configPath: string; flags: string[] },
   done: (line: string) => Promise<boolean>,
   byLine: boolean,
   rss?: (kb: number) => void,
@@ -236,6 +239,7 @@ async function runCapture(
     process.execPath,
     [
       ...prof,
+      ...capture.flags,
       'bin/tributary.js',
       'capture',
       '--config',
