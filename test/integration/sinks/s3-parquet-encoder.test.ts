@@ -32,6 +32,8 @@ const SCHEMA: SchemaElement[] = [
     logical_type: { type: 'DECIMAL', precision: 30, scale: 4 },
     repetition_type: 'OPTIONAL',
   },
+  // Null in every row: pages without values.
+  { name: 'z', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
 ];
 const TEXTS = ['alpha', 'Zürich', 'émile', '日本', '😀', 'zz', '', 'b'];
 const ROWS = 12_000;
@@ -47,6 +49,7 @@ interface Row {
   op: string;
   v: bigint;
   w: bigint | null;
+  z: null;
 }
 
 function makeRows(): Row[] {
@@ -67,6 +70,7 @@ function makeRows(): Row[] {
       v: id === 7 ? (1n << 64n) - 2n : BigInt(1_000_000 + id),
       // 16-byte decimals, negative ones too (two's complement).
       w: gap ? null : (BigInt(id) * 10n ** 25n + 12345n) * (id % 2 ? -1n : 1n),
+      z: null,
     };
   });
 }
@@ -101,10 +105,11 @@ describe('s3-parquet encoder read by DuckDB', () => {
             'op:VARCHAR',
             'v:UBIGINT',
             'w:DECIMAL(30,4)',
+            'z:VARCHAR',
           ],
         );
         const got = await duckdb(
-          `SELECT id, i::VARCHAR AS i, n, d, b, t, note, op, v::VARCHAR AS v, w::VARCHAR AS w FROM ${src} ORDER BY id`,
+          `SELECT id, i::VARCHAR AS i, n, d, b, t, note, op, v::VARCHAR AS v, w::VARCHAR AS w, z FROM ${src} ORDER BY id`,
         );
         assert.equal(got.length, rows.length);
         for (const row of rows) {
