@@ -12,6 +12,7 @@ import { parseJson } from '../../../core/events/index.ts';
 import type { Row } from '../../../core/events/index.ts';
 import { defaultKafkaConfig } from '../../../core/kafka/index.ts';
 import { SINK_DLQ_HEADERS, SinkRuntime } from '../../../sinks/runtime/runtime.ts';
+import { padVersion } from '../../../sinks/redis/sink.ts';
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { ensureServices, uniqueName } from '../helpers.ts';
 import {
@@ -245,6 +246,51 @@ describe('redis sink', () => {
     assert.equal(await redis.exists(`${prefix}:2`), 0);
     assert.equal(await redis.get(`${prefix}:2:__version`), '00000000000000000040');
   });
+  it('with a TTL, values and versions expire (json and hash); older replays and deletes still respected', async () => {
+    const topic = `${uniqueName('redis-sink-ttl')}.public.carts`;
+    await createTopic(kafka, topic, 1);
+    const v1 = changeEvent(topic, 1, 10n, 'c', { id: 1, name: 'a', n: 1 });
+    const v2 = changeEvent(topic, 1, 20n, 'u', { id: 1, name: 'b', n: 2 });
+    const d1 = changeEvent(topic, 2, 30n, 'c', { id: 2, name: 'gone', n: 3 });
+    const d2 = changeEvent(topic, 2, 40n, 'd', null);
+    await produce(kafka, encode([v1, v2, d1, d2, v1, d1]));
+    for (const valueFormat of ['json', 'hash'] as const) {
+      const prefix = uniqueName(`rt${valueFormat}`);
+      prefixes.push(prefix);
+      const name = uniqueName('redis-sink-ttl');
+      const runtime = new SinkRuntime(
+        {
+          name,
+          topics: [topic],
+          sink: {
+            type: 'redis',
+            url: REDIS_URL,
+            key: `${prefix}:\${key}`,
+            valueFormat,
+            ttlSeconds: 3600,
+          },
+        },
+        { kafka, log: () => undefined },
+      );
+      await runtime.start();
+      try {
+        await waitCaughtUp(kafka, name, topic, 30_000);
+      } finally {
+        await runtime.stop();
+      }
+      if (valueFormat === 'json')
+        assert.deepEqual(parseJson((await redis.get(`${prefix}:1`))!), { id: 1, name: 'b', n: 2 });
+      else assert.deepEqual(await redis.hgetall(`${prefix}:1`), { id: '1', name: 'b', n: '2' });
+      assert.equal(await redis.get(`${prefix}:1:__version`), padVersion(20n));
+      assert.equal(await redis.exists(`${prefix}:2`), 0);
+      assert.equal(await redis.get(`${prefix}:2:__version`), padVersion(40n));
+      for (const k of [`${prefix}:1`, `${prefix}:1:__version`, `${prefix}:2:__version`]) {
+        const ttl = await redis.ttl(k);
+        assert.ok(ttl > 3500 && ttl <= 3600, `${k} expires in ${ttl} s`);
+      }
+    }
+  });
+
   it('a store outage pauses consumption and the sink catches up when Redis returns', async () => {
     const topic = `${uniqueName('redis-sink-outage')}.public.stock`;
     const prefix = uniqueName('ro');

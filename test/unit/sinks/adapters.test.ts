@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clickhouseType, encodeValue } from '../../../sinks/clickhouse/sink.ts';
 import { createTableSql, inferType, tableName } from '../../../sinks/postgres/schema.ts';
-import { padVersion, renderKey } from '../../../sinks/redis/sink.ts';
+import { arrayLiteral, plainNumber } from '../../../sinks/postgres/sink.ts';
+import { compileKey, padVersion, renderKey } from '../../../sinks/redis/sink.ts';
 import { RecordRejectedError } from '../../../sinks/runtime/sink.ts';
 
 describe('postgres sink schema', () => {
@@ -34,12 +35,45 @@ describe('postgres sink schema', () => {
   });
 });
 
+describe('postgres sink values', () => {
+  it('prints JSON numbers as PostgreSQL numeric does (no exponent)', () => {
+    assert.deepEqual(
+      [1e21, 1.2345e21, -1e21, 1.5e-7, 5e-7, -2.5e-10, 0.1, 42, -0, 123.456].map(plainNumber),
+      [
+        '1000000000000000000000',
+        '1234500000000000000000',
+        '-1000000000000000000000',
+        '0.00000015',
+        '0.0000005',
+        '-0.00000000025',
+        '0.1',
+        '42',
+        '0',
+        '123.456',
+      ],
+    );
+  });
+
+  it('quotes array literal elements and escapes quotes and backslashes; null is NULL', () => {
+    assert.equal(arrayLiteral([]), '{}');
+    assert.equal(
+      arrayLiteral(['a', null, 'NULL', 'x,y', 'q"\\', '{}']),
+      '{"a",NULL,"NULL","x,y","q\\"\\\\","{}"}',
+    );
+  });
+});
+
 describe('redis sink keys', () => {
   it('renders key templates', () => {
     const w = { topic: 'shop.public.orders', key: { id: 7, region: 'eu' } };
     assert.equal(renderKey('${table}:${key}', w), 'orders:7:eu');
     assert.equal(renderKey('${topic}/${key.region}/${key.id}', w), 'shop.public.orders/eu/7');
     assert.throws(() => renderKey('${table}:${key.sku}', w), RecordRejectedError);
+    assert.throws(() => renderKey('${nope}', w), /unknown placeholder/);
+    const render = compileKey('{${table}}:${key.id}/${key}');
+    assert.equal(render(w), '{orders}:7/7:eu');
+    assert.equal(render({ topic: 'noprefix', key: { id: 'a' } }), '{noprefix}:a/a');
+    assert.throws(() => render({ topic: 't', key: { id: null } }), RecordRejectedError);
   });
 
   it('pads versions so string order is numeric order up to 2^64-1', () => {
