@@ -193,17 +193,18 @@ export class ColumnWriter {
   private readonly fixedLength: number;
 
   /** Values of the current data page (PLAIN), or nothing for a dictionary column. */
-  private readonly data = new Bytes();
+  // Small at first (a wide table has many columns per open file), doubled as values come.
+  private readonly data = new Bytes(8 * 1024);
   private bit = 0;
   /** Definition levels of the current page (optional columns), one byte per row. */
-  private defs = new Uint8Array(1024);
+  private defs = new Uint8Array(256);
   private pageRows = 0;
   private pageNulls = 0;
 
   // Dictionary columns: entry per distinct value, index per row of the chunk.
   private readonly dict = new Map<string, number>();
   private readonly dictValues: string[] = [];
-  private indexes = new Int32Array(1024);
+  private indexes = new Int32Array(256);
   private indexCount = 0;
 
   // The column chunk of the open row group.
