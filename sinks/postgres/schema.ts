@@ -1,7 +1,7 @@
 /**
  * Target tables: naming, column types inferred from JSON values, and the DDL the sink runs.
  *
- * Each target table `<t>` gets a companion `<t>__versions (__key text primary key,
+ * Each target table `<t>` gets a companion `<t>__versions (__key text COLLATE "C" primary key,
  * __version numeric(20,0), __deleted boolean)` holding the newest version applied per key,
  * deletes included. It is the guard every write goes through (see sink.ts), so the data table
  * itself holds only live rows and a replayed older insert cannot resurrect a deleted one.
@@ -65,7 +65,7 @@ export function createTableSql(
 
 export function createVersionsTableSql(schema: string, table: string): string {
   return `CREATE TABLE IF NOT EXISTS ${ident(schema)}.${ident(versionsTable(table))} (
-    __key text PRIMARY KEY, __version numeric(20,0) NOT NULL, __deleted boolean NOT NULL)`;
+    __key text COLLATE "C" PRIMARY KEY, __version numeric(20,0) NOT NULL, __deleted boolean NOT NULL)`;
 }
 
 export function addColumnSql(schema: string, table: string, column: string, type: string): string {

@@ -320,7 +320,7 @@ export class PostgresSink implements Sink {
     // One statement: the versions guard, then upserts and deletes for the keys that won it.
     const ctes = [
       `won AS (INSERT INTO ${s}.${ident(versionsTable(table))} AS v (__key, __version, __deleted)
-       SELECT __stage_key, ${VERSION_COLUMN}, __stage_deleted FROM staged ORDER BY __stage_key
+       SELECT __stage_key, ${VERSION_COLUMN}, __stage_deleted FROM staged ORDER BY __stage_key COLLATE "C"
        ON CONFLICT (__key) DO UPDATE SET __version = excluded.__version, __deleted = excluded.__deleted
        WHERE v.__version < excluded.__version
        RETURNING __key)`,
@@ -341,10 +341,15 @@ export class PostgresSink implements Sink {
          WHERE target.${VERSION_COLUMN} < excluded.${VERSION_COLUMN})`,
       );
     });
+    // Deletes find their rows through the primary key, one index probe per deleted key (a
+    // join could pick a scan of the whole table), then delete by row address.
     const main = writes.some((w) => w.row === null)
-      ? `DELETE FROM ${t} AS target USING staged s JOIN won ON won.__key = s.__stage_key
-         WHERE s.__stage_deleted AND ${keyCols.map((c) => `target.${ident(c)} = s.${ident(c)}`).join(' AND ')}
-         AND target.${VERSION_COLUMN} < s.${VERSION_COLUMN}`
+      ? `DELETE FROM ${t} AS target WHERE target.ctid = ANY (ARRAY(
+           SELECT x.ctid FROM staged s JOIN won ON won.__key = s.__stage_key
+           CROSS JOIN LATERAL (SELECT d.ctid FROM ${t} d
+             WHERE ${keyCols.map((c) => `d.${ident(c)} = s.${ident(c)}`).join(' AND ')}
+             AND d.${VERSION_COLUMN} < s.${VERSION_COLUMN} OFFSET 0) x
+           WHERE s.__stage_deleted))`
       : 'SELECT 1';
     await client.query(`WITH ${staged},\n${ctes.join(',\n')}\n${main}`, values.map(arrayLiteral));
   }
