@@ -16,31 +16,10 @@ import {
   typeCatalogOf,
 } from '../../capture/postgres/types.ts';
 import type { StreamSink } from '../../capture/engine/types.ts';
+import { cstr, msg, tuple } from '../../test/unit/capture/postgres/pgoutput-messages.ts';
 
 const total = Number(process.argv[2] ?? 500_000);
 const rounds = Number(process.argv[3] ?? 5);
-
-function msg(...parts: Array<string | Buffer | [number, 1 | 2 | 4 | 8]>): Buffer {
-  return Buffer.concat(
-    parts.map((p) => {
-      if (typeof p === 'string') return Buffer.from(p);
-      if (Buffer.isBuffer(p)) return p;
-      const [v, w] = p;
-      const b = Buffer.alloc(w);
-      if (w === 1) b.writeUInt8(v);
-      else if (w === 2) b.writeUInt16BE(v);
-      else if (w === 4) b.writeInt32BE(v);
-      else b.writeBigInt64BE(BigInt(v));
-      return b;
-    }),
-  );
-}
-const cstr = (s: string) => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
-const tuple = (cells: Array<string | null>) =>
-  msg(
-    [cells.length, 2],
-    ...cells.map((c) => (c === null ? msg('n') : msg('t', [Buffer.byteLength(c), 4], c))),
-  );
 
 // The table of run.ts: id bigint PK, account int, status text, amount numeric(12,2), note text,
 // updated_at timestamptz.

@@ -6,25 +6,7 @@ import {
   parseLsn,
   UNCHANGED_TOAST,
 } from '../../../../capture/postgres/connection/pgoutput.ts';
-
-/** Builds a pgoutput message from parts: numbers need an explicit width. */
-function msg(...parts: Array<string | Buffer | [number, 1 | 2 | 4 | 8]>): Buffer {
-  return Buffer.concat(
-    parts.map((p) => {
-      if (typeof p === 'string') return Buffer.from(p);
-      if (Buffer.isBuffer(p)) return p;
-      const [v, w] = p;
-      const b = Buffer.alloc(w);
-      if (w === 1) b.writeUInt8(v);
-      else if (w === 2) b.writeUInt16BE(v);
-      else if (w === 4) b.writeInt32BE(v);
-      else b.writeBigInt64BE(BigInt(v));
-      return b;
-    }),
-  );
-}
-const cstr = (s: string) => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
-const text = (s: string) => msg('t', [Buffer.byteLength(s), 4], s);
+import { cstr, msg, text } from './pgoutput-messages.ts';
 
 test('LSNs format and parse like PostgreSQL', () => {
   assert.equal(formatLsn(0x16b374d848), '16/B374D848');

@@ -16,34 +16,9 @@ import {
   typeCatalogOf,
 } from '../../../../capture/postgres/types.ts';
 import type { StreamPosition, StreamSink } from '../../../../capture/engine/types.ts';
+import { cstr, msg, tuple } from './pgoutput-messages.ts';
 
-/** Builds a pgoutput message from parts: numbers need an explicit width. */
-function msg(...parts: Array<string | Buffer | [number, 1 | 2 | 4 | 8]>): Buffer {
-  return Buffer.concat(
-    parts.map((p) => {
-      if (typeof p === 'string') return Buffer.from(p);
-      if (Buffer.isBuffer(p)) return p;
-      const [v, w] = p;
-      const b = Buffer.alloc(w);
-      if (w === 1) b.writeUInt8(v);
-      else if (w === 2) b.writeUInt16BE(v);
-      else if (w === 4) b.writeInt32BE(v);
-      else b.writeBigInt64BE(BigInt(v));
-      return b;
-    }),
-  );
-}
-const cstr = (s: string) => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
 type Cell = string | null | 'TOAST';
-function tuple(cells: Cell[]): Buffer {
-  return msg(
-    [cells.length, 2],
-    ...cells.map((c) =>
-      c === null ? msg('n') : c === 'TOAST' ? msg('u') : msg('t', [Buffer.byteLength(c), 4], c),
-    ),
-  );
-}
-
 // Column names include an integer-like one ("2"), which JS objects enumerate first.
 const COLUMNS: Array<[string, number, number]> = [
   ['id', PG_OID.INT8, -1],
