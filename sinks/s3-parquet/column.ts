@@ -40,7 +40,7 @@ const KINDS: Record<string, number> = {
   BYTE_ARRAY,
   FIXED_LEN_BYTE_ARRAY: FIXED,
 };
-export const ENCODING = { PLAIN: 0, RLE: 3, RLE_DICTIONARY: 8 } as const;
+const ENCODING = { PLAIN: 0, RLE: 3, RLE_DICTIONARY: 8 } as const;
 const PAGE_TYPE = { DICTIONARY_PAGE: 2, DATA_PAGE_V2: 3 } as const;
 
 /** A column chunk ready to be placed in the file. */
@@ -120,12 +120,7 @@ class Bytes {
  * RLE / bit-packed hybrid encoding of `n` small non-negative integers: runs of 8 or more equal
  * values as RLE runs, the rest bit-packed in groups of 8 (the last group padded with zeros).
  */
-export function writeRleHybrid(
-  out: Bytes,
-  values: ArrayLike<number>,
-  n: number,
-  bitWidth: number,
-): void {
+function writeRleHybrid(out: Bytes, values: ArrayLike<number>, n: number, bitWidth: number): void {
   const byteWidth = (bitWidth + 7) >> 3;
   let packedStart = 0;
   let packedGroups = 0;
@@ -192,8 +187,10 @@ export class ColumnWriter {
   private readonly utf8: boolean;
   private readonly fixedLength: number;
 
-  /** Values of the current data page (PLAIN), or nothing for a dictionary column. */
-  // Small at first (a wide table has many columns per open file), doubled as values come.
+  /**
+   * Values of the current data page (PLAIN), or nothing for a dictionary column. Small at first
+   * (a wide table has many columns per open file), doubled as values come.
+   */
   private readonly data = new Bytes(8 * 1024);
   private bit = 0;
   /** Definition levels of the current page (optional columns), one byte per row. */
@@ -264,7 +261,7 @@ export class ColumnWriter {
         if (typeof v === 'number') return;
         break;
       case BYTE_ARRAY:
-        if (typeof v === 'string' || v instanceof Uint8Array) return;
+        if (typeof v === 'string' || (!this.dictionary && v instanceof Uint8Array)) return;
         break;
       case FIXED:
         if (v instanceof Uint8Array && v.length === this.fixedLength) return;
@@ -413,11 +410,6 @@ export class ColumnWriter {
       this.max = v;
       this.maxAscii = ascii;
     }
-  }
-
-  /** Rows in the open row group's chunk. */
-  get rows(): number {
-    return this.chunkRows + this.pageRows;
   }
 
   /** Ends the column chunk of the row group: the pages to place in the file, and its metadata. */
