@@ -44,8 +44,8 @@ interface TableInfo {
    * would mean char(1)): values are cast to it, then assigned to the column.
    */
   types: Map<string, string>;
-  /** Columns and types, to rebuild staging tables when the table changes. */
-  signature: string;
+  /** A batch was applied with this definition (a later SQLSTATE 42 error means it changed). */
+  verified: boolean;
 }
 
 /**
@@ -54,7 +54,7 @@ interface TableInfo {
  * those), the text form of the value for every other type.
  */
 const COLUMNS_SQL = `
-  SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+  SELECT a.attname AS name,
     quote_ident(tn.nspname) || '.' || quote_ident(t.typname) AS base,
     CASE WHEN b.typname = 'jsonb' THEN 'jsonb'
          WHEN b.typname = 'json' OR b.typcategory IN ('A', 'C') THEN 'populate'
@@ -134,13 +134,34 @@ export class PostgresSink implements Sink {
       if (!single) await client.query('BEGIN');
       for (const [table, writes] of byTable) await this.applyTable(client, table, writes);
       if (!single) await client.query('COMMIT');
+      for (const table of byTable.keys()) {
+        const info = this.tables.get(table);
+        if (info) info.verified = true;
+      }
     } catch (err) {
       broken = err as Error;
       if (!single) await client.query('ROLLBACK').catch(() => undefined);
-      throw classify(err, 'writing the batch');
+      throw this.staleDefinition(err, [...byTable.keys()]) ?? classify(err, 'writing the batch');
     } finally {
       client.release(broken !== undefined && isConnectionError(broken));
     }
+  }
+
+  /**
+   * Values are cast to the column types read when the table was first seen. If the table was
+   * altered since (a column dropped, or retyped so the cast no longer fits: SQLSTATE class 42),
+   * forget what was read and retry the batch once with the current definition.
+   */
+  private staleDefinition(err: unknown, tables: string[]): RetryableSinkError | undefined {
+    const code = (err as { code?: string }).code ?? '';
+    if (!code.startsWith('42')) return undefined;
+    const stale = tables.filter((t) => this.tables.get(t)?.verified);
+    if (stale.length === 0) return undefined;
+    for (const t of stale) this.tables.delete(t);
+    return new RetryableSinkError(
+      `table ${stale.join(', ')} changed since it was read; reading it again: ${(err as Error).message} [SQLSTATE ${code}]`,
+      { cause: err },
+    );
   }
 
   async close(): Promise<void> {
@@ -220,7 +241,6 @@ export class PostgresSink implements Sink {
     const { schema } = this.config;
     const res = await this.pool!.query<{
       name: string;
-      type: string;
       base: string;
       kind: ColumnKind;
     }>(COLUMNS_SQL, [`${ident(schema)}.${ident(table)}`]);
@@ -228,7 +248,7 @@ export class PostgresSink implements Sink {
       id,
       kinds: new Map(res.rows.map((r) => [r.name, r.kind])),
       types: new Map(res.rows.map((r) => [r.name, r.base])),
-      signature: res.rows.map((r) => `${r.name} ${r.type}`).join(', '),
+      verified: false,
     };
   }
 

@@ -392,6 +392,54 @@ describe('postgres sink', () => {
     assert.equal(want.rows.length, rows.length);
   });
 
+  it('a column retyped or dropped while the sink runs: the sink reads the table again and goes on', async () => {
+    const topic = `${uniqueName('pg-sink-alter')}.public.altered`;
+    await createTopic(kafka, topic, 1);
+    const row = (id: number, v: number) => ({ id, name: `n${id}-${v}`, note: `x${v}` });
+    await produce(
+      kafka,
+      encode([1, 2].map((id) => changeEvent(topic, id, 10n + BigInt(id), 'c', row(id, 1)))),
+    );
+    const name = uniqueName('pg-sink-alter');
+    const runtime = new SinkRuntime(
+      {
+        name,
+        topics: [topic],
+        retry: { initialMs: 50, maxMs: 200 },
+        sink: { type: 'postgres', url: PG_URL, schema },
+      },
+      { kafka, log: () => undefined },
+    );
+    await runtime.start();
+    try {
+      await waitCaughtUp(kafka, name, topic, 30_000);
+      // text -> jsonb: a text value no longer casts to the column implicitly (SQLSTATE 42804).
+      await db.query(
+        `ALTER TABLE "${schema}".altered ALTER COLUMN name TYPE jsonb USING to_jsonb(name)`,
+      );
+      await produce(
+        kafka,
+        encode([1, 2].map((id) => changeEvent(topic, id, 20n + BigInt(id), 'u', row(id, 2)))),
+      );
+      await waitCaughtUp(kafka, name, topic, 30_000);
+      await db.query(`ALTER TABLE "${schema}".altered DROP COLUMN note`); // 42703 next time
+      await produce(kafka, encode([changeEvent(topic, 1, 30n, 'u', row(1, 3))]));
+      await waitCaughtUp(kafka, name, topic, 30_000);
+    } finally {
+      await runtime.stop();
+    }
+    const m = runtime.metrics();
+    assert.equal(m.deadLettered, 0);
+    assert.ok(m.retries >= 2, `retried after each change of the table (${m.retries})`);
+    const res = await db.query(
+      `SELECT id, name, note, __version FROM "${schema}".altered ORDER BY id`,
+    );
+    assert.deepEqual(res.rows, [
+      { id: '1', name: 'n1-3', note: 'x3', __version: '30' },
+      { id: '2', name: 'n2-2', note: null, __version: '22' },
+    ]);
+  });
+
   it('two sink processes share the group; when one is killed the other takes over its partitions', async () => {
     const topic = `${uniqueName('pg-sink-pair')}.public.pairs`;
     await createTopic(kafka, topic, 4);
