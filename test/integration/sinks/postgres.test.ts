@@ -366,17 +366,15 @@ describe('postgres sink', () => {
     ];
     const events = rows.map((r, k) => changeEvent(topic, Number(r.id), BigInt(10 + k), 'c', r));
     await produce(kafka, encode(events));
-    const name = uniqueName('pg-sink-types');
-    const runtime = new SinkRuntime(
-      { name, topics: [topic], sink: { type: 'postgres', url: PG_URL, schema } },
-      { kafka, log: () => undefined },
+    const runtime = await runToEnd(
+      kafka,
+      {
+        name: uniqueName('pg-sink-types'),
+        topics: [topic],
+        sink: { type: 'postgres', url: PG_URL, schema },
+      },
+      topic,
     );
-    await runtime.start();
-    try {
-      await waitCaughtUp(kafka, name, topic, 30_000);
-    } finally {
-      await runtime.stop();
-    }
     assert.equal(runtime.metrics().deadLettered, 0);
     // The reference: PostgreSQL's own JSON-to-row conversion of the same JSON text.
     const want = await db.query(

@@ -257,27 +257,13 @@ describe('redis sink', () => {
     for (const valueFormat of ['json', 'hash'] as const) {
       const prefix = uniqueName(`rt${valueFormat}`);
       prefixes.push(prefix);
+      const sink = { type: 'redis' as const, url: REDIS_URL, valueFormat, ttlSeconds: 3600 };
       const name = uniqueName('redis-sink-ttl');
-      const runtime = new SinkRuntime(
-        {
-          name,
-          topics: [topic],
-          sink: {
-            type: 'redis',
-            url: REDIS_URL,
-            key: `${prefix}:\${key}`,
-            valueFormat,
-            ttlSeconds: 3600,
-          },
-        },
-        { kafka, log: () => undefined },
+      await runToEnd(
+        kafka,
+        { name, topics: [topic], sink: { ...sink, key: `${prefix}:\${key}` } },
+        topic,
       );
-      await runtime.start();
-      try {
-        await waitCaughtUp(kafka, name, topic, 30_000);
-      } finally {
-        await runtime.stop();
-      }
       if (valueFormat === 'json')
         assert.deepEqual(parseJson((await redis.get(`${prefix}:1`))!), { id: 1, name: 'b', n: 2 });
       else assert.deepEqual(await redis.hgetall(`${prefix}:1`), { id: '1', name: 'b', n: '2' });
