@@ -120,9 +120,34 @@ export function encodeValue(
   return valueBuffer(event, preEncoded(event)?.valueJson ?? envelopeJson(event.value), format);
 }
 
+/**
+ * The UTF-8 bytes of `text` as a Buffer carved from a 1 MiB slab (like Buffer.from's 8 KiB pool,
+ * but 128x fewer ArrayBuffers for the GC to track, and written in one pass: the slab always has
+ * room for the worst case of 3 bytes per UTF-16 unit, so no length is counted first).
+ */
+function textBuffer(text: string): Buffer {
+  const worst = text.length * 3;
+  if (worst > SLAB_SIZE - slabUsed) {
+    if (worst > SLAB_SIZE / 8) return Buffer.from(text);
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const start = slabUsed;
+  const n = (slab as unknown as SlabWrite).utf8Write(text, start);
+  slabUsed = (start + n + 7) & ~7; // keep slices 8-byte aligned, like Buffer's pool
+  return slab.subarray(start, start + n);
+}
+const SLAB_SIZE = 1024 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabUsed = 0;
+/** Buffer's own utf8Write (what write(text, offset) ends in), returning the bytes written. */
+interface SlabWrite {
+  utf8Write(text: string, offset: number): number;
+}
+
 function keyBuffer(event: Pick<ChangeEvent, 'schemas'>, key: string, format: JsonFormat): Buffer {
-  if (format === 'json') return Buffer.from(key);
-  return Buffer.from(
+  if (format === 'json') return textBuffer(key);
+  return textBuffer(
     `{"schema":${schemaTexts(requireSchemas(event.schemas)).key},"payload":${key}}`,
   );
 }
@@ -132,8 +157,8 @@ function valueBuffer(
   payload: string,
   format: JsonFormat,
 ): Buffer {
-  if (format === 'json') return Buffer.from(payload);
-  return Buffer.from(
+  if (format === 'json') return textBuffer(payload);
+  return textBuffer(
     `{"schema":${schemaTexts(requireSchemas(event.schemas)).value},"payload":${payload}}`,
   );
 }

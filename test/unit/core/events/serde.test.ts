@@ -7,6 +7,7 @@ import {
   encodeKey,
   encodeValue,
   fromKafkaRecord,
+  stringifyJson,
   toKafkaRecords,
   validateEnvelope,
   VERSION_HEADER,
@@ -169,4 +170,22 @@ test("the 'json-schema' form needs schemas and says so", () => {
     () => encodeValue(TRUNCATE, 'json-schema'),
     /schemas: required for the 'json-schema' format/,
   );
+});
+
+test('record bytes are the UTF-8 of the JSON text: non-ASCII, large values, many records', () => {
+  const notes = ['plain', 'ünïcödé', '日本語 and emoji 🎉', 'x'.repeat(300_000), 'y'.repeat(1000)];
+  // More than a megabyte in total, so the encoder's buffer slab is renewed on the way.
+  for (let i = 0; i < 1500; i++) {
+    const note = notes[i % notes.length]! + i;
+    const event: ChangeEvent = {
+      ...INSERT,
+      key: { id: i, tag: note.slice(0, 20) },
+      value: { ...INSERT.value, after: { ...INSERT.value.after, note } },
+    };
+    const [r] = toKafkaRecords(event, { format: 'json' });
+    assert.ok(r!.key.equals(Buffer.from(stringifyJson(event.key))));
+    const text = r!.value!.toString('utf8');
+    assert.ok(r!.value!.equals(Buffer.from(text)));
+    assert.equal(JSON.parse(text).after.note, note);
+  }
 });
