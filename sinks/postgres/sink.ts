@@ -90,6 +90,10 @@ export class PostgresSink implements Sink {
       await pool.query(`CREATE SCHEMA IF NOT EXISTS ${ident(this.config.schema)}`);
     } catch (err) {
       await pool.end().catch(() => undefined);
+      // Two instances creating the schema at once: one sees a duplicate; retried, it exists.
+      const code = (err as { code?: string }).code;
+      if (code === '23505' || code === '42P06')
+        throw new RetryableSinkError(`creating schema ${this.config.schema} raced`, { cause: err });
       throw classify(err, 'opening the connection');
     }
     this.pool = pool;
