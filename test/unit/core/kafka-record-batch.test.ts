@@ -170,7 +170,10 @@ test('sends are split so that no partition carries more than the limit in one se
     const perPartition = new Map<string, number>();
     for (const r of send) {
       const k = `${r.topic}/${r.partition}`;
-      perPartition.set(k, (perPartition.get(k) ?? 0) + 64 + r.key.length + r.value.length);
+      perPartition.set(
+        k,
+        (perPartition.get(k) ?? 0) + 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0),
+      );
     }
     for (const bytes of perPartition.values()) assert.ok(bytes <= limit);
   }
