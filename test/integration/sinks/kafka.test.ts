@@ -245,7 +245,9 @@ describe('kafka forwarding sink', () => {
     const config = {
       name,
       topics: [topic],
-      batch: { maxRecords: 300, lingerMs: 20 },
+      // Small batches keep the stream going while the second process starts (~2 s): with
+      // batches of 300 one process can forward the whole topic in about that time.
+      batch: { maxRecords: 100, lingerMs: 20 },
       sessionTimeoutMs: 6000,
       sink: { type: 'kafka' as const, topic: '${topic}.pair' },
     };

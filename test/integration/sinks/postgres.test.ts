@@ -447,7 +447,9 @@ describe('postgres sink', () => {
     const config = {
       name,
       topics: [topic],
-      batch: { maxRecords: 300, lingerMs: 50 },
+      // Small batches keep the pair busy long enough to be caught mid-stream: with batches of
+      // 300 the two processes can apply the whole topic between two progress polls.
+      batch: { maxRecords: 50, lingerMs: 50 },
       sessionTimeoutMs: 6000,
       sink: { type: 'postgres' as const, url: PG_URL, schema, parallelism: 1 },
     };
@@ -458,7 +460,10 @@ describe('postgres sink', () => {
       for (;;) {
         const p = await groupProgress(kafka, name, topic);
         if (p.committed * 10n >= p.end * 3n) {
-          assert.ok(p.committed < p.end, 'killed mid-stream');
+          assert.ok(
+            p.committed < p.end,
+            `killed mid-stream (${p.committed} of ${p.end} committed)`,
+          );
           break;
         }
         a.checkAlive();
