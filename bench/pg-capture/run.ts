@@ -235,6 +235,7 @@ async function runCapture(
     process.env.BENCH_PROFILE && !byLine
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
       : [];
+  const spawnedAt = performance.now();
   const child = spawn(
     process.execPath,
     [
@@ -254,7 +255,8 @@ async function runCapture(
   child.stdout.on('data', (d: Buffer) => {
     for (const l of d.toString().split('\n').filter(Boolean)) {
       lines.push(l);
-      if (process.env.BENCH_VERBOSE) console.log(l);
+      if (process.env.BENCH_VERBOSE)
+        console.log(`+${Math.round(performance.now() - spawnedAt)} ms ${l}`);
     }
   });
   while (!finished) {
