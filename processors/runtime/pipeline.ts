@@ -6,7 +6,7 @@ import {
   stringifyJson,
   toKafkaRecords,
 } from '../../core/events/index.ts';
-import type { ChangeEvent, JsonFormat, RowKey, SerdeOptions } from '../../core/events/index.ts';
+import type { ChangeEvent, JsonFormat, RowKey } from '../../core/events/index.ts';
 import type { IncomingRecord, OutgoingRecord } from '../../core/kafka/index.ts';
 import type { ErrorPolicy, PlainRecord } from '../api/index.ts';
 import { isChangeEvent } from '../api/index.ts';
@@ -90,17 +90,12 @@ export const DLQ_HEADERS = {
 export class RecordPipeline {
   readonly metrics: PipelineMetrics = emptyMetrics();
 
-  private readonly serde: SerdeOptions;
-
   constructor(
     readonly chain: ProcessorChain,
     private readonly options: PipelineOptions,
-  ) {
-    this.serde = { format: options.format };
-  }
+  ) {}
 
-  /** Synchronous when every processor the record reaches is (see ProcessorChain.process). */
-  handle(record: IncomingRecord): Emitted[] | Promise<Emitted[]> {
+  async handle(record: IncomingRecord): Promise<Emitted[]> {
     this.metrics.processed++;
     let event: ChangeEvent;
     let forwardTopic: string | undefined;
@@ -118,7 +113,7 @@ export class RecordPipeline {
     } catch (err) {
       return this.failed(record, INPUT_STAGE, this.options.inputPolicy, err);
     }
-    const outcome = this.chain.process(
+    const outcome = await this.chain.process(
       event,
       {
         topic: record.topic,
@@ -129,7 +124,6 @@ export class RecordPipeline {
       },
       forwardTopic,
     );
-    if (outcome instanceof Promise) return outcome.then((o) => this.settle(o, record));
     return this.settle(outcome, record);
   }
 
@@ -150,8 +144,7 @@ export class RecordPipeline {
       return this.failed(record, outcome.processor, outcome.policy, outcome.error);
     }
     try {
-      const emitted: Emitted[] = [];
-      for (const o of outcome.outputs) this.encode(o, emitted);
+      const emitted = outcome.outputs.flatMap((o) => this.encode(o));
       for (const e of emitted)
         if (e.kind === 'repartition') this.metrics.repartitioned++;
         else this.metrics.emitted++;
@@ -162,13 +155,9 @@ export class RecordPipeline {
     }
   }
 
-  /** Appends the record(s) of one chain output to `emitted`. */
-  private encode(o: ChainOutput, emitted: Emitted[]): void {
+  private encode(o: ChainOutput): Emitted[] {
     const rp = this.options.repartition;
-    if (rp && isChangeEvent(o.record)) {
-      emitted.push(encodeRepartitioned(o.record, o.topic, rp));
-      return;
-    }
+    if (rp && isChangeEvent(o.record)) return [encodeRepartitioned(o.record, o.topic, rp)];
     const topic = o.topic ?? this.options.outputTopic;
     if (!topic)
       throw new ProcessorError(
@@ -177,11 +166,11 @@ export class RecordPipeline {
       );
     if (isChangeEvent(o.record)) {
       const event = { ...o.record, topic };
-      for (const out of toKafkaRecords(event, this.serde))
-        emitted.push(
-          out.value === null ? { out, kind: 'tombstone' } : { out, kind: 'event', event },
-        );
-      return;
+      return toKafkaRecords(event, { format: this.options.format }).map((out) =>
+        out.value === null
+          ? { out, kind: 'tombstone' as const }
+          : { out, kind: 'event' as const, event },
+      );
     }
     const p = o.record;
     const out: OutgoingRecord = {
@@ -190,7 +179,7 @@ export class RecordPipeline {
       value: p.value === null || p.value === undefined ? null : Buffer.from(stringifyJson(p.value)),
     };
     if (p.headers) out.headers = p.headers;
-    emitted.push({ out, kind: 'plain', plain: { ...p, topic } });
+    return [{ out, kind: 'plain', plain: { ...p, topic } }];
   }
 
   private failed(
