@@ -5,6 +5,7 @@ import {
   ConnectionPool,
   Consumer,
   FetchIsolationLevels,
+  kGetApi,
   fetchV17,
   ownRecordCodec,
 } from './client.ts';
@@ -113,6 +114,8 @@ export class KafkaPartitionConsumer {
       connectTimeout: 10_000,
       ...connectionOptions(config),
     } as never);
+    if (this.isolationLevel === FetchIsolationLevels.READ_COMMITTED)
+      requireStableOffsets(this.consumer);
     // The client reports failed rejoins as 'error' events; keep them for the caller.
     this.consumer.on('error', (err: unknown) => (this.groupError ??= err));
     this.consumer.on('consumer:heartbeat:end', () => (this.lastHeartbeatAt = Date.now()));
@@ -388,6 +391,39 @@ export class KafkaPartitionConsumer {
     ]);
     clearTimeout(timer);
   }
+}
+
+type ApiLookup = (name: string, callback: (error: Error | null, api?: unknown) => void) => void;
+type OffsetFetchApi = (
+  connection: unknown,
+  groups: unknown,
+  requireStable: boolean,
+  callback: (error: Error | null, response?: unknown) => void,
+) => void;
+
+/**
+ * Makes the consumer's OffsetFetch requests ask for stable offsets (require_stable, KIP-447), as
+ * the Java consumer does under read_committed. Without it the group coordinator answers with the
+ * last materialized offset while a transactional offset commit is still pending: after a crash
+ * or a broker restart, a task that fenced the previous producer could read the offsets from
+ * before that producer's last committed transaction and process its records a second time. With
+ * it the coordinator answers UNSTABLE_OFFSET_COMMIT (retriable; the client retries) until the
+ * transaction is complete.
+ */
+function requireStableOffsets(consumer: RawConsumer): void {
+  const target = consumer as unknown as Record<typeof kGetApi, ApiLookup>;
+  const lookup = target[kGetApi];
+  if (typeof lookup !== 'function') return;
+  target[kGetApi] = function (this: unknown, name, callback) {
+    if (name !== 'OffsetFetch') return lookup.call(this, name, callback);
+    lookup.call(this, name, (error, api) => {
+      if (error || typeof api !== 'function') return callback(error, api);
+      const inner = api as OffsetFetchApi;
+      const stable: OffsetFetchApi = (connection, groups, _requireStable, cb) =>
+        inner(connection, groups, true, cb);
+      callback(null, stable);
+    });
+  };
 }
 
 /**
