@@ -1,6 +1,11 @@
 import type { KafkaConfig } from './config.ts';
 import { KafkaPartitionConsumer } from './partition-consumer.ts';
-import type { GroupAssignment, GroupGeneration, TopicPartition } from './partition-consumer.ts';
+import type {
+  FetchedPartition,
+  GroupAssignment,
+  GroupGeneration,
+  TopicPartition,
+} from './partition-consumer.ts';
 import type { IncomingRecord, TopicPartitionOffset } from './records.ts';
 import { TributaryError } from '../errors/index.ts';
 
@@ -23,6 +28,12 @@ export interface ConsumerOptions {
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+interface Prefetch {
+  epoch: number;
+  settled: boolean;
+  result: Promise<FetchedPartition[] | Error>;
+}
+
 /**
  * A consumer-group member that reads from its assigned partitions, starting at the group's
  * committed offsets. Offsets are never committed automatically: call commit() after the
@@ -41,6 +52,9 @@ export class KafkaConsumer {
   private assignment: GroupAssignment | undefined;
   private pending: GroupAssignment | undefined;
   private subscribed = false;
+  /** The fetch sent ahead of the caller, and the positions epoch it was sent from. */
+  private prefetch: Prefetch | undefined;
+  private epoch = 0;
 
   constructor(
     config: KafkaConfig,
@@ -72,33 +86,79 @@ export class KafkaConsumer {
   /**
    * Returns up to `maxRecords` records, waiting at most `maxWaitMs` for the first one;
    * an empty array when nothing arrived in time.
+   *
+   * One fetch is kept in flight ahead of the caller: as soon as a fetch returns, the next one
+   * (from the positions after it) is sent, so the broker reads and sends while the caller works
+   * on the buffered records. At most one fetch response (maxBytes) waits beyond the buffer.
    */
   async poll(maxRecords = 10_000, maxWaitMs = 1_000): Promise<IncomingRecord[]> {
     if (!this.subscribed)
       throw new TributaryError('NOT_SUBSCRIBED', 'call subscribe() before poll()');
     this.consumer.throwIfFailed();
-    if (this.pending) await this.applyAssignment();
+    if (this.pending) {
+      await this.dropPrefetch(); // fetched for the old assignment; fetches must not overlap
+      await this.applyAssignment();
+    }
     if (this.buffer.length === 0 && this.positions.length > 0) {
-      const wait = Math.min(maxWaitMs, this.options.maxWaitMs ?? 500);
       const deadline = Date.now() + maxWaitMs;
       do {
-        const fetched = await this.consumer.fetch(
-          this.positions,
-          Math.max(0, Math.min(wait, deadline - Date.now())),
-        );
-        if (this.pending) break; // rebalanced meanwhile: these records belong to an old generation
-        for (const f of fetched) {
-          const pos = this.positions.find(
-            (p) => p.topic === f.topic && p.partition === f.partition,
-          );
-          if (pos && f.nextOffset > pos.offset) pos.offset = f.nextOffset;
-          this.buffer.push(...f.records);
+        const f = this.prefetch ?? this.startFetch(maxWaitMs);
+        if (!f.settled) {
+          // (With no time left this still yields to the event loop once, so a caller polling
+          // with maxWaitMs 0 in a loop lets the response in.)
+          const left = Math.max(0, deadline - Date.now());
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([f.result, new Promise((r) => (timer = setTimeout(r, left)))]);
+          clearTimeout(timer);
         }
+        if (!f.settled) break; // still waiting at the broker: it stays in flight for next time
+        this.prefetch = undefined;
+        const fetched = await f.result;
+        if (fetched instanceof Error) throw fetched;
+        if (this.pending) break; // rebalanced meanwhile: these records belong to an old generation
+        if (f.epoch !== this.epoch) continue;
+        for (const x of fetched) {
+          const pos = this.positions.find(
+            (p) => p.topic === x.topic && p.partition === x.partition,
+          );
+          if (pos && x.nextOffset > pos.offset) pos.offset = x.nextOffset;
+          for (const r of x.records) this.buffer.push(r);
+        }
+        this.startFetch(this.options.maxWaitMs ?? 500);
       } while (this.buffer.length === 0 && Date.now() < deadline);
     } else if (this.positions.length === 0 && maxWaitMs > 0) {
       await new Promise((r) => setTimeout(r, Math.min(maxWaitMs, 200)));
     }
+    if (this.buffer.length <= maxRecords) {
+      const out = this.buffer;
+      this.buffer = [];
+      return out;
+    }
     return this.buffer.splice(0, maxRecords);
+  }
+
+  /** Sends a fetch from the current positions (the only one in flight). */
+  private startFetch(maxWaitMs: number): Prefetch {
+    const f: Prefetch = {
+      epoch: this.epoch,
+      settled: false,
+      result: this.consumer
+        .fetch(
+          this.positions.map((p) => ({ ...p })),
+          Math.max(0, Math.min(maxWaitMs, this.options.maxWaitMs ?? 500)),
+        )
+        .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+        .finally(() => (f.settled = true)),
+    };
+    this.prefetch = f;
+    return f;
+  }
+
+  /** Waits for the fetch in flight (if any) and forgets its records. */
+  private async dropPrefetch(): Promise<void> {
+    const f = this.prefetch;
+    this.prefetch = undefined;
+    if (f) await f.result;
   }
 
   /** Commits, for each partition, the position after the highest offset among `records`. */
@@ -123,6 +183,7 @@ export class KafkaConsumer {
   }
 
   async close(): Promise<void> {
+    this.prefetch = undefined; // closing the connections ends it (its result is never thrown)
     await this.consumer.close();
   }
 
@@ -145,6 +206,7 @@ export class KafkaConsumer {
       return { ...p, offset: chosen.get(k) ?? committed.get(k) ?? fallback.get(k) ?? 0n };
     });
     this.buffer = []; // buffered records are fetched again from the committed offsets
+    this.epoch++;
     this.assignment = a;
   }
 }
