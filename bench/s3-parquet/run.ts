@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ByteWriter, parquetWrite } from 'hyparquet-writer';
 import type { SchemaElement } from 'hyparquet';
-import { snappyCompress } from 'hysnappy';
+import { snappyCompressor } from 'hysnappy';
 import { toKafkaRecords } from '../../core/events/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
 import { defaultKafkaConfig } from '../../core/kafka/index.ts';
@@ -241,7 +241,7 @@ async function runPhase(phase: string, topic: string): Promise<Result> {
             const writer = new ByteWriter();
             parquetWrite({
               writer,
-              compressors: { SNAPPY: snappyCompress },
+              compressors: { SNAPPY: snappyCompressor() },
               rowGroupSize: 50_000,
               schema: [{ name: 'root', num_children: schema.length }, ...schema],
               columnData: schema.map((e, i) => ({ name: e.name, data: data[i] as never })),
