@@ -89,6 +89,10 @@ export class KafkaPartitionConsumer {
   private groupError: unknown;
   private joined = false;
   private lastHeartbeatAt = Date.now();
+  /** Whether committed() asks for stable offsets (see requireStableOffsets). */
+  private stableOffsets = true;
+  /** Partitions whose last committed() found a transactional commit that never completed. */
+  unstableOffsets: string[] = [];
 
   constructor(
     config: KafkaConfig,
@@ -115,7 +119,7 @@ export class KafkaPartitionConsumer {
       ...connectionOptions(config),
     } as never);
     if (this.isolationLevel === FetchIsolationLevels.READ_COMMITTED)
-      requireStableOffsets(this.consumer);
+      requireStableOffsets(this.consumer, () => this.stableOffsets);
     // The client reports failed rejoins as 'error' events; keep them for the caller.
     this.consumer.on('error', (err: unknown) => (this.groupError ??= err));
     this.consumer.on('consumer:heartbeat:end', () => (this.lastHeartbeatAt = Date.now()));
@@ -219,12 +223,32 @@ export class KafkaPartitionConsumer {
   }
 
   /** Committed group offsets (undefined where the group has none). */
+  /**
+   * The group's committed offsets. Under read_committed they are read stable: while a
+   * transaction holding offsets for one of the partitions is completing, the broker answers
+   * UNSTABLE_OFFSET_COMMIT and the client retries (about 3 s). If that does not end, the
+   * transaction is hanging (a broker restart can lose its marker in __consumer_offsets): the
+   * offsets materialized before it are returned and the partitions are listed in
+   * `unstableOffsets`.
+   */
   async committed(partitions: TopicPartition[]): Promise<Map<string, bigint | undefined>> {
     const byTopic = groupByTopic(partitions);
+    const topics = [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps }));
+    this.unstableOffsets = [];
     try {
-      const res = await this.consumer.listCommittedOffsets({
-        topics: [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps })),
-      });
+      let res;
+      try {
+        res = await this.consumer.listCommittedOffsets({ topics });
+      } catch (err) {
+        if (!brokerErrorIds(err).includes('UNSTABLE_OFFSET_COMMIT')) throw err;
+        this.unstableOffsets = partitions.map((p) => `${p.topic}[${p.partition}]`);
+        this.stableOffsets = false;
+        try {
+          res = await this.consumer.listCommittedOffsets({ topics });
+        } finally {
+          this.stableOffsets = true;
+        }
+      }
       const out = new Map<string, bigint | undefined>();
       for (const { topic, partition } of partitions) {
         const o = res.get(topic)?.[partition];
@@ -408,9 +432,9 @@ type OffsetFetchApi = (
  * or a broker restart, a task that fenced the previous producer could read the offsets from
  * before that producer's last committed transaction and process its records a second time. With
  * it the coordinator answers UNSTABLE_OFFSET_COMMIT (retriable; the client retries) until the
- * transaction is complete.
+ * transaction is complete (`enabled` turns this off for a fallback read).
  */
-function requireStableOffsets(consumer: RawConsumer): void {
+function requireStableOffsets(consumer: RawConsumer, enabled: () => boolean): void {
   const target = consumer as unknown as Record<typeof kGetApi, ApiLookup>;
   const lookup = target[kGetApi];
   if (typeof lookup !== 'function') return;
@@ -419,8 +443,8 @@ function requireStableOffsets(consumer: RawConsumer): void {
     lookup.call(this, name, (error, api) => {
       if (error || typeof api !== 'function') return callback(error, api);
       const inner = api as OffsetFetchApi;
-      const stable: OffsetFetchApi = (connection, groups, _requireStable, cb) =>
-        inner(connection, groups, true, cb);
+      const stable: OffsetFetchApi = (connection, groups, requireStable, cb) =>
+        inner(connection, groups, requireStable || enabled(), cb);
       callback(null, stable);
     });
   };

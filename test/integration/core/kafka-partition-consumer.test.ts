@@ -138,6 +138,32 @@ test('positions committed in a transaction with the member generation; a stale g
   assert.equal((await member.committed(tps)).values().next().value, 7n);
 });
 
+test('committed() falls back to the materialized offsets when a transaction with offsets does not complete', async () => {
+  const topic = uniqueName('hang');
+  await admin.ensureTopics([{ name: topic, partitions: 1 }]);
+  const groupId = uniqueName('hang-g');
+  const member = new KafkaPartitionConsumer(config, { groupId, sessionTimeoutMs: 6000 });
+  cleanup.push(() => member.close());
+  const assignment = await member.join([topic]);
+  const tps = assignment.partitions;
+  const producer = new TransactionalProducer(config, uniqueName('hang-tx'));
+  cleanup.push(() => producer.close());
+  const first = await producer.begin();
+  await first.sendPositions(assignment.generation, [{ topic, partition: 0, offset: 4n }]);
+  await first.commit();
+  assert.deepEqual([...(await member.committed(tps)).values()], [4n]);
+  assert.deepEqual(member.unstableOffsets, []);
+
+  // A transaction holding offsets stays open (as one whose marker a broker restart lost would).
+  const open = await producer.begin();
+  await open.sendPositions(assignment.generation, [{ topic, partition: 0, offset: 9n }]);
+  const started = Date.now();
+  assert.deepEqual([...(await member.committed(tps)).values()], [4n]);
+  assert.ok(Date.now() - started >= 1000, 'the stable read was retried before falling back');
+  assert.deepEqual(member.unstableOffsets, [`${topic}[0]`]);
+  await open.abort();
+});
+
 test('a fetch position outside the partition is a permanent OFFSET_OUT_OF_RANGE error naming it', async () => {
   const topic = uniqueName('oor');
   await admin.ensureTopics([{ name: topic, partitions: 1 }]);
