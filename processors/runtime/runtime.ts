@@ -110,6 +110,11 @@ export class ProcessorRuntime {
     return this.config.errors.dlqTopic ?? `${this.config.name}.dlq`;
   }
 
+  /** Exactly-once: where every transaction also records its task's consumed positions. */
+  get positionsTopic(): string {
+    return `${this.config.name}-positions`;
+  }
+
   changelogTopic(store: string): string {
     return `${this.config.name}-${store}-changelog`;
   }
@@ -190,10 +195,27 @@ export class ProcessorRuntime {
           partitions: taskCount,
           configs: { 'cleanup.policy': 'compact' },
         })),
+        ...(c.guarantee === 'exactly_once'
+          ? [
+              {
+                name: this.positionsTopic,
+                partitions: taskCount,
+                configs: { 'cleanup.policy': 'compact' },
+              },
+            ]
+          : []),
         ...this.stages.flatMap((st, s) =>
           st.source ? [{ name: st.source, partitions: stagePartitions[s]! }] : [],
         ),
       ]);
+      if (c.guarantee === 'exactly_once') {
+        const n = (await admin.partitionCounts([this.positionsTopic])).get(this.positionsTopic);
+        if (n !== undefined && n < taskCount)
+          throw new ConfigError(
+            'processors',
+            `topic "${this.positionsTopic}" has ${n} partitions but the processor has ${taskCount} tasks; add partitions to it (kafka-topics.sh --alter --partitions ${taskCount}) or delete it when the processor is stopped (the group's committed offsets are then used)`,
+          );
+      }
       const sources = this.stages.flatMap((st) => (st.source ? [st.source] : []));
       const repartitionCounts = sources.length
         ? await admin.partitionCounts(sources)
@@ -306,6 +328,7 @@ export class ProcessorRuntime {
       sharedProducer: this.sharedProducer,
       outputTopic: this.config.output,
       dlqTopic: this.dlqTopic,
+      positionsTopic: this.config.guarantee === 'exactly_once' ? this.positionsTopic : undefined,
       log: this.log,
     };
   }

@@ -49,6 +49,11 @@ export interface TaskEnv {
   sharedProducer: KafkaProducer | undefined;
   outputTopic: string | undefined;
   dlqTopic: string;
+  /**
+   * Exactly-once: compacted topic (one partition per task) where every transaction also
+   * records the task's consumed positions; read back when the task starts.
+   */
+  positionsTopic?: string;
   log: (msg: string) => void;
 }
 
@@ -125,7 +130,13 @@ export class StreamTask {
       await this.producer.init();
     }
     await this.openStores();
+    const stored = await this.storedPositions();
     const committed = await this.env.member.committed(this.inputs);
+    if (this.env.member.unstableOffsets.length)
+      this.env.log(
+        `task ${this.partition}: the group's committed offsets of ${this.env.member.unstableOffsets.join(', ')} are held by a transaction that never completed (its marker was lost); ${stored.size ? `starting from the positions in ${this.env.positionsTopic}` : 'using the offsets committed before it'}`,
+      );
+    for (const [k, v] of stored) committed.set(k, v);
     const missing = this.inputs.filter(
       (tp) => committed.get(tpKey(tp.topic, tp.partition)) === undefined,
     );
@@ -230,6 +241,18 @@ export class StreamTask {
     const positions = this.positionsToCommit();
     const changelog = this.changelogRecords();
     const records = [...this.staged, ...changelog.records];
+    if (this.exactlyOnce && this.env.positionsTopic)
+      records.push({
+        topic: this.env.positionsTopic,
+        partition: this.partition,
+        key: Buffer.from(`task-${this.partition}`),
+        value: Buffer.from(
+          JSON.stringify({
+            version: 1,
+            positions: positions.map((p) => ({ ...p, offset: p.offset.toString() })),
+          }),
+        ),
+      });
     try {
       if (this.exactlyOnce) {
         const txn = await this.producer!.begin();
@@ -310,6 +333,50 @@ export class StreamTask {
         `task ${this.partition}: table record ${r.topic}[${r.partition}]@${r.offset} ignored: ${(err as Error).message}`,
       );
     }
+  }
+
+  /**
+   * The positions recorded by the last committed transaction of this task (exactly-once), read
+   * from the end of its partition of the positions topic; empty when there is none. They are
+   * committed in the same transaction as the group's offsets, but unlike those they do not
+   * depend on the commit marker reaching __consumer_offsets, which a broker restart was seen
+   * to lose (the group then answers with older offsets, and the transaction's records would
+   * be processed again).
+   */
+  private async storedPositions(): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    const topic = this.env.positionsTopic;
+    if (!this.exactlyOnce || !topic) return out;
+    const reader = this.env.reader;
+    const tp = { topic, partition: this.partition };
+    const k = tpKey(topic, this.partition);
+    const start = (await reader.offsets([tp], 'earliest')).get(k) ?? 0n;
+    const end = (await reader.offsets([tp], 'latest')).get(k) ?? 0n; // last stable offset
+    // Read backwards in growing windows: aborted transactions and markers take offsets too.
+    let last: IncomingRecord | undefined;
+    for (let hi = end, span = 64n; hi > start && !last; hi -= span, span *= 4n) {
+      let pos = hi - span > start ? hi - span : start;
+      while (pos < hi) {
+        const f = (await reader.fetch([{ ...tp, offset: pos }], 0))[0];
+        if (!f || f.nextOffset <= pos) break;
+        for (const r of f.records) if (r.offset < hi) last = r;
+        pos = f.nextOffset;
+      }
+      if (hi - span <= start) break;
+    }
+    if (!last?.value) return out;
+    try {
+      const parsed = JSON.parse(last.value.toString()) as {
+        positions: { topic: string; partition: number; offset: string }[];
+      };
+      for (const p of parsed.positions) out.set(tpKey(p.topic, p.partition), BigInt(p.offset));
+    } catch (err) {
+      this.env.log(
+        `task ${this.partition}: ignoring the unreadable record ${topic}[${this.partition}]@${last.offset} (${(err as Error).message}); starting from the group's committed offsets`,
+      );
+      out.clear();
+    }
+    return out;
   }
 
   private positionsToCommit(): TopicPartitionOffset[] {
