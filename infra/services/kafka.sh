@@ -111,6 +111,7 @@ Configuration:
     Logger:
       - { name: kafka.server.KafkaRaftServer, level: INFO }
       - { name: kafka.server.BrokerServer, level: INFO }
+      - { name: kafka.coordinator.transaction, level: INFO }
 LOG
 }
 
