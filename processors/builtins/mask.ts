@@ -1,8 +1,9 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { defineProcessor } from '../api/index.ts';
 import type { ProcessorDefinition, Row } from '../api/index.ts';
 import { forEachSelected, withRowsCopied, withRowsShallowCopied } from './fields.ts';
+import { hmacSha256Hex } from './hmac.ts';
 
 const rule = z
   .object({
@@ -35,34 +36,24 @@ export type MaskConfig = z.input<typeof maskConfig>;
 /** mask: hash, redact, keep the last N characters of, or null out PII in before and after. */
 export function mask(input: MaskConfig): ProcessorDefinition {
   const cfg = maskConfig.parse(input);
+  const rules = cfg.rules.map((r) => ({ selector: r, replace: replacement(r) }));
+  // Fields of rules without a pattern or nested path: plain column names, checked directly.
+  const columnsOnly = cfg.rules.every(
+    (r) => r.pattern === undefined && !r.fields!.some((f) => f.includes('.')),
+  );
   const apply = (row: Row) => {
-    for (const r of cfg.rules) {
-      forEachSelected(row, r, (container, key) => {
-        const v = container[key];
-        if (v === null || v === undefined) return;
-        const text = typeof v === 'string' ? v : JSON.stringify(v);
-        switch (r.action) {
-          case 'hash':
-            container[key] =
-              r.algorithm === 'hmac-sha256'
-                ? createHmac('sha256', r.secret!).update(text).digest('hex')
-                : createHash('sha256')
-                    .update(r.salt + text)
-                    .digest('hex');
-            break;
-          case 'redact':
-            container[key] = r.replacement;
-            break;
-          case 'keep-last':
-            container[key] =
-              text.length <= r.keep
-                ? r.maskChar.repeat(text.length)
-                : r.maskChar.repeat(text.length - r.keep) + text.slice(text.length - r.keep);
-            break;
-          case 'null':
-            container[key] = null;
-            break;
+    for (const { selector, replace } of rules) {
+      if (columnsOnly) {
+        for (const key of selector.fields!) {
+          if (!(key in row)) continue;
+          const v = row[key];
+          if (v !== null && v !== undefined) row[key] = replace(v);
         }
+        continue;
+      }
+      forEachSelected(row, selector, (container, key) => {
+        const v = container[key];
+        if (v !== null && v !== undefined) container[key] = replace(v);
       });
     }
   };
@@ -78,4 +69,32 @@ export function mask(input: MaskConfig): ProcessorDefinition {
       ctx.forward(out);
     },
   });
+}
+
+/** The masked form of a non-null value under one rule. */
+function replacement(r: z.output<typeof rule>): (v: unknown) => unknown {
+  const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+  switch (r.action) {
+    case 'hash': {
+      if (r.algorithm === 'hmac-sha256') {
+        const hmac = hmacSha256Hex(r.secret!);
+        return (v) => hmac(text(v));
+      }
+      return (v) =>
+        createHash('sha256')
+          .update(r.salt + text(v))
+          .digest('hex');
+    }
+    case 'redact':
+      return () => r.replacement;
+    case 'keep-last':
+      return (v) => {
+        const t = text(v);
+        return t.length <= r.keep
+          ? r.maskChar.repeat(t.length)
+          : r.maskChar.repeat(t.length - r.keep) + t.slice(t.length - r.keep);
+      };
+    case 'null':
+      return () => null;
+  }
 }

@@ -55,6 +55,8 @@ export class UndeclaredStoreError extends TributaryError {
   }
 }
 
+type Walked = RecordOutcome | undefined | Promise<RecordOutcome | undefined>;
+
 interface Scheduled {
   node: number;
   intervalMs: number;
@@ -75,6 +77,7 @@ export class ProcessorChain {
   private readonly contexts: NodeContext[];
   private readonly scheduled: Scheduled[] = [];
   private current: RecordMetadata | undefined;
+  private readonly storesOf: Map<string, StagedStore>[];
 
   constructor(
     readonly nodes: ChainNode[],
@@ -85,6 +88,7 @@ export class ProcessorChain {
     // Object.create gives each task its own `this` while methods stay on the definition.
     this.instances = nodes.map((n) => Object.create(n.definition) as ProcessorDefinition);
     this.contexts = nodes.map((_, i) => new NodeContext(this, i));
+    this.storesOf = nodes.map(() => new Map());
   }
 
   async init(): Promise<void> {
@@ -111,14 +115,31 @@ export class ProcessorChain {
     }
   }
 
-  /** `topic`: the output topic already chosen for the event (by a stage before a repartition). */
-  async process(event: ChangeEvent, meta: RecordMetadata, topic?: string): Promise<RecordOutcome> {
+  /**
+   * `topic`: the output topic already chosen for the event (by a stage before a repartition).
+   * Synchronous when every processor the record reaches is (no promise, no microtask); a
+   * promise as soon as one of them returns one.
+   */
+  process(
+    event: ChangeEvent,
+    meta: RecordMetadata,
+    topic?: string,
+  ): RecordOutcome | Promise<RecordOutcome> {
     this.current = meta;
+    let outcome: RecordOutcome | Promise<RecordOutcome>;
     try {
-      return await this.runFrom(0, [{ record: event, topic }]);
-    } finally {
+      outcome = this.runFrom(0, [{ record: event, topic }]);
+    } catch (err) {
       this.current = undefined;
+      throw err;
     }
+    if (!(outcome instanceof Promise)) {
+      this.current = undefined;
+      return outcome;
+    }
+    return outcome.finally(() => {
+      this.current = undefined;
+    });
   }
 
   /** Runs every scheduled callback that is due at `now`. */
@@ -154,12 +175,16 @@ export class ProcessorChain {
   }
 
   storeFor(node: number, name: string): KeyValueStore {
+    // A processor asks for its store once per record: the checked answer is kept per node.
+    const known = this.storesOf[node]!.get(name);
+    if (known) return known;
     const def = this.nodes[node]!.definition;
     const declared = (def.stores ?? []).map(storeName);
     if (!declared.includes(name)) throw new UndeclaredStoreError(def.name, name, declared);
     const store = this.stores.get(name);
     if (!store)
       throw new TributaryError('STORE_MISSING', `store "${name}" was declared but not created`);
+    this.storesOf[node]!.set(name, store);
     return store;
   }
 
@@ -182,9 +207,14 @@ export class ProcessorChain {
     };
   }
 
-  private async runFrom(start: number, inputs: ChainOutput[]): Promise<RecordOutcome> {
+  private runFrom(start: number, inputs: ChainOutput[]): RecordOutcome | Promise<RecordOutcome> {
     const outputs: ChainOutput[] = [];
-    const failed = await this.walk(start, inputs, outputs);
+    const failed = this.walk(start, inputs, outputs, 0);
+    if (failed instanceof Promise) return failed.then((f) => this.finish(f, outputs));
+    return this.finish(failed, outputs);
+  }
+
+  private finish(failed: RecordOutcome | undefined, outputs: ChainOutput[]): RecordOutcome {
     if (failed) {
       for (const s of this.stores.values()) s.rollbackRecord();
       return failed;
@@ -193,13 +223,14 @@ export class ProcessorChain {
     return { ok: true, outputs };
   }
 
-  /** Runs `items` through processors node.. depth-first (hot path: no closures per record). */
-  private async walk(
-    node: number,
-    items: ChainOutput[],
-    outputs: ChainOutput[],
-  ): Promise<RecordOutcome | undefined> {
-    for (const item of items) {
+  /**
+   * Runs `items` (from index `from`) through processors node.. depth-first. Hot path: no
+   * closures per record, and synchronous until a processor returns a promise; the rest of
+   * the walk then continues asynchronously (walkAfter / walkRest), in the same order.
+   */
+  private walk(node: number, items: ChainOutput[], outputs: ChainOutput[], from: number): Walked {
+    for (let i = from; i < items.length; i++) {
+      const item = items[i]!;
       if (node >= this.instances.length || !isChangeEvent(item.record)) {
         outputs.push(item);
         continue;
@@ -209,18 +240,53 @@ export class ProcessorChain {
       ctx.collected = collected;
       ctx.inheritedTopic = item.topic;
       const inst = this.instances[node]!;
+      let r: void | Promise<void>;
       try {
-        const r = inst.process.call(inst, item.record, ctx);
-        // Synchronous processors (most built-ins) cost no extra microtask.
-        if (r !== undefined) await r;
+        r = inst.process.call(inst, item.record, ctx);
       } catch (err) {
         return this.failure(node, err);
       }
+      if (r !== undefined) return this.walkAfter(r, node, items, outputs, i, collected);
       if (collected.length === 0) continue;
-      const res = await this.walk(node + 1, collected, outputs);
+      const res = this.walk(node + 1, collected, outputs, 0);
+      if (res instanceof Promise) return this.walkRest(res, node, items, outputs, i + 1);
       if (res) return res;
     }
     return undefined;
+  }
+
+  /** items[i] is in an asynchronous process() at `node`: wait for it, then go on. */
+  private async walkAfter(
+    r: unknown,
+    node: number,
+    items: ChainOutput[],
+    outputs: ChainOutput[],
+    i: number,
+    collected: ChainOutput[],
+  ): Promise<RecordOutcome | undefined> {
+    try {
+      await r;
+    } catch (err) {
+      return this.failure(node, err);
+    }
+    if (collected.length > 0) {
+      const res = await this.walk(node + 1, collected, outputs, 0);
+      if (res) return res;
+    }
+    return this.walk(node, items, outputs, i + 1);
+  }
+
+  /** The walk below `node` went asynchronous: wait for it, then continue with items[next..]. */
+  private async walkRest(
+    pending: Promise<RecordOutcome | undefined>,
+    node: number,
+    items: ChainOutput[],
+    outputs: ChainOutput[],
+    next: number,
+  ): Promise<RecordOutcome | undefined> {
+    const res = await pending;
+    if (res) return res;
+    return this.walk(node, items, outputs, next);
   }
 
   private async guard(node: number, fn: () => Promise<void>): Promise<RecordOutcome | undefined> {

@@ -6,7 +6,7 @@ import {
   stringifyJson,
   toKafkaRecords,
 } from '../../core/events/index.ts';
-import type { ChangeEvent, JsonFormat, RowKey } from '../../core/events/index.ts';
+import type { ChangeEvent, JsonFormat, RowKey, SerdeOptions } from '../../core/events/index.ts';
 import type { IncomingRecord, OutgoingRecord } from '../../core/kafka/index.ts';
 import type { ErrorPolicy, PlainRecord } from '../api/index.ts';
 import { isChangeEvent } from '../api/index.ts';
@@ -90,12 +90,17 @@ export const DLQ_HEADERS = {
 export class RecordPipeline {
   readonly metrics: PipelineMetrics = emptyMetrics();
 
+  private readonly serde: SerdeOptions;
+
   constructor(
     readonly chain: ProcessorChain,
     private readonly options: PipelineOptions,
-  ) {}
+  ) {
+    this.serde = { format: options.format };
+  }
 
-  async handle(record: IncomingRecord): Promise<Emitted[]> {
+  /** Synchronous when every processor the record reaches is (see ProcessorChain.process). */
+  handle(record: IncomingRecord): Emitted[] | Promise<Emitted[]> {
     this.metrics.processed++;
     let event: ChangeEvent;
     let forwardTopic: string | undefined;
@@ -113,7 +118,7 @@ export class RecordPipeline {
     } catch (err) {
       return this.failed(record, INPUT_STAGE, this.options.inputPolicy, err);
     }
-    const outcome = await this.chain.process(
+    const outcome = this.chain.process(
       event,
       {
         topic: record.topic,
@@ -124,6 +129,7 @@ export class RecordPipeline {
       },
       forwardTopic,
     );
+    if (outcome instanceof Promise) return outcome.then((o) => this.settle(o, record));
     return this.settle(outcome, record);
   }
 
@@ -144,7 +150,8 @@ export class RecordPipeline {
       return this.failed(record, outcome.processor, outcome.policy, outcome.error);
     }
     try {
-      const emitted = outcome.outputs.flatMap((o) => this.encode(o));
+      const emitted: Emitted[] = [];
+      for (const o of outcome.outputs) this.encode(o, emitted);
       for (const e of emitted)
         if (e.kind === 'repartition') this.metrics.repartitioned++;
         else this.metrics.emitted++;
@@ -155,9 +162,13 @@ export class RecordPipeline {
     }
   }
 
-  private encode(o: ChainOutput): Emitted[] {
+  /** Appends the record(s) of one chain output to `emitted`. */
+  private encode(o: ChainOutput, emitted: Emitted[]): void {
     const rp = this.options.repartition;
-    if (rp && isChangeEvent(o.record)) return [encodeRepartitioned(o.record, o.topic, rp)];
+    if (rp && isChangeEvent(o.record)) {
+      emitted.push(encodeRepartitioned(o.record, o.topic, rp));
+      return;
+    }
     const topic = o.topic ?? this.options.outputTopic;
     if (!topic)
       throw new ProcessorError(
@@ -166,11 +177,11 @@ export class RecordPipeline {
       );
     if (isChangeEvent(o.record)) {
       const event = { ...o.record, topic };
-      return toKafkaRecords(event, { format: this.options.format }).map((out) =>
-        out.value === null
-          ? { out, kind: 'tombstone' as const }
-          : { out, kind: 'event' as const, event },
-      );
+      for (const out of toKafkaRecords(event, this.serde))
+        emitted.push(
+          out.value === null ? { out, kind: 'tombstone' } : { out, kind: 'event', event },
+        );
+      return;
     }
     const p = o.record;
     const out: OutgoingRecord = {
@@ -179,7 +190,7 @@ export class RecordPipeline {
       value: p.value === null || p.value === undefined ? null : Buffer.from(stringifyJson(p.value)),
     };
     if (p.headers) out.headers = p.headers;
-    return [{ out, kind: 'plain', plain: { ...p, topic } }];
+    emitted.push({ out, kind: 'plain', plain: { ...p, topic } });
   }
 
   private failed(

@@ -221,7 +221,8 @@ export class StreamTask {
     while (this.head < this.queue.length && n < limit) {
       const r = this.queue[this.head]!;
       const pipeline = single ?? this.pipelines[this.stageOf.get(r.topic) ?? 0]!;
-      for (const e of await pipeline.handle(r)) this.staged.push(e.out);
+      const handled = pipeline.handle(r);
+      for (const e of handled instanceof Promise ? await handled : handled) this.staged.push(e.out);
       this.head++;
       n++;
     }

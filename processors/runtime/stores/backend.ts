@@ -5,6 +5,8 @@
  */
 export interface StoreBackend {
   get(key: string): Promise<string | undefined>;
+  /** get() without a promise when the answer is in memory; `miss` when it is not. */
+  peek?<M>(key: string, miss: M): string | undefined | M;
   write(entries: Iterable<[string, string | null]>): Promise<void>;
   iterate(gte?: string, lt?: string): AsyncIterable<[string, string]>;
   close(): Promise<void>;
@@ -19,6 +21,10 @@ export class MemoryBackend implements StoreBackend {
   readonly entries = new Map<string, string>();
 
   async get(key: string): Promise<string | undefined> {
+    return this.entries.get(key);
+  }
+
+  peek<M>(key: string): string | undefined | M {
     return this.entries.get(key);
   }
 
@@ -64,6 +70,10 @@ export class CachedBackend implements StoreBackend {
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, v);
     return v;
+  }
+
+  peek<M>(key: string, miss: M): string | undefined | M {
+    return this.cache.has(key) ? this.cache.get(key) : miss;
   }
 
   async write(entries: Iterable<[string, string | null]>): Promise<void> {

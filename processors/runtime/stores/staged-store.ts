@@ -31,6 +31,23 @@ export class StagedStore<V = unknown> implements KeyValueStore<V> {
     return raw === undefined ? undefined : (parseJson(raw) as V);
   }
 
+  /**
+   * get() without a promise when the value is staged or the backend has it in memory (a
+   * global store's read cache); `miss` when only the asynchronous get() can answer.
+   */
+  getNow<M>(key: string, miss: M): V | undefined | M {
+    if (this.rec.size !== 0 && this.rec.has(key)) return this.staged(this.rec.get(key));
+    if (this.txn.size !== 0 && this.txn.has(key)) return this.staged(this.txn.get(key));
+    if (!this.backend.peek) return miss;
+    const raw = this.backend.peek(key, miss);
+    if (raw === miss) return miss;
+    return raw === undefined ? undefined : (parseJson(raw as string) as V);
+  }
+
+  private staged(v: Staged): V | undefined {
+    return v === DELETED ? undefined : (v as V);
+  }
+
   put(key: string, value: V): void {
     this.checkWritable();
     if (typeof key !== 'string') throw new TypeError(`store "${this.name}": keys must be strings`);
@@ -82,13 +99,14 @@ export class StagedStore<V = unknown> implements KeyValueStore<V> {
 
   /** The current record succeeded: its writes join the transaction. */
   commitRecord(): void {
+    if (this.rec.size === 0) return;
     for (const [k, v] of this.rec) this.txn.set(k, v);
     this.rec.clear();
   }
 
   /** The current record failed: forget its writes. */
   rollbackRecord(): void {
-    this.rec.clear();
+    if (this.rec.size !== 0) this.rec.clear();
   }
 
   /** The transaction's writes as JSON text (null = delete), in write order. */
