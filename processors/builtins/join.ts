@@ -66,9 +66,15 @@ export function join(input: z.input<typeof joinConfig>): ProcessorDefinition {
     const v = getPath(row, cfg.on);
     return v === undefined || v === null ? undefined : { [cfg.tableKey]: v };
   };
+  // keyString({[tableKey]: v}) without the object for the common number and string values.
+  const keyPrefix = `{${JSON.stringify(cfg.tableKey)}:`;
   const lookupKey = (row: Row | null) => {
-    const k = joinRowKey(row);
-    return k === undefined ? undefined : keyString(k);
+    if (!row) return undefined;
+    const v = getPath(row, cfg.on);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'number' && Number.isFinite(v)) return `${keyPrefix}${v}}`;
+    if (typeof v === 'string') return `${keyPrefix}${JSON.stringify(v)}}`;
+    return keyString({ [cfg.tableKey]: v });
   };
   const repartitioned = cfg.mode === 'repartition';
   const as = cfg.as;

@@ -54,7 +54,8 @@ export class MemoryBackend implements StoreBackend {
 
 /**
  * A read-through cache in front of a backend (for global stores, whose lookups dominate
- * joins). Writes go through it, so it is never stale; it holds at most `maxEntries` keys.
+ * joins). Writes go through it, so it is never stale, and fill it while it has room; it holds
+ * at most `maxEntries` keys.
  */
 export class CachedBackend implements StoreBackend {
   private readonly cache = new Map<string, string | undefined>();
@@ -73,13 +74,16 @@ export class CachedBackend implements StoreBackend {
   }
 
   peek<M>(key: string, miss: M): string | undefined | M {
-    return this.cache.has(key) ? this.cache.get(key) : miss;
+    const v = this.cache.get(key);
+    return v !== undefined || this.cache.has(key) ? v : miss;
   }
 
   async write(entries: Iterable<[string, string | null]>): Promise<void> {
     const list = [...entries];
     await this.inner.write(list);
-    for (const [k, v] of list) if (this.cache.has(k)) this.cache.set(k, v ?? undefined);
+    // Written keys are cached while there is room (a restored global store starts warm).
+    for (const [k, v] of list)
+      if (this.cache.size < this.maxEntries || this.cache.has(k)) this.cache.set(k, v ?? undefined);
   }
 
   iterate(gte?: string, lt?: string): AsyncIterable<[string, string]> {

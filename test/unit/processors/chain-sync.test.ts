@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChangeEvent } from '../../../core/events/index.ts';
-import { defineProcessor } from '../../../processors/api/index.ts';
+import { defineProcessor, keyString } from '../../../processors/api/index.ts';
 import type { ProcessorDefinition } from '../../../processors/api/index.ts';
 import { join as joinProcessor } from '../../../processors/builtins/join.ts';
 import { ProcessorChain } from '../../../processors/runtime/chain.ts';
@@ -173,5 +173,47 @@ test('join: the same output whether the row comes from memory or from an asynchr
     await rocks.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the read cache is filled by writes while it has room, and never goes stale', async () => {
+  const miss = Symbol('miss');
+  const inner = new MemoryBackend();
+  const cache = new CachedBackend(inner, 2);
+  await cache.write([
+    ['a', '1'],
+    ['b', '2'],
+    ['c', '3'],
+  ]);
+  assert.equal(cache.peek('a', miss), '1');
+  assert.equal(cache.peek('b', miss), '2');
+  assert.equal(cache.peek('c', miss), miss); // full: written through, read from the backend
+  assert.equal(await cache.get('c'), '3'); // evicts the oldest key, a
+  assert.equal(cache.peek('c', miss), '3');
+  await cache.write([
+    ['a', null],
+    ['c', '30'],
+  ]);
+  assert.equal(cache.peek('a', miss), miss);
+  assert.equal(await cache.get('a'), undefined);
+  assert.equal(cache.peek('c', miss), '30');
+});
+
+test('join: store keys of number, string and other join values are keyString of the table key', async () => {
+  const mem = new MemoryBackend();
+  const rows: Array<[unknown, string]> = [
+    [7, 'seven'],
+    [-0.5, 'half'],
+    ['x"é', 'text'],
+    [true, 'yes'],
+    [12345678901234567890n, 'big'],
+  ];
+  await mem.write(rows.map(([code, name]) => [keyString({ code }), JSON.stringify({ name })]));
+  const def = joinProcessor({ store: 'c', table: 't', on: 'ref', tableKey: 'code', as: 'c' });
+  const chain = chainOf([def], new Map([['c', new StagedStore('c', mem, true)]]));
+  for (const [code, name] of rows) {
+    const done = await chain.process(insert({ id: 1 }, { id: 1, ref: code }), meta);
+    assert.ok(done.ok);
+    assert.deepEqual((done.outputs[0]!.record as ChangeEvent).value.after!.c, { name });
   }
 });
