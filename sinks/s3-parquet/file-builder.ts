@@ -6,9 +6,9 @@
  * the exactly-once design depends on. See docs/decisions/0004-parquet-writer.md.
  */
 import type { LogicalType, SchemaElement } from 'hyparquet';
-import { snappyCompressor } from 'hysnappy';
 import { ColumnWriter } from './column.ts';
 import type { ColumnChunk, Compressor } from './column.ts';
+import { deterministicSnappy } from './snappy.ts';
 import { ThriftWriter } from './thrift.ts';
 
 export type Compression = 'snappy' | 'zstd';
@@ -16,13 +16,9 @@ export type Compression = 'snappy' | 'zstd';
 let zstd: Compressor | undefined;
 let snappy: Compressor | undefined;
 
-/**
- * The compressor for `codec` (its wasm module is loaded on first use). One snappy instance is
- * kept: hysnappy's snappyCompress() decodes, compiles and instantiates its wasm module (and
- * grows a fresh memory to the page size) on every call.
- */
+/** The compressor for `codec` (its wasm module is loaded on first use; see snappy.ts). */
 export async function compressorFor(codec: Compression): Promise<Compressor> {
-  if (codec === 'snappy') return (snappy ??= snappyCompressor());
+  if (codec === 'snappy') return (snappy ??= deterministicSnappy());
   if (!zstd) {
     const z = await import('@bokuweb/zstd-wasm');
     await z.init();
