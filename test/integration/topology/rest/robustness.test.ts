@@ -253,6 +253,16 @@ test('3,000 random and malformed requests: never a 5xx, and the server keeps ans
     }
   }
 
+  // A conflict the random mix may not produce (it depends on the seed and on timing): creating
+  // a connector whose name exists.
+  for (let i = 0; i < 2; i++) {
+    const res = await h.call('POST', '/connectors', {
+      body: { name: 'c409', config: debeziumConfig() },
+    });
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    assert.equal(res.status, i === 0 ? 201 : 409, res.text);
+  }
+
   const summary = [...statuses]
     .sort((a, b) => a[0] - b[0])
     .map(([s, n]) => `${s}:${n}`)
