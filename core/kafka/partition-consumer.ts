@@ -222,9 +222,8 @@ export class KafkaPartitionConsumer {
     return this.assignment;
   }
 
-  /** Committed group offsets (undefined where the group has none). */
   /**
-   * The group's committed offsets. Under read_committed they are read stable: while a
+   * The group's committed offsets (undefined where the group has none). Under read_committed they are read stable: while a
    * transaction holding offsets for one of the partitions is completing, the broker answers
    * UNSTABLE_OFFSET_COMMIT and the client retries (about 3 s). If that does not end, the
    * transaction is hanging (a broker restart can lose its marker in __consumer_offsets): the

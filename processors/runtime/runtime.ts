@@ -111,8 +111,8 @@ export class ProcessorRuntime {
   }
 
   /** Exactly-once: where every transaction also records its task's consumed positions. */
-  get positionsTopic(): string {
-    return `${this.config.name}-positions`;
+  get positionsTopic(): string | undefined {
+    return this.config.guarantee === 'exactly_once' ? `${this.config.name}-positions` : undefined;
   }
 
   changelogTopic(store: string): string {
@@ -187,6 +187,7 @@ export class ProcessorRuntime {
       }
       const taskCount = Math.max(...stagePartitions);
       const outPartitions = c.outputPartitions ?? inputPartitions;
+      const positions = this.positionsTopic;
       await admin.ensureTopics([
         ...(c.output ? [{ name: c.output, partitions: outPartitions }] : []),
         { name: this.dlqTopic, partitions: 1 },
@@ -195,25 +196,19 @@ export class ProcessorRuntime {
           partitions: taskCount,
           configs: { 'cleanup.policy': 'compact' },
         })),
-        ...(c.guarantee === 'exactly_once'
-          ? [
-              {
-                name: this.positionsTopic,
-                partitions: taskCount,
-                configs: { 'cleanup.policy': 'compact' },
-              },
-            ]
+        ...(positions
+          ? [{ name: positions, partitions: taskCount, configs: { 'cleanup.policy': 'compact' } }]
           : []),
         ...this.stages.flatMap((st, s) =>
           st.source ? [{ name: st.source, partitions: stagePartitions[s]! }] : [],
         ),
       ]);
-      if (c.guarantee === 'exactly_once') {
-        const n = (await admin.partitionCounts([this.positionsTopic])).get(this.positionsTopic);
+      if (positions) {
+        const n = (await admin.partitionCounts([positions])).get(positions);
         if (n !== undefined && n < taskCount)
           throw new ConfigError(
             'processors',
-            `topic "${this.positionsTopic}" has ${n} partitions but the processor has ${taskCount} tasks; add partitions to it (kafka-topics.sh --alter --partitions ${taskCount}) or delete it when the processor is stopped (the group's committed offsets are then used)`,
+            `topic "${positions}" has ${n} partitions but the processor has ${taskCount} tasks; add partitions to it (kafka-topics.sh --alter --partitions ${taskCount}) or delete it when the processor is stopped (the group's committed offsets are then used)`,
           );
       }
       const sources = this.stages.flatMap((st) => (st.source ? [st.source] : []));
@@ -328,7 +323,7 @@ export class ProcessorRuntime {
       sharedProducer: this.sharedProducer,
       outputTopic: this.config.output,
       dlqTopic: this.dlqTopic,
-      positionsTopic: this.config.guarantee === 'exactly_once' ? this.positionsTopic : undefined,
+      positionsTopic: this.positionsTopic,
       log: this.log,
     };
   }

@@ -50,8 +50,8 @@ export interface TaskEnv {
   outputTopic: string | undefined;
   dlqTopic: string;
   /**
-   * Exactly-once: compacted topic (one partition per task) where every transaction also
-   * records the task's consumed positions; read back when the task starts.
+   * Set under exactly-once only: compacted topic (one partition per task) where every
+   * transaction also records the task's consumed positions; read back when the task starts.
    */
   positionsTopic?: string;
   log: (msg: string) => void;
@@ -242,7 +242,7 @@ export class StreamTask {
     const positions = this.positionsToCommit();
     const changelog = this.changelogRecords();
     const records = [...this.staged, ...changelog.records];
-    if (this.exactlyOnce && this.env.positionsTopic)
+    if (this.env.positionsTopic)
       records.push({
         topic: this.env.positionsTopic,
         partition: this.partition,
@@ -347,7 +347,7 @@ export class StreamTask {
   private async storedPositions(): Promise<Map<string, bigint>> {
     const out = new Map<string, bigint>();
     const topic = this.env.positionsTopic;
-    if (!this.exactlyOnce || !topic) return out;
+    if (!topic) return out;
     const reader = this.env.reader;
     const tp = { topic, partition: this.partition };
     const k = tpKey(topic, this.partition);
@@ -355,15 +355,15 @@ export class StreamTask {
     const end = (await reader.offsets([tp], 'latest')).get(k) ?? 0n; // last stable offset
     // Read backwards in growing windows: aborted transactions and markers take offsets too.
     let last: IncomingRecord | undefined;
-    for (let hi = end, span = 64n; hi > start && !last; hi -= span, span *= 4n) {
-      let pos = hi - span > start ? hi - span : start;
-      while (pos < hi) {
+    for (let hi = end, span = 64n; hi > start && !last; span *= 4n) {
+      const lo = hi - span > start ? hi - span : start;
+      for (let pos = lo; pos < hi;) {
         const f = (await reader.fetch([{ ...tp, offset: pos }], 0))[0];
         if (!f || f.nextOffset <= pos) break;
         for (const r of f.records) if (r.offset < hi) last = r;
         pos = f.nextOffset;
       }
-      if (hi - span <= start) break;
+      hi = lo;
     }
     if (!last?.value) return out;
     try {
