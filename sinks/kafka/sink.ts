@@ -23,7 +23,7 @@
  * With format `same` each record is copied as consumed (a RawRecordSink): key and value bytes,
  * every header and the source timestamp, whatever the record holds — change events, truncates,
  * tombstones, or records that are not change events at all (the runtime skips decoding them:
- * `copiesBytes`). Other formats re-encode change
+ * `takesBytes`). Other formats re-encode change
  * events (truncates included) and tombstones, keep the headers and the timestamp, and dead-letter
  * records that are not change events.
  */
@@ -90,7 +90,7 @@ interface PartitionState {
 export class KafkaForwardSink implements RawRecordSink {
   readonly rawRecords = true;
   /** Format `same` copies key, value, headers and timestamp: the runtime need not decode. */
-  readonly copiesBytes: boolean;
+  readonly takesBytes: boolean;
   private readonly target: KafkaConfig;
   private readonly sameCluster: boolean;
   private readonly prefix: string;
@@ -110,7 +110,7 @@ export class KafkaForwardSink implements RawRecordSink {
     private readonly config: KafkaSinkConfig,
     private readonly source: KafkaConfig = defaultKafkaConfig(`forward-${name}`),
   ) {
-    this.copiesBytes = config.format === 'same';
+    this.takesBytes = config.format === 'same';
     this.sameCluster = config.brokers === undefined;
     this.target = this.sameCluster
       ? { ...source, clientId: `forward-${name}` }

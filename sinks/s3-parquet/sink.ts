@@ -15,7 +15,17 @@
 import { TributaryError } from '../../core/errors/index.ts';
 import { KafkaPartitionConsumer, defaultKafkaConfig } from '../../core/kafka/index.ts';
 import type { KafkaConfig } from '../../core/kafka/index.ts';
-import type { Sink, SinkRecord, WriteResult, RejectedRecord } from '../runtime/sink.ts';
+import type { DecodedRecord } from '../../core/events/index.ts';
+import type { IncomingRecord } from '../../core/kafka/index.ts';
+import { decodeConsumed, truncateUnsupported } from '../runtime/sink.ts';
+import type {
+  CopiedRecord,
+  RawRecordSink,
+  RejectedRecord,
+  SinkRecord,
+  UndecodedRecord,
+  WriteResult,
+} from '../runtime/sink.ts';
 import type { PartitionPosition, PositionedSink } from '../runtime/sink.ts';
 import type { S3ParquetSinkConfig } from './config.ts';
 import { compressorFor } from './file-builder.ts';
@@ -23,10 +33,12 @@ import type { FileBuilderOptions } from './file-builder.ts';
 import { parseObjectKey, topicPrefix } from './keys.ts';
 import { createObjectStore } from './storage.ts';
 import type { ObjectStore } from './storage.ts';
+import { DirectReader } from './direct.ts';
 import { PartitionWriter } from './writer.ts';
 
 const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-const rejectionId = (r: SinkRecord) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
+const rejectionId = (r: { topic: string; partition: number; offset: bigint }) =>
+  `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
 
 /**
  * Fault injection for crash tests: with TRIBUTARY_CRASH_AFTER_UPLOADS=N the process kills
@@ -51,6 +63,8 @@ export type S3ParquetSinkMetrics = {
   rowsNotUploaded: number;
   /** Partitions whose retention gap was skipped (`onGap: skip`). */
   gapsSkipped: number;
+  /** Rows the direct reader read from the record bytes (the others were decoded in full). */
+  rowsReadDirect: number;
 };
 
 export interface S3ParquetSinkOptions {
@@ -67,7 +81,11 @@ export interface S3ParquetSinkOptions {
   ) => Promise<Map<string, bigint>>;
 }
 
-export class S3ParquetSink implements Sink, PositionedSink {
+export class S3ParquetSink implements RawRecordSink, PositionedSink {
+  readonly rawRecords = true;
+  /** The runtime passes records undecoded: the direct reader reads most of them (direct.ts). */
+  readonly takesBytes = true;
+  private readonly reader = new DirectReader();
   private store: ObjectStore | undefined;
   /** Reads the partitions' earliest offsets (retention gaps); group-less. */
   private offsets: KafkaPartitionConsumer | undefined;
@@ -84,6 +102,7 @@ export class S3ParquetSink implements Sink, PositionedSink {
     bytesUploaded: 0,
     uploadFailures: 0,
     gapsSkipped: 0,
+    rowsReadDirect: 0,
   };
 
   constructor(
@@ -185,10 +204,13 @@ export class S3ParquetSink implements Sink, PositionedSink {
     return out;
   }
 
-  async writeBatch(records: SinkRecord[]): Promise<WriteResult> {
+  async writeBatch(
+    records: Array<SinkRecord | UndecodedRecord | CopiedRecord>,
+  ): Promise<WriteResult> {
     const rejected: RejectedRecord[] = [];
     /** Per partition, the first offset rejected in this call: files covering it wait for the dead letter. */
     const holdFrom = new Map<PartitionWriter, bigint>();
+    const reader = this.reader;
     let w: PartitionWriter | undefined;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
@@ -204,11 +226,20 @@ export class S3ParquetSink implements Sink, PositionedSink {
         continue;
       }
       w.last = r.offset;
-      if (r.kind === 'tombstone') {
-        w.skipTombstone(r.offset);
-        continue;
-      }
-      const error = w.append(r.event, r.offset);
+      let error: Error | undefined;
+      if (r.kind === 'copy') {
+        // Read straight into the open file when the direct reader takes the record; else decode
+        // it as the runtime would have.
+        const direct = r.raw.value === null ? false : w.appendDirect(r.raw, r.offset, reader);
+        if (direct === false) error = this.appendDecoded(w, r.raw, r.offset);
+        else {
+          error = direct;
+          if (!error) this.counters.rowsReadDirect++;
+        }
+      } else if (r.kind === 'tombstone') w.skipTombstone(r.offset);
+      else if (r.kind === 'undecoded') error = r.reason;
+      else if (r.event.value.op === 't') error = truncateUnsupported();
+      else error = w.append(r.event, r.offset);
       if (error) {
         this.rejections.set(rejectionId(r), error);
         rejected.push({ index: i, error });
@@ -218,6 +249,26 @@ export class S3ParquetSink implements Sink, PositionedSink {
     await this.uploadPending(holdFrom);
     this.rejections.clear();
     return { rejected };
+  }
+
+  /** A consumed record through the full decoder: the reason when it cannot be written. */
+  private appendDecoded(
+    w: PartitionWriter,
+    raw: IncomingRecord,
+    offset: bigint,
+  ): Error | undefined {
+    let d: DecodedRecord;
+    try {
+      d = decodeConsumed(raw);
+    } catch (err) {
+      return err as Error;
+    }
+    if (d.kind === 'tombstone') {
+      w.skipTombstone(offset);
+      return undefined;
+    }
+    if (d.event.value.op === 't') return truncateUnsupported();
+    return w.append(d.event, offset);
   }
 
   /** Closing drops open files on purpose: they are rebuilt identically from Kafka later. */

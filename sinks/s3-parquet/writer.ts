@@ -8,8 +8,10 @@
  */
 import type { SchemaElement } from 'hyparquet';
 import type { ChangeEvent, Row } from '../../core/events/index.ts';
+import type { IncomingRecord } from '../../core/kafka/index.ts';
 import { RecordRejectedError } from '../runtime/sink.ts';
 import type { S3ParquetSinkConfig } from './config.ts';
+import type { DirectEnvelope, DirectReader } from './direct.ts';
 import { ParquetFileBuilder } from './file-builder.ts';
 import type { FileBuilderOptions } from './file-builder.ts';
 import { hourPath, objectKey, tablePath } from './keys.ts';
@@ -72,6 +74,14 @@ export class PartitionWriter {
   readonly pending: ClosedFile[] = [];
   private open: OpenFile | undefined;
   private readonly scratch: unknown[] = [];
+  private readonly direct: DirectEnvelope = {
+    op: 'c',
+    tsMs: 0,
+    sourceTs: 0,
+    table: '',
+    version: 0n,
+    bytes: 0,
+  };
 
   constructor(
     readonly topic: string,
@@ -106,12 +116,11 @@ export class PartitionWriter {
     const sourceTs = v.source.ts_ms || v.ts_ms;
     const window = Math.floor(sourceTs / this.config.roll.intervalMs);
     const table = tableOf(event);
-    const path =
-      this.config.partitionBy === 'source-hour'
-        ? hourPath(sourceTs)
-        : this.config.partitionBy === 'table'
-          ? tablePath(table)
-          : '';
+    const path = this.pathOf(sourceTs, table);
+    if (path === undefined)
+      return new RecordRejectedError(
+        `source.ts_ms ${sourceTs} is not a time (partitionBy source-hour names the path by it); the record was not written to Parquet`,
+      );
 
     let open = this.open;
     if (
@@ -149,15 +158,92 @@ export class PartitionWriter {
       return new RecordRejectedError(
         `row of ~${bytes} bytes exceeds maxRecordBytes (${this.config.maxRecordBytes}); the record was not written to Parquet`,
       );
+    return this.add(
+      open,
+      layout,
+      path,
+      window,
+      bytes,
+      v.op,
+      v.ts_ms,
+      sourceTs,
+      table,
+      offset,
+      event.version,
+    );
+  }
+
+  /**
+   * Adds the change event of a consumed record read by the direct reader (direct.ts), into
+   * the open file. Returns false when the record is not one the reader takes, or does not
+   * belong in the open file: the caller then decodes it and uses append().
+   */
+  appendDirect(
+    raw: IncomingRecord,
+    offset: bigint,
+    reader: DirectReader,
+  ): RecordRejectedError | undefined | false {
+    const open = this.open;
+    if (!open || this.config.includeBefore) return false;
+    const values = this.scratch;
+    values.length = open.layout.columns.length + META_COLUMNS.length;
+    const e = this.direct;
+    if (!reader.read(raw, open.layout, values, e)) return false;
+    if (e.bytes > this.config.maxRecordBytes) return false; // append() says why
+    const path = this.pathOf(e.sourceTs, e.table);
+    if (path !== open.path || Math.floor(e.sourceTs / this.config.roll.intervalMs) !== open.window)
+      return false;
+    return this.add(
+      open,
+      open.layout,
+      path,
+      open.window,
+      e.bytes,
+      e.op,
+      e.tsMs,
+      e.sourceTs,
+      e.table,
+      offset,
+      e.version,
+    );
+  }
+
+  /** The partition path of a record; undefined when its time has no date. */
+  private pathOf(sourceTs: number, table: string): string | undefined {
+    switch (this.config.partitionBy) {
+      case 'source-hour':
+        return Number.isNaN(new Date(sourceTs).getTime()) ? undefined : hourPath(sourceTs);
+      case 'table':
+        return tablePath(table);
+      default:
+        return '';
+    }
+  }
+
+  /** The metadata columns after the row values in the scratch row, then the row into the file. */
+  private add(
+    open: OpenFile | undefined,
+    layout: RowLayout,
+    path: string,
+    window: number,
+    bytes: number,
+    op: string,
+    tsMs: number,
+    sourceTs: number,
+    table: string,
+    offset: bigint,
+    version: bigint,
+  ): RecordRejectedError | undefined {
+    const values = this.scratch;
     let n = layout.columns.length;
-    values[n++] = v.op;
-    values[n++] = v.ts_ms;
+    values[n++] = op;
+    values[n++] = tsMs;
     values[n++] = sourceTs;
     values[n++] = table;
     values[n++] = this.topic;
     values[n++] = this.partition;
     values[n++] = offset;
-    values[n++] = event.version;
+    values[n++] = version;
 
     if (!open) {
       const schema: SchemaElement[] = [...layout.columns.map((c) => c.element), ...META_COLUMNS];
