@@ -160,8 +160,14 @@ export class DirectReader {
   /** The version header as the full decoder reads it; undefined when it would refuse it. */
   private version(h: Buffer | undefined): bigint | undefined {
     if (h === undefined || h.length === 0 || h.length > 20) return undefined;
-    for (let i = 0; i < h.length; i++) if (h[i]! < 0x30 || h[i]! > 0x39) return undefined;
-    const v = BigInt((h as Bytes).latin1Slice(0, h.length));
+    let n = 0;
+    for (let i = 0; i < h.length; i++) {
+      const d = h[i]! - 0x30;
+      if (d < 0 || d > 9) return undefined;
+      n = n * 10 + d;
+    }
+    // Up to 15 digits the number is exact (cheaper than BigInt of the text).
+    const v = h.length <= 15 ? BigInt(n) : BigInt((h as Bytes).latin1Slice(0, h.length));
     return v > MAX_VERSION ? undefined : v;
   }
 
