@@ -105,6 +105,26 @@ const POW10 = [
   1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/** Member names the reader looks for, as bytes. */
+const N_AFTER = Buffer.from('after');
+const N_BEFORE = Buffer.from('before');
+const N_CONNECTOR = Buffer.from('connector');
+const N_DATA_COLLECTION_ORDER = Buffer.from('data_collection_order');
+const N_DB = Buffer.from('db');
+const N_ID = Buffer.from('id');
+const N_NAME = Buffer.from('name');
+const N_OP = Buffer.from('op');
+const N_PAYLOAD = Buffer.from('payload');
+const N_SCHEMA = Buffer.from('schema');
+const N_SOURCE = Buffer.from('source');
+const N_TABLE = Buffer.from('table');
+const N_TOTAL_ORDER = Buffer.from('total_order');
+const N_TRANSACTION = Buffer.from('transaction');
+const N_TS_MS = Buffer.from('ts_ms');
+const N_TS_NS = Buffer.from('ts_ns');
+const N_TS_US = Buffer.from('ts_us');
+const N_VERSION = Buffer.from('version');
+
 /** What the reader took from a record besides the row values. */
 export interface DirectEnvelope {
   op: 'c' | 'r' | 'u';
@@ -185,7 +205,7 @@ export class DirectReader {
         this.ws();
         const start = this.p + 1;
         const end = this.stringEnd();
-        if (this.escaped || this.is(start, end, 'schema') || this.is(start, end, 'payload'))
+        if (this.escaped || this.is(start, end, N_SCHEMA) || this.is(start, end, N_PAYLOAD))
           throw FALLBACK;
         this.colon();
         this.skipValue(0);
@@ -353,15 +373,15 @@ export class DirectReader {
       const len = end - start;
       // Each occurrence of a checked field is checked, so a repeated one is checked last too.
       let bit = 0;
-      if (len === 5 && this.is(start, end, 'ts_ms')) {
+      if (len === 5 && this.is(start, end, N_TS_MS)) {
         ts = this.safeNumber();
         bit = S_TS_MS;
-      } else if (len === 2 && this.is(start, end, 'db')) {
+      } else if (len === 2 && this.is(start, end, N_DB)) {
         this.textSpan(c);
         this.dbStart = this.spanStart;
         this.dbEnd = this.spanEnd;
         bit = S_DB;
-      } else if (len === 6 && this.is(start, end, 'schema')) {
+      } else if (len === 6 && this.is(start, end, N_SCHEMA)) {
         if (c === 0x22) {
           this.textSpan(c);
           this.schemaStart = this.spanStart;
@@ -370,7 +390,7 @@ export class DirectReader {
           this.skipValue(0);
           this.schemaStart = -1;
         }
-      } else if (len === 5 && this.is(start, end, 'table')) {
+      } else if (len === 5 && this.is(start, end, N_TABLE)) {
         if (c === 0x22) {
           this.textSpan(c);
           this.tableStart = this.spanStart;
@@ -380,9 +400,9 @@ export class DirectReader {
           this.tableStart = -1;
         }
       } else if (
-        (len === 7 && this.is(start, end, 'version')) ||
-        (len === 9 && this.is(start, end, 'connector')) ||
-        (len === 4 && this.is(start, end, 'name'))
+        (len === 7 && this.is(start, end, N_VERSION)) ||
+        (len === 9 && this.is(start, end, N_CONNECTOR)) ||
+        (len === 4 && this.is(start, end, N_NAME))
       ) {
         if (c !== 0x22) throw FALLBACK;
         this.stringEnd();
@@ -443,13 +463,13 @@ export class DirectReader {
       const end = this.stringEnd();
       if (this.escaped) throw FALLBACK;
       this.colon();
-      if (this.is(start, end, 'id')) {
+      if (this.is(start, end, N_ID)) {
         if (buf[this.p] !== 0x22) throw FALLBACK;
         this.stringEnd();
         seen |= 1;
       } else if (
-        this.is(start, end, 'total_order') ||
-        this.is(start, end, 'data_collection_order')
+        this.is(start, end, N_TOTAL_ORDER) ||
+        this.is(start, end, N_DATA_COLLECTION_ORDER)
       ) {
         if (buf[this.p] === 0x6e) throw FALLBACK;
         if (!Number.isInteger(this.number())) throw FALLBACK;
@@ -465,56 +485,68 @@ export class DirectReader {
     if (this.escaped) return 0;
     switch (end - start) {
       case 2:
-        return this.is(start, end, 'op') ? M_OP : 0;
+        return this.is(start, end, N_OP) ? M_OP : 0;
       case 5:
-        return this.is(start, end, 'after')
+        return this.is(start, end, N_AFTER)
           ? M_AFTER
-          : this.is(start, end, 'ts_ms')
+          : this.is(start, end, N_TS_MS)
             ? M_TS_MS
-            : this.is(start, end, 'ts_us')
+            : this.is(start, end, N_TS_US)
               ? M_TS_US
-              : this.is(start, end, 'ts_ns')
+              : this.is(start, end, N_TS_NS)
                 ? M_TS_NS
                 : 0;
       case 6:
-        return this.is(start, end, 'before')
+        return this.is(start, end, N_BEFORE)
           ? M_BEFORE
-          : this.is(start, end, 'source')
+          : this.is(start, end, N_SOURCE)
             ? M_SOURCE
             : 0;
       case 11:
-        return this.is(start, end, 'transaction') ? M_TRANSACTION : 0;
+        return this.is(start, end, N_TRANSACTION) ? M_TRANSACTION : 0;
       default:
         return 0;
     }
   }
 
   /** Whether the bytes start..end are the ASCII text `s`. */
-  private is(start: number, end: number, s: string): boolean {
-    if (end - start !== s.length) return false;
+  private is(start: number, end: number, name: Uint8Array): boolean {
+    if (end - start !== name.length) return false;
     const buf = this.b;
-    for (let i = 0; i < s.length; i++) if (buf[start + i] !== s.charCodeAt(i)) return false;
+    for (let i = 0; i < name.length; i++) if (buf[start + i] !== name[i]) return false;
     return true;
   }
 
   private ws(): void {
     const buf = this.b;
     let c = buf[this.p];
+    if (c !== undefined && c > 0x20) return; // the common case: no whitespace
     while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = buf[++this.p];
   }
 
   /** Whitespace, ':' and whitespace. */
   private colon(): void {
+    const buf = this.b;
+    let p = this.p;
+    if (buf[p] === 0x3a && buf[p + 1]! > 0x20) {
+      this.p = p + 1; // the common case: no whitespace around ':'
+      return;
+    }
     this.ws();
-    if (this.b[this.p] !== 0x3a) throw FALLBACK;
-    this.p++;
+    p = this.p;
+    if (buf[p] !== 0x3a) throw FALLBACK;
+    this.p = p + 1;
     this.ws();
   }
 
   /** After a member or element: whitespace then ',' (false) or `close` (true). */
   private closed(close: number): boolean {
-    this.ws();
-    const c = this.b[this.p++];
+    let c = this.b[this.p];
+    if (c !== 0x2c && c !== close) {
+      this.ws();
+      c = this.b[this.p];
+    }
+    this.p++;
     if (c === close) return true;
     if (c !== 0x2c) throw FALLBACK;
     return false;
