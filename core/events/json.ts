@@ -118,6 +118,8 @@ export function stringifyJson(value: unknown): string {
   return text.includes(MARKER_TEXT) ? text.replace(MARKER_PATTERN, '$1') : text;
 }
 
+const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+
 class LosslessParser {
   private pos = 0;
   constructor(private readonly text: string) {}
@@ -213,9 +215,9 @@ class LosslessParser {
   }
 
   private parseNumber(): number | bigint {
-    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(
-      this.text.slice(this.pos, this.pos + 400),
-    );
+    // Sticky: the whole token from here, however long (JSON.parse takes any length too).
+    NUMBER.lastIndex = this.pos;
+    const match = NUMBER.exec(this.text);
     if (!match) this.fail('unexpected character');
     const token = match![0];
     this.pos += token.length;

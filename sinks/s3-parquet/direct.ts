@@ -15,8 +15,8 @@
  *   full decoder);
  * - numbers it converts exactly: integers of up to 15 digits and decimals of up to 15 digits
  *   (both exact in a double, so `m / 10^f` is correctly rounded, as JSON.parse is); other
- *   non-integral numbers go through `Number()` of their text, as JSON.parse would; longer
- *   integers (possibly beyond 2^53, which the full decoder keeps as bigint) are left to it.
+ *   non-integral numbers and longer integers go through `Number()` of their text, as JSON.parse
+ *   would; integers beyond 2^53 (which the full decoder keeps as bigint) are left to it.
  * Whatever it accepts, the full decoder accepts with the same values; everything it validates
  * (JSON grammar, the envelope's required fields and types, the version header) fails over to
  * the full decoder, so a malformed record gets the same dead-letter reason either way. The unit
@@ -399,15 +399,18 @@ export class DirectReader {
           this.skipValue(0);
           this.tableStart = -1;
         }
-      } else if (
-        (len === 7 && this.is(start, end, N_VERSION)) ||
-        (len === 9 && this.is(start, end, N_CONNECTOR)) ||
-        (len === 4 && this.is(start, end, N_NAME))
-      ) {
-        if (c !== 0x22) throw FALLBACK;
-        this.stringEnd();
-        bit = len === 7 ? S_VERSION : len === 9 ? S_CONNECTOR : S_NAME;
-      } else this.skipValue(0);
+      } else {
+        bit = this.is(start, end, N_VERSION)
+          ? S_VERSION
+          : this.is(start, end, N_CONNECTOR)
+            ? S_CONNECTOR
+            : this.is(start, end, N_NAME)
+              ? S_NAME
+              : 0;
+        if (bit === 0) this.skipValue(0);
+        else if (c !== 0x22) throw FALLBACK;
+        else this.stringEnd(); // version, connector and name must be strings
+      }
       seen |= bit;
       if (this.closed(0x7d)) break;
     }
@@ -467,14 +470,16 @@ export class DirectReader {
         if (buf[this.p] !== 0x22) throw FALLBACK;
         this.stringEnd();
         seen |= 1;
-      } else if (
-        this.is(start, end, N_TOTAL_ORDER) ||
-        this.is(start, end, N_DATA_COLLECTION_ORDER)
-      ) {
-        if (buf[this.p] === 0x6e) throw FALLBACK;
-        if (!Number.isInteger(this.number())) throw FALLBACK;
-        seen |= end - start === 11 ? 2 : 4;
-      } else this.skipValue(0);
+      } else {
+        const bit = this.is(start, end, N_TOTAL_ORDER)
+          ? 2
+          : this.is(start, end, N_DATA_COLLECTION_ORDER)
+            ? 4
+            : 0;
+        if (bit === 0) this.skipValue(0);
+        else if (!Number.isInteger(this.number())) throw FALLBACK;
+        seen |= bit;
+      }
       if (this.closed(0x7d)) break;
     }
     if (seen !== 7) throw FALLBACK;
@@ -686,12 +691,13 @@ export class DirectReader {
   }
 
   /**
-   * A number the full decoder surely reads as a number: a long integer (16 digits or more) may
-   * be beyond 2^53, which it keeps as a bigint, so those fail over.
+   * A number the full decoder reads as a number: an integer beyond 2^53 (16 digits or more) it
+   * keeps as a bigint, so those fail over.
    */
   private safeNumber(): number {
     const v = this.number();
-    if (this.integral && this.digits > 15) throw FALLBACK;
+    // As the full decoder's lossless parser: a long integer is a number when it is safe.
+    if (this.integral && this.digits > 15 && !Number.isSafeInteger(v)) throw FALLBACK;
     return v;
   }
 

@@ -65,6 +65,8 @@ const DOUBLES = [
   -99.99,
   2 ** 53 - 1,
   1234567890.12345,
+  1767261600000000, // epoch microseconds: 16 digits, still exact as a number
+  -1767261600000001,
 ];
 const INTS: Array<number | bigint> = [
   0,
@@ -270,6 +272,12 @@ const VARIANTS: Array<(i: number) => [string | null, string | null, string | nul
   (i) => [
     `{"id":${i}}`,
     `{"after":{"id":${i}.5,"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    '1',
+  ],
+  // numbers longer than any fixed window (both read them whole)
+  (i) => [
+    `{"id":${i}}`,
+    `{"after":{"id":${i},"name":"a","price":0.${'1'.repeat(420)},"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders","lsn":${'7'.repeat(450)}},"op":"c","ts_ms":${T0 + i * 60_000}}`,
     '1',
   ],
   // shapes the full decoder refuses or treats differently

@@ -55,3 +55,12 @@ test('stringifyFlat equals stringifyJson for rows with top-level and nested bigi
   ];
   for (const r of rows) assert.equal(stringifyFlat(r), stringifyJson(r));
 });
+
+test('numbers of any length parse as JSON.parse reads them (no window on the token)', () => {
+  const long = `0.${'3'.repeat(500)}`;
+  const text = `{"a":${long},"b":${'9'.repeat(450)},"c":1${'0'.repeat(30)}e-30}`;
+  const v = parseJson(text) as Record<string, unknown>;
+  assert.equal(v.a, JSON.parse(long));
+  assert.equal(v.b, BigInt('9'.repeat(450)));
+  assert.equal(v.c, 1);
+});
