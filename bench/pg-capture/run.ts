@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { defaultKafkaConfig, KafkaAdmin } from '../../core/kafka/index.ts';
 
 const args = process.argv.slice(2);
 const total = Number(args[args.indexOf('--changes') + 1] || 1_000_000);
@@ -223,6 +224,18 @@ await db.query(
 );
 await db.query(`DROP TABLE ${table}`);
 await db.end();
+// The run's topics hold ~1.4 GB per capture of 1,000,000 changes: deleted, so repeated runs do
+// not fill the disk (set BENCH_KEEP_TOPICS=1 to look at them).
+if (!process.env.BENCH_KEEP_TOPICS) {
+  const admin = new KafkaAdmin(defaultKafkaConfig('bench-pg-capture'));
+  const names = captures.map((c) => c.name);
+  await admin.deleteTopics(
+    (await admin.listTopics()).filter((t) =>
+      names.some((n) => t === n || t.startsWith(`${n}.`) || t.startsWith(`${n}_`)),
+    ),
+  );
+  await admin.close();
+}
 
 /** Runs a capture until `done`; returns its CPU seconds (user+sys) when measured. */
 async function runCapture(
