@@ -24,6 +24,7 @@
  */
 import type { IncomingRecord } from '../../core/kafka/index.ts';
 import { MAX_VERSION, VERSION_HEADER } from '../../core/events/index.ts';
+import type { Op } from '../../core/events/index.ts';
 import type { RowLayout } from './schema.ts';
 
 /** Column kinds the reader converts (others: any non-null value fails over). */
@@ -125,9 +126,9 @@ const N_TS_NS = Buffer.from('ts_ns');
 const N_TS_US = Buffer.from('ts_us');
 const N_VERSION = Buffer.from('version');
 
-/** What the reader took from a record besides the row values. */
-export interface DirectEnvelope {
-  op: 'c' | 'r' | 'u';
+/** A row's facts besides its values: what the reader takes from a record, and what append() fills in. */
+export interface RowFacts {
+  op: Op;
   tsMs: number;
   /** source.ts_ms, or ts_ms when that is 0 (as the writer takes it). */
   sourceTs: number;
@@ -162,7 +163,7 @@ export class DirectReader {
   private tableEnd = -1;
 
   /** Reads `raw` into `values` (the layout's columns); false: use the full decoder. */
-  read(raw: IncomingRecord, layout: RowLayout, values: unknown[], out: DirectEnvelope): boolean {
+  read(raw: IncomingRecord, layout: RowLayout, values: unknown[], out: RowFacts): boolean {
     const d = directLayout(layout);
     const value = raw.value;
     if (d === null || value === null || raw.key === null || raw.key.length === 0) return false;
@@ -196,18 +197,10 @@ export class DirectReader {
     this.b = key as Bytes;
     this.p = 0;
     this.ws();
-    if (this.b[this.p] !== 0x7b) throw FALLBACK;
-    this.p++;
-    this.ws();
-    if (this.b[this.p] === 0x7d) this.p++;
-    else
+    if (!this.objectStart())
       for (;;) {
-        this.ws();
-        const start = this.p + 1;
-        const end = this.stringEnd();
-        if (this.escaped || this.is(start, end, N_SCHEMA) || this.is(start, end, N_PAYLOAD))
-          throw FALLBACK;
-        this.colon();
+        this.name();
+        if (this.isName(N_SCHEMA) || this.isName(N_PAYLOAD)) throw FALLBACK;
         this.skipValue(0);
         if (this.closed(0x7d)) break;
       }
@@ -218,28 +211,22 @@ export class DirectReader {
     buf: Buffer,
     d: DirectLayout,
     values: unknown[],
-    out: DirectEnvelope,
+    out: RowFacts,
     topic: string,
     version: bigint,
   ): boolean {
     this.b = buf as Bytes;
     this.backslash = -2;
     this.p = 0;
-    this.ws();
-    if (buf[this.p] !== 0x7b) throw FALLBACK;
-    this.p++;
     let seen = 0;
     let sourceTs = 0;
     this.ws();
-    if (buf[this.p] === 0x7d) throw FALLBACK;
+    if (this.objectStart()) throw FALLBACK;
     for (;;) {
-      this.ws();
-      const start = this.p + 1;
-      const end = this.stringEnd();
-      const m = this.member(start, end);
+      this.name();
+      const m = this.member();
       if (m === 0 || seen & m) throw FALLBACK;
       seen |= m;
-      this.colon();
       const c = buf[this.p];
       switch (m) {
         case M_BEFORE:
@@ -357,31 +344,25 @@ export class DirectReader {
   /** The source block: checks the required fields, keeps the table naming; returns ts_ms. */
   private source(): number {
     const buf = this.b;
-    this.p++; // {
     let seen = 0;
     let ts = 0;
     this.schemaStart = this.tableStart = -1;
-    this.ws();
-    if (buf[this.p] === 0x7d) throw FALLBACK;
+    if (this.objectStart()) throw FALLBACK;
     for (;;) {
-      this.ws();
-      const start = this.p + 1;
-      const end = this.stringEnd();
-      if (this.escaped) throw FALLBACK;
-      this.colon();
+      this.name();
       const c = buf[this.p];
-      const len = end - start;
+      const len = this.nameEnd - this.nameStart;
       // Each occurrence of a checked field is checked, so a repeated one is checked last too.
       let bit = 0;
-      if (len === 5 && this.is(start, end, N_TS_MS)) {
+      if (len === 5 && this.isName(N_TS_MS)) {
         ts = this.safeNumber();
         bit = S_TS_MS;
-      } else if (len === 2 && this.is(start, end, N_DB)) {
+      } else if (len === 2 && this.isName(N_DB)) {
         this.textSpan(c);
         this.dbStart = this.spanStart;
         this.dbEnd = this.spanEnd;
         bit = S_DB;
-      } else if (len === 6 && this.is(start, end, N_SCHEMA)) {
+      } else if (len === 6 && this.isName(N_SCHEMA)) {
         if (c === 0x22) {
           this.textSpan(c);
           this.schemaStart = this.spanStart;
@@ -390,7 +371,7 @@ export class DirectReader {
           this.skipValue(0);
           this.schemaStart = -1;
         }
-      } else if (len === 5 && this.is(start, end, N_TABLE)) {
+      } else if (len === 5 && this.isName(N_TABLE)) {
         if (c === 0x22) {
           this.textSpan(c);
           this.tableStart = this.spanStart;
@@ -400,11 +381,11 @@ export class DirectReader {
           this.tableStart = -1;
         }
       } else {
-        bit = this.is(start, end, N_VERSION)
+        bit = this.isName(N_VERSION)
           ? S_VERSION
-          : this.is(start, end, N_CONNECTOR)
+          : this.isName(N_CONNECTOR)
             ? S_CONNECTOR
-            : this.is(start, end, N_NAME)
+            : this.isName(N_NAME)
               ? S_NAME
               : 0;
         if (bit === 0) this.skipValue(0);
@@ -420,6 +401,9 @@ export class DirectReader {
 
   private spanStart = 0;
   private spanEnd = 0;
+  /** The last member name read by name(): its first byte and its closing quote. */
+  private nameStart = 0;
+  private nameEnd = 0;
 
   /** A string without escapes: its span (start, end = closing quote). */
   private textSpan(c: number | undefined): void {
@@ -456,26 +440,16 @@ export class DirectReader {
   /** A transaction block: id a string, total_order and data_collection_order integers. */
   private transaction(): void {
     const buf = this.b;
-    this.p++; // {
     let seen = 0;
-    this.ws();
-    if (buf[this.p] === 0x7d) throw FALLBACK;
+    if (this.objectStart()) throw FALLBACK;
     for (;;) {
-      this.ws();
-      const start = this.p + 1;
-      const end = this.stringEnd();
-      if (this.escaped) throw FALLBACK;
-      this.colon();
-      if (this.is(start, end, N_ID)) {
+      this.name();
+      if (this.isName(N_ID)) {
         if (buf[this.p] !== 0x22) throw FALLBACK;
         this.stringEnd();
         seen |= 1;
       } else {
-        const bit = this.is(start, end, N_TOTAL_ORDER)
-          ? 2
-          : this.is(start, end, N_DATA_COLLECTION_ORDER)
-            ? 4
-            : 0;
+        const bit = this.isName(N_TOTAL_ORDER) ? 2 : this.isName(N_DATA_COLLECTION_ORDER) ? 4 : 0;
         if (bit === 0) this.skipValue(0);
         else if (!Number.isInteger(this.number())) throw FALLBACK;
         seen |= bit;
@@ -485,38 +459,53 @@ export class DirectReader {
     if (seen !== 7) throw FALLBACK;
   }
 
-  /** Which envelope member the name at start..end is (0: another one). */
-  private member(start: number, end: number): number {
-    if (this.escaped) return 0;
-    switch (end - start) {
+  /** Which envelope member the last name is (0: another one). */
+  private member(): number {
+    switch (this.nameEnd - this.nameStart) {
       case 2:
-        return this.is(start, end, N_OP) ? M_OP : 0;
+        return this.isName(N_OP) ? M_OP : 0;
       case 5:
-        return this.is(start, end, N_AFTER)
+        return this.isName(N_AFTER)
           ? M_AFTER
-          : this.is(start, end, N_TS_MS)
+          : this.isName(N_TS_MS)
             ? M_TS_MS
-            : this.is(start, end, N_TS_US)
+            : this.isName(N_TS_US)
               ? M_TS_US
-              : this.is(start, end, N_TS_NS)
+              : this.isName(N_TS_NS)
                 ? M_TS_NS
                 : 0;
       case 6:
-        return this.is(start, end, N_BEFORE)
-          ? M_BEFORE
-          : this.is(start, end, N_SOURCE)
-            ? M_SOURCE
-            : 0;
+        return this.isName(N_BEFORE) ? M_BEFORE : this.isName(N_SOURCE) ? M_SOURCE : 0;
       case 11:
-        return this.is(start, end, N_TRANSACTION) ? M_TRANSACTION : 0;
+        return this.isName(N_TRANSACTION) ? M_TRANSACTION : 0;
       default:
         return 0;
     }
   }
 
-  /** Whether the bytes start..end are the ASCII text `s`. */
-  private is(start: number, end: number, name: Uint8Array): boolean {
-    if (end - start !== name.length) return false;
+  /** At '{': moves past it; true (and past the '}') when the object is empty. */
+  private objectStart(): boolean {
+    if (this.b[this.p] !== 0x7b) throw FALLBACK;
+    this.p++;
+    this.ws();
+    if (this.b[this.p] !== 0x7d) return false;
+    this.p++;
+    return true;
+  }
+
+  /** A member name (no escapes: the reader compares bytes) and its ':'; kept in nameStart..nameEnd. */
+  private name(): void {
+    this.ws();
+    this.nameStart = this.p + 1;
+    this.nameEnd = this.stringEnd();
+    if (this.escaped) throw FALLBACK;
+    this.colon();
+  }
+
+  /** Whether the last member name is `name`. */
+  private isName(name: Uint8Array): boolean {
+    const start = this.nameStart;
+    if (this.nameEnd - start !== name.length) return false;
     const buf = this.b;
     for (let i = 0; i < name.length; i++) if (buf[start + i] !== name[i]) return false;
     return true;

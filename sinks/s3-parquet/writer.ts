@@ -11,7 +11,7 @@ import type { ChangeEvent, Row } from '../../core/events/index.ts';
 import type { IncomingRecord } from '../../core/kafka/index.ts';
 import { RecordRejectedError } from '../runtime/sink.ts';
 import type { S3ParquetSinkConfig } from './config.ts';
-import type { DirectEnvelope, DirectReader } from './direct.ts';
+import type { DirectReader, RowFacts } from './direct.ts';
 import { ParquetFileBuilder } from './file-builder.ts';
 import type { FileBuilderOptions } from './file-builder.ts';
 import { hourPath, objectKey, tablePath } from './keys.ts';
@@ -74,7 +74,8 @@ export class PartitionWriter {
   readonly pending: ClosedFile[] = [];
   private open: OpenFile | undefined;
   private readonly scratch: unknown[] = [];
-  private readonly direct: DirectEnvelope = {
+  /** The current row's facts besides its values (one object, refilled per row). */
+  private readonly facts: RowFacts = {
     op: 'c',
     tsMs: 0,
     sourceTs: 0,
@@ -158,19 +159,14 @@ export class PartitionWriter {
       return new RecordRejectedError(
         `row of ~${bytes} bytes exceeds maxRecordBytes (${this.config.maxRecordBytes}); the record was not written to Parquet`,
       );
-    return this.add(
-      open,
-      layout,
-      path,
-      window,
-      bytes,
-      v.op,
-      v.ts_ms,
-      sourceTs,
-      table,
-      offset,
-      event.version,
-    );
+    const e = this.facts;
+    e.op = v.op;
+    e.tsMs = v.ts_ms;
+    e.sourceTs = sourceTs;
+    e.table = table;
+    e.version = event.version;
+    e.bytes = bytes;
+    return this.add(open, layout, path, window, e, offset);
   }
 
   /**
@@ -187,25 +183,13 @@ export class PartitionWriter {
     if (!open || this.config.includeBefore) return false;
     const values = this.scratch;
     values.length = open.layout.columns.length + META_COLUMNS.length;
-    const e = this.direct;
+    const e = this.facts;
     if (!reader.read(raw, open.layout, values, e)) return false;
     if (e.bytes > this.config.maxRecordBytes) return false; // append() says why
     const path = this.pathOf(e.sourceTs, e.table);
     if (path !== open.path || Math.floor(e.sourceTs / this.config.roll.intervalMs) !== open.window)
       return false;
-    return this.add(
-      open,
-      open.layout,
-      path,
-      open.window,
-      e.bytes,
-      e.op,
-      e.tsMs,
-      e.sourceTs,
-      e.table,
-      offset,
-      e.version,
-    );
+    return this.add(open, open.layout, path, open.window, e, offset);
   }
 
   /** The partition path of a record; undefined when its time has no date. */
@@ -226,24 +210,19 @@ export class PartitionWriter {
     layout: RowLayout,
     path: string,
     window: number,
-    bytes: number,
-    op: string,
-    tsMs: number,
-    sourceTs: number,
-    table: string,
+    e: RowFacts,
     offset: bigint,
-    version: bigint,
   ): RecordRejectedError | undefined {
     const values = this.scratch;
     let n = layout.columns.length;
-    values[n++] = op;
-    values[n++] = tsMs;
-    values[n++] = sourceTs;
-    values[n++] = table;
+    values[n++] = e.op;
+    values[n++] = e.tsMs;
+    values[n++] = e.sourceTs;
+    values[n++] = e.table;
     values[n++] = this.topic;
     values[n++] = this.partition;
     values[n++] = offset;
-    values[n++] = version;
+    values[n++] = e.version;
 
     if (!open) {
       const schema: SchemaElement[] = [...layout.columns.map((c) => c.element), ...META_COLUMNS];
@@ -268,7 +247,7 @@ export class PartitionWriter {
       );
     }
     open.endOffset = offset;
-    open.bytes += bytes + 64;
+    open.bytes += e.bytes + 64;
     if (open.builder.rows >= this.config.roll.maxRecords || open.bytes >= this.config.roll.maxBytes)
       this.close();
     return undefined;

@@ -6,10 +6,9 @@
 // randomly damaged JSON.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { toKafkaRecords } from '../../../core/events/index.ts';
 import type { ChangeEvent, Row } from '../../../core/events/index.ts';
 import type { IncomingRecord } from '../../../core/kafka/index.ts';
@@ -18,21 +17,11 @@ import type { CopiedRecord, SinkRecord } from '../../../sinks/runtime/sink.ts';
 import { s3ParquetSinkConfigSchema } from '../../../sinks/s3-parquet/config.ts';
 import type { S3ParquetSinkConfigInput } from '../../../sinks/s3-parquet/config.ts';
 import { S3ParquetSink } from '../../../sinks/s3-parquet/sink.ts';
+import { rng } from '../../integration/sinks/harness.ts';
+import { listing } from './files.ts';
 
 const TOPIC = 'shop.public.orders';
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LONG = 'order shipped to the warehouse, parcel express; '.repeat(8);
 const STRINGS = [
@@ -140,6 +129,12 @@ function encoded(e: ChangeEvent, offset: number): IncomingRecord[] {
   }));
 }
 
+/** The record time of variant `i`, one minute apart, as the generated events. */
+const ts = (i: number) => T0 + i * 60_000;
+/** The usual source block of a hand-written variant. */
+const source = (i: number) =>
+  `{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"shop","schema":"public","table":"orders"}`;
+
 const VARIANTS: Array<(i: number) => [string | null, string | null, string | null]> = [
   // whitespace everywhere, members reordered
   (i) => [
@@ -149,231 +144,236 @@ const VARIANTS: Array<(i: number) => [string | null, string | null, string | nul
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"before":null,"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"after":{"id":${i},"name":"b","price":3,"flag":false,"note":"y"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"before":null,"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"after":{"id":${i},"name":"b","price":3,"flag":false,"note":"y"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"r","ts_ms":${T0 + i * 60_000},"extra":1}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":${source(i)},"op":"r","ts_ms":${ts(i)},"extra":1}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","table":"orders"},"op":"r","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"shop","table":"orders"},"op":"r","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":null,"table":"orders"},"op":"r","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"shop","schema":null,"table":"orders"},"op":"r","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"","table":"orders"},"op":"r","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"shop","schema":"","table":"orders"},"op":"r","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"","schema":"","table":""},"op":"r","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"","schema":"","table":""},"op":"r","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":7},"op":"r","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"shop","schema":"public","table":7},"op":"r","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"schema":"public","table":"orders"},"op":"r","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"schema":"public","table":"orders"},"op":"r","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"r","ts_ms":${T0 + i * 60_000}.5}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":${source(i)},"op":"r","ts_ms":${ts(i)}.5}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"r","ts_ms":${T0 + i * 60_000},"ts_us":${T0 + i * 60_000}000,"ts_ns":${T0 + i * 60_000}000000}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":${source(i)},"op":"r","ts_ms":${ts(i)},"ts_us":${ts(i)}000,"ts_ns":${ts(i)}000000}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"r","ts_ms":${T0 + i * 60_000},"ts_us":1.5}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":${source(i)},"op":"r","ts_ms":${ts(i)},"ts_us":1.5}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"transaction":{"id":"t","total_order":1.0,"data_collection_order":2},"op":"r","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":${source(i)},"transaction":{"id":"t","total_order":1.0,"data_collection_order":2},"op":"r","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"transaction":{"id":"t","total_order":1},"op":"r","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":${source(i)},"transaction":{"id":"t","total_order":1},"op":"r","ts_ms":${ts(i)}}`,
     '1',
   ],
   // escapes in names and values
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"na\\u006de":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"na\\u006de":"a","price":2,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"\\u00e9\\ud83d\\ude00\\/","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"\\u00e9\\ud83d\\ude00\\/","price":2,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"sh\\u006fp","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"sh\\u006fp","schema":"public","table":"orders"},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"\\u0063","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":${source(i)},"op":"\\u0063","ts_ms":${ts(i)}}`,
+    '1',
+  ],
+  (i) => [
+    `{"id":${i}}`,
+    `{"after":{"id":${i},"name":"a","price":2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"shop","schema":"public","t\\u0061ble":"customers"},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   // numbers at the edges of the grammar and of 2^53
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":-0.0,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":-0.0,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1E2,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1E2,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":0.30000000000000004,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":0.30000000000000004,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":9007199254740993,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":9007199254740993,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1234567890123456,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1234567890123456,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}.0}`,
-    `{"after":{"id":${i}.0,"name":"a","price":01,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i}.0,"name":"a","price":01,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i}.0,"name":"a","price":1.,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i}.0,"name":"a","price":1.,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i}.5,"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i}.5,"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   // numbers longer than any fixed window (both read them whole)
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":0.${'1'.repeat(420)},"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders","lsn":${'7'.repeat(450)}},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":0.${'1'.repeat(420)},"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${ts(i)},"db":"shop","schema":"public","table":"orders","lsn":${'7'.repeat(450)}},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   // shapes the full decoder refuses or treats differently
   (i) => [
     `{"id":${i}}`,
-    `{"before":[1],"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"u","ts_ms":${T0 + i * 60_000}}`,
+    `{"before":[1],"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"u","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"${LONG.slice(0, 60)}\u0002${LONG.slice(0, 20)}","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"${LONG.slice(0, 60)}\u0002${LONG.slice(0, 20)}","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a\u0001","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a\u0001","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a\\x","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a\\x","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"x","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"x","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c"}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c"}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":3,"connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":3,"connector":"c","name":"n","ts_ms":${ts(i)},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}} x`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}} x`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}]`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}]`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"],"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"],"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '18446744073709551616',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     null,
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '-1',
   ],
   (i) => [
     `[${i}]`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"schema":{"type":"struct"},"payload":{"id":${i}}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"schema":null,"payload":7}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"sch\\u0065ma":null,"payload":7}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"schema":null,"payload":{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}}`,
+    `{"schema":null,"payload":{"after":{"id":${i},"name":"a","price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"before":null,"after":null,"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"t","ts_ms":${T0 + i * 60_000}}`,
+    `{"before":null,"after":null,"source":${source(i)},"op":"t","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [`{"id":${i}}`, null, '1'],
@@ -381,22 +381,22 @@ const VARIANTS: Array<(i: number) => [string | null, string | null, string | nul
   // a different row shape: a new file either way
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":false},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":false},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"price":1,"name":"a","flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"price":1,"name":"a","flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":5,"price":1,"flag":false,"note":"x"},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":5,"price":1,"flag":false,"note":"x"},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
   (i) => [
     `{"id":${i}}`,
-    `{"after":{"id":${i},"name":"a","price":1,"flag":1,"note":{"x":[1,2,{"y":null}]}},"source":{"version":"3","connector":"c","name":"n","ts_ms":${T0 + i * 60_000},"db":"shop","schema":"public","table":"orders"},"op":"c","ts_ms":${T0 + i * 60_000}}`,
+    `{"after":{"id":${i},"name":"a","price":1,"flag":1,"note":{"x":[1,2,{"y":null}]}},"source":${source(i)},"op":"c","ts_ms":${ts(i)}}`,
     '1',
   ],
 ];
@@ -454,20 +454,6 @@ function corpus(seed: number, count: number): IncomingRecord[] {
     }
   }
   return out.slice(0, count);
-}
-
-/** Relative path -> md5 of every file under dir. */
-function listing(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = createHash('md5').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 async function openSink(

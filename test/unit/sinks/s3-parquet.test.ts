@@ -2,10 +2,9 @@
 // retried batches, and recovery from the files of a local directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { ChangeEvent, Row } from '../../../core/events/index.ts';
 import type { SinkRecord } from '../../../sinks/runtime/sink.ts';
@@ -20,6 +19,7 @@ import {
 import { S3ParquetSink } from '../../../sinks/s3-parquet/sink.ts';
 import { FileStore } from '../../../sinks/s3-parquet/storage.ts';
 import { RetryableSinkError } from '../../../sinks/runtime/sink.ts';
+import { listing } from './files.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 
@@ -75,20 +75,6 @@ async function sinkAt(
   await sink.open();
   const positions = await sink.onAssigned([{ topic: 'shop.public.orders', partition: 0 }]);
   return { sink, positions };
-}
-
-/** Relative path -> md5 of every file under dir. */
-function listing(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = createHash('md5').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function tempDir(): string {
