@@ -11,7 +11,7 @@
 import { TributaryError, toTributaryError } from '../../core/errors/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
 import type { JsonFormat } from '../../core/events/index.ts';
-import { KafkaAdmin, TransactionalProducer } from '../../core/kafka/index.ts';
+import { KafkaAdmin, ThreadedTransactionalProducer } from '../../core/kafka/index.ts';
 import type { KafkaConfig, OutgoingRecord, TopicSpec } from '../../core/kafka/index.ts';
 import { ensureOffsetsTopic, loadOffset } from './offsets.ts';
 import { TransactionalPublisher } from './publisher.ts';
@@ -98,7 +98,7 @@ export class CaptureEngine {
   private stopError: Error | null = null;
   private resolveStopped!: () => void;
   private readonly stopped = new Promise<void>((r) => (this.resolveStopped = r));
-  private producer: TransactionalProducer | null = null;
+  private producer: ThreadedTransactionalProducer | null = null;
   private publisher: TransactionalPublisher | null = null;
   private stream: ChangeStream | null = null;
   private coordinator: SnapshotCoordinator | null = null;
@@ -165,7 +165,7 @@ export class CaptureEngine {
       await admin.close();
     }
 
-    this.producer = new TransactionalProducer(o.kafka, `tributary-capture-${o.source}`);
+    this.producer = new ThreadedTransactionalProducer(o.kafka, `tributary-capture-${o.source}`);
     o.log(
       `initialising transactional producer tributary-capture-${o.source} (fences any older instance)`,
     );

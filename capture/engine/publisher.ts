@@ -10,11 +10,15 @@
  */
 import { toTributaryError } from '../../core/errors/index.ts';
 import type { TributaryError } from '../../core/errors/index.ts';
-import { toKafkaRecords } from '../../core/events/index.ts';
+import { packEvent } from '../../core/events/index.ts';
 import type { ChangeEvent, JsonFormat } from '../../core/events/index.ts';
-import type { OutgoingRecord, TransactionalProducer } from '../../core/kafka/index.ts';
+import { RecordPack } from '../../core/kafka/index.ts';
+import type { OutgoingRecord, ThreadedTransactionalProducer } from '../../core/kafka/index.ts';
 import { offsetRecord } from './offsets.ts';
 import type { SnapshotProgress, StoredOffset, StreamPosition } from './types.ts';
+
+/** Packed bytes handed to the producer thread at a time, within a transaction. */
+const STREAM_BYTES = 1024 * 1024;
 
 export interface PublisherOptions {
   source: string;
@@ -38,13 +42,14 @@ export interface PublisherHooks {
 }
 
 interface Batch {
-  records: OutgoingRecord[];
+  /** The batch's records, packed for the producer thread. */
+  pack: RecordPack;
   events: number;
   lastPosition: StreamPosition | null;
 }
 
 export class TransactionalPublisher {
-  private batch: Batch = { records: [], events: 0, lastPosition: null };
+  private batch: Batch = { pack: new RecordPack(), events: 0, lastPosition: null };
   private inFlightEvents = 0;
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -58,7 +63,7 @@ export class TransactionalPublisher {
   private readonly serdeOptions: { format: JsonFormat; tombstonesOnDelete: boolean };
 
   constructor(
-    private readonly producer: TransactionalProducer,
+    private readonly producer: ThreadedTransactionalProducer,
     private readonly options: PublisherOptions,
     private readonly hooks: PublisherHooks,
     initial: StoredOffset,
@@ -75,13 +80,20 @@ export class TransactionalPublisher {
 
   /** Adds an event; false means "stop reading until drained()". */
   add(event: ChangeEvent, position: StreamPosition): boolean {
-    return this.addRecords(toKafkaRecords(event, this.serdeOptions), position);
+    this.checkFailed();
+    packEvent(this.batch.pack, event, this.serdeOptions);
+    return this.added(position);
   }
 
   /** Adds ready-made records (not change events) at `position`. */
   addRecords(records: OutgoingRecord[], position: StreamPosition): boolean {
     this.checkFailed();
-    for (let i = 0; i < records.length; i++) this.batch.records.push(records[i]!);
+    for (let i = 0; i < records.length; i++) this.batch.pack.add(records[i]!);
+    return this.added(position);
+  }
+
+  private added(position: StreamPosition): boolean {
+    if (this.batch.pack.bytes >= STREAM_BYTES) this.stream();
     this.batch.events++;
     this.batch.lastPosition = position;
     this.position = position;
@@ -90,6 +102,16 @@ export class TransactionalPublisher {
     else this.arm();
     if (this.buffered >= this.options.maxBuffered) this.blocked = true;
     return !this.blocked;
+  }
+
+  /**
+   * Hands the records packed so far to the producer, which sends them in the open transaction
+   * right away: the broker writes them while later events are read.
+   */
+  private stream(): void {
+    const pack = this.batch.pack;
+    this.batch.pack = new RecordPack();
+    this.producer.send(pack).catch((err: unknown) => this.failed(err));
   }
 
   /** Records that the source may be acknowledged up to `ack` once what was added is durable. */
@@ -138,7 +160,7 @@ export class TransactionalPublisher {
       this.timer = null;
     }
     const batch = this.batch;
-    this.batch = { records: [], events: 0, lastPosition: null };
+    this.batch = { pack: new RecordPack(), events: 0, lastPosition: null };
     this.inFlightEvents = batch.events;
     this.dirty = false;
     const offset: StoredOffset = {
@@ -166,21 +188,21 @@ export class TransactionalPublisher {
   }
 
   private async commit(batch: Batch, offset: StoredOffset): Promise<void> {
-    let txn;
     try {
-      txn = await this.producer.begin();
-      const records = batch.records;
-      records.push(offsetRecord(this.options.offsetsTopic, offset));
-      await txn.send(records);
-      await txn.commit();
+      batch.pack.add(offsetRecord(this.options.offsetsTopic, offset));
+      await this.producer.commit(batch.pack); // aborted if anything in it failed
     } catch (err) {
-      const e = toTributaryError(err, 'PUBLISH_FAILED');
-      this.failure = e;
-      await txn?.abort().catch(() => undefined);
-      this.hooks.failed(e);
+      this.failed(err);
       return;
     }
     this.hooks.committed(offset, batch.events);
+  }
+
+  /** The first failure stops the publisher; the engine is told once. */
+  private failed(err: unknown): void {
+    if (this.failure) return;
+    this.failure = toTributaryError(err, 'PUBLISH_FAILED');
+    this.hooks.failed(this.failure);
   }
 
   private checkFailed(): void {

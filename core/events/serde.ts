@@ -145,11 +145,22 @@ interface SlabWrite {
   utf8Write(text: string, offset: number): number;
 }
 
+function keyText(event: Pick<ChangeEvent, 'schemas'>, key: string, format: JsonFormat): string {
+  if (format === 'json') return key;
+  return `{"schema":${schemaTexts(requireSchemas(event.schemas)).key},"payload":${key}}`;
+}
+
+function valueText(
+  event: Pick<ChangeEvent, 'schemas'>,
+  payload: string,
+  format: JsonFormat,
+): string {
+  if (format === 'json') return payload;
+  return `{"schema":${schemaTexts(requireSchemas(event.schemas)).value},"payload":${payload}}`;
+}
+
 function keyBuffer(event: Pick<ChangeEvent, 'schemas'>, key: string, format: JsonFormat): Buffer {
-  if (format === 'json') return textBuffer(key);
-  return textBuffer(
-    `{"schema":${schemaTexts(requireSchemas(event.schemas)).key},"payload":${key}}`,
-  );
+  return textBuffer(keyText(event, key, format));
 }
 
 function valueBuffer(
@@ -157,10 +168,18 @@ function valueBuffer(
   payload: string,
   format: JsonFormat,
 ): Buffer {
-  if (format === 'json') return textBuffer(payload);
-  return textBuffer(
-    `{"schema":${schemaTexts(requireSchemas(event.schemas)).value},"payload":${payload}}`,
-  );
+  return textBuffer(valueText(event, payload, format));
+}
+
+/** The headers of an event's record(s): its own plus the version. */
+function recordHeaders(event: ChangeEvent, version: string): Record<string, string> {
+  return event.headers
+    ? { ...event.headers, [VERSION_HEADER]: version }
+    : { 'tributary.version': version }; // VERSION_HEADER, as a literal: a fast object shape
+}
+
+function tombstoneFollows(op: Op, options: SerdeOptions): boolean {
+  return op === 'd' && options.tombstonesOnDelete !== false;
 }
 
 /** The Kafka record(s) for one event: the event itself, plus a tombstone after a delete. */
@@ -179,14 +198,36 @@ export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): Encod
     key = encodeKey(event, options.format);
     value = encodeValue(event, options.format);
   }
-  const headers: Record<string, string> = event.headers
-    ? { ...event.headers, [VERSION_HEADER]: version }
-    : { 'tributary.version': version }; // VERSION_HEADER, as a literal: a fast object shape
+  const headers = recordHeaders(event, version);
   const record: EncodedRecord = { topic: event.topic, key, value, headers };
-  if ((pre ? pre.op : event.value.op) === 'd' && options.tombstonesOnDelete !== false) {
+  if (tombstoneFollows(pre ? pre.op : event.value.op, options)) {
     return [record, { topic: event.topic, key, value: null, headers: { ...headers } }];
   }
   return [record];
+}
+
+/** Where packEvent writes: core/kafka's RecordPack. */
+export interface RecordPacker {
+  /** A record from texts (UTF-8 encoded by the packer); a null value is a tombstone. */
+  addText(topic: string, key: string, value: string | null, headers: Record<string, string>): void;
+  add(record: EncodedRecord): void;
+}
+
+/**
+ * Adds the Kafka record(s) of one event to `pack`: the same records as toKafkaRecords, but an
+ * event that carries its JSON (PRE_ENCODED) is written into the pack as text, with no Buffer
+ * or record object made for it.
+ */
+export function packEvent(pack: RecordPacker, event: ChangeEvent, options: SerdeOptions): void {
+  const pre = preEncoded(event);
+  if (!pre) {
+    for (const r of toKafkaRecords(event, options)) pack.add(r);
+    return;
+  }
+  const key = keyText(event, pre.keyJson, options.format);
+  const headers = recordHeaders(event, pre.versionText);
+  pack.addText(event.topic, key, valueText(event, pre.valueJson, options.format), headers);
+  if (tombstoneFollows(pre.op, options)) pack.addText(event.topic, key, null, headers);
 }
 
 /**

@@ -11,6 +11,7 @@ export {
   createRecordsBatch,
   crc32c,
   kGetApi,
+  kGetConnection,
   produceV11,
   Reader,
   readRecordsBatch,

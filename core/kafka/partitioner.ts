@@ -6,12 +6,13 @@
 const M = 0x5bd1e995;
 const SEED = 0x9747b28c;
 
-export function murmur2(data: Uint8Array): number {
-  const length = data.length;
+/** murmur2 of data[start, end) (the whole array by default). */
+export function murmur2(data: Uint8Array, start = 0, end = data.length): number {
+  const length = end - start;
   let h = (SEED ^ length) | 0;
   const length4 = length >>> 2;
   for (let i = 0; i < length4; i++) {
-    const i4 = i << 2;
+    const i4 = start + (i << 2);
     let k =
       (data[i4]! & 0xff) |
       ((data[i4 + 1]! & 0xff) << 8) |
@@ -24,7 +25,7 @@ export function murmur2(data: Uint8Array): number {
     h ^= k;
   }
   const rest = length & 3;
-  const base = length & ~3;
+  const base = start + (length & ~3);
   if (rest === 3) h ^= (data[base + 2]! & 0xff) << 16;
   if (rest >= 2) h ^= (data[base + 1]! & 0xff) << 8;
   if (rest >= 1) {

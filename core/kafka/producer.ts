@@ -11,7 +11,7 @@ import type { GroupGeneration } from './partition-consumer.ts';
 import type { TopicPartitionOffset } from './records.ts';
 import { ProducerFencedError, TributaryError } from '../errors/index.ts';
 
-type RawProducer = Producer<Buffer, Buffer, string, Buffer>;
+export type RawProducer = Producer<Buffer, Buffer, string, Buffer>;
 
 /**
  * Keyed records go to partition toPositive(murmur2(key)) % partitions, like the Java client,
@@ -136,7 +136,11 @@ function toMessage(r: OutgoingRecord): MessageToProduce<Buffer, Buffer, string, 
   return m;
 }
 
-function newRawProducer(config: KafkaConfig, role: string, transactionalId?: string): RawProducer {
+export function newRawProducer(
+  config: KafkaConfig,
+  role: string,
+  transactionalId?: string,
+): RawProducer {
   const producer = new Producer<Buffer, Buffer, string, Buffer>({
     ...baseOptions(config, role),
     idempotent: true,

@@ -18,6 +18,7 @@
  *   (headerKeyLength varint | headerKey | headerValueLength varint | headerValue)*
  */
 import { crc32c } from '@node-rs/crc32';
+import type { PackIndex } from './record-pack.ts';
 
 /** A message as the client hands it to the Produce API (already serialised). */
 export interface BatchMessage {
@@ -145,6 +146,107 @@ export function encodeRecordBatch(messages: BatchMessage[], options: BatchOption
         pos = writeBytesField(buf, pos, v);
       }
     } else buf[pos++] = 0;
+  }
+  buf.writeUInt32BE(crc32c(buf.subarray(CRC_FROM)) >>> 0, 17);
+  return buf;
+}
+
+/** Size of a length-prefixed field of `length` bytes (-1: null). */
+function lengthFieldSize(length: number): number {
+  return length < 0 ? 1 : uvarintSize(length * 2) + length;
+}
+
+/** Writes a field of `length` bytes copied from src[at..]; -1 writes null. */
+function copyField(buf: Buffer, pos: number, src: Buffer, at: number, length: number): number {
+  if (length < 0) {
+    buf[pos] = 1; // zigzag(-1)
+    return pos + 1;
+  }
+  pos = writeUvarint(buf, pos, length * 2);
+  return pos + src.copy(buf, pos, at, at + length);
+}
+
+/**
+ * Encodes records `records` (indexes into `pack`, one topic-partition, in order) as one
+ * uncompressed record batch, copying keys, values and headers straight from the pack's bytes.
+ * The bytes are the same as encodeRecordBatch gives for the same records.
+ */
+export function encodePackedBatch(
+  pack: PackIndex,
+  records: number[],
+  options: BatchOptions = {},
+): Buffer {
+  const count = records.length;
+  const now = Date.now();
+  const first = pack.timestamp[records[0]!]!;
+  const firstTimestamp = Number.isNaN(first) ? now : first;
+  let maxTimestamp = firstTimestamp;
+  const deltas = new Float64Array(count);
+  const bodySizes = new Int32Array(count);
+  let total = BATCH_HEADER;
+  for (let j = 0; j < count; j++) {
+    const i = records[j]!;
+    const t = pack.timestamp[i]!;
+    const ts = Number.isNaN(t) ? now : t;
+    if (ts > maxTimestamp) maxTimestamp = ts;
+    deltas[j] = ts - firstTimestamp;
+    let size =
+      1 +
+      uvarintSize(zigzag(deltas[j]!)) +
+      uvarintSize(j * 2) +
+      lengthFieldSize(pack.keyLength[i]!) +
+      lengthFieldSize(pack.valueLength[i]!);
+    const headers = pack.headerCount[i]!;
+    size += uvarintSize(headers * 2);
+    if (headers > 0) {
+      const src = pack.buffers[pack.buffer[i]!]!;
+      let o = pack.headersAt[i]!;
+      for (let h = 0; h < headers; h++) {
+        const nameLength = src.readUInt16LE(o);
+        o += 2 + nameLength;
+        const valueLength = src.readInt32LE(o);
+        o += 4 + Math.max(valueLength, 0);
+        size += lengthFieldSize(nameLength) + lengthFieldSize(valueLength);
+      }
+    }
+    bodySizes[j] = size;
+    total += uvarintSize(size * 2) + size;
+  }
+
+  const buf = Buffer.allocUnsafe(total);
+  buf.writeBigInt64BE(0n, 0); // baseOffset: the broker assigns offsets
+  buf.writeInt32BE(total - 12, 8);
+  buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, 12);
+  buf[16] = 2; // magic
+  buf.writeInt16BE(options.transactional ? TRANSACTIONAL : 0, 21);
+  buf.writeInt32BE(count - 1, 23);
+  buf.writeBigInt64BE(BigInt(firstTimestamp), 27);
+  buf.writeBigInt64BE(BigInt(maxTimestamp), 35);
+  buf.writeBigInt64BE(options.producerId ?? -1n, 43);
+  buf.writeInt16BE(options.producerEpoch ?? 0, 51);
+  buf.writeInt32BE(options.firstSequence ?? 0, 53);
+  buf.writeInt32BE(count, 57);
+  let pos = BATCH_HEADER;
+  for (let j = 0; j < count; j++) {
+    const i = records[j]!;
+    const src = pack.buffers[pack.buffer[i]!]!;
+    pos = writeUvarint(buf, pos, bodySizes[j]! * 2);
+    buf[pos++] = 0; // record attributes (unused)
+    pos = writeUvarint(buf, pos, zigzag(deltas[j]!));
+    pos = writeUvarint(buf, pos, j * 2);
+    pos = copyField(buf, pos, src, pack.keyAt[i]!, pack.keyLength[i]!);
+    pos = copyField(buf, pos, src, pack.valueAt[i]!, pack.valueLength[i]!);
+    const headers = pack.headerCount[i]!;
+    pos = writeUvarint(buf, pos, headers * 2);
+    let o = pack.headersAt[i]!;
+    for (let h = 0; h < headers; h++) {
+      const nameLength = src.readUInt16LE(o);
+      pos = copyField(buf, pos, src, o + 2, nameLength);
+      o += 2 + nameLength;
+      const valueLength = src.readInt32LE(o);
+      pos = copyField(buf, pos, src, o + 4, valueLength);
+      o += 4 + Math.max(valueLength, 0);
+    }
   }
   buf.writeUInt32BE(crc32c(buf.subarray(CRC_FROM)) >>> 0, 17);
   return buf;

@@ -53,9 +53,11 @@ export class CaptureProcess {
   readonly child: ChildProcess;
 
   constructor(configPath: string, env: Record<string, string> = {}) {
+    // Progress every 200 ms: the fault tests kill a capture once its progress line shows enough
+    // events, and a capture streams tens of thousands of events per second.
     this.child = spawn(
       process.execPath,
-      ['bin/tributary.js', 'capture', '--config', configPath, '--progress-interval-ms', '1000'],
+      ['bin/tributary.js', 'capture', '--config', configPath, '--progress-interval-ms', '200'],
       {
         cwd: REPO,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,66 @@
+/**
+ * The worker-thread side of ThreadedTransactionalProducer: owns a PackProducer and
+ * runs the owning thread's requests one at a time, in the order they were posted.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { TributaryError } from '../errors/index.ts';
+import type { KafkaConfig } from './config.ts';
+import { PackProducer } from './pack-producer.ts';
+import type {
+  ProducerThreadReply,
+  ProducerThreadRequest,
+  SerializedError,
+} from './threaded-producer.ts';
+
+const port = parentPort as MessagePort;
+const { config, transactionalId } = workerData as { config: KafkaConfig; transactionalId: string };
+const producer = new PackProducer(config, transactionalId);
+
+function serialize(err: unknown): SerializedError {
+  if (err instanceof TributaryError) {
+    let details: Record<string, unknown> = {};
+    try {
+      details = JSON.parse(JSON.stringify(err.details ?? {})) as Record<string, unknown>;
+    } catch {
+      // details that do not survive JSON are left out
+    }
+    return {
+      name: err.name,
+      code: err.code,
+      message: err.message,
+      retryable: err.retryable,
+      details,
+    };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { name: 'Error', code: 'INTERNAL', message, retryable: false, details: {} };
+}
+
+async function run(req: ProducerThreadRequest): Promise<void> {
+  switch (req.op) {
+    case 'init':
+      return producer.init();
+    case 'send':
+      return producer.send(req.records);
+    case 'commit':
+      return producer.commit(req.records);
+    case 'close':
+      return producer.close();
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (req: ProducerThreadRequest) => {
+  queue = queue.then(async () => {
+    let reply: ProducerThreadReply;
+    try {
+      await run(req);
+      reply = { id: req.id, ok: true };
+    } catch (err) {
+      reply = { id: req.id, ok: false, error: serialize(err) };
+    }
+    port.postMessage(reply);
+    if (req.op === 'close') port.close();
+  });
+});

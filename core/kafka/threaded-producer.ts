@@ -1,0 +1,132 @@
+/**
+ * A transactional producer whose Kafka client runs on its own worker thread. The owning thread
+ * only fills a RecordPack (record-pack.ts) and hands its buffers over; partitioning, record
+ * batch encoding, checksums, the client's bookkeeping and the network run on the other thread.
+ * Change capture is CPU-bound on one thread (decode pgoutput, write JSON); this gives the
+ * produce path a second core.
+ *
+ * Same guarantees as TransactionalProducer (the other thread runs a PackProducer, see
+ * pack-producer.ts): init()
+ * registers the transactional.id and fences older instances; publish() is one whole Kafka
+ * transaction (begin, produce, commit; aborted when anything fails); one publish at a time;
+ * close() once at the end. Errors come back as the same TributaryError classes
+ * (ProducerFencedError stays a ProducerFencedError).
+ */
+import { Worker } from 'node:worker_threads';
+import { KafkaError, ProducerFencedError, TributaryError } from '../errors/index.ts';
+import type { KafkaConfig } from './config.ts';
+import type { PackedRecords, RecordPack } from './record-pack.ts';
+
+export type ProducerThreadRequest = { id: number } & (
+  { op: 'init' | 'close' } | { op: 'send' | 'commit'; records: PackedRecords }
+);
+
+export interface SerializedError {
+  name: string;
+  code: string;
+  message: string;
+  retryable: boolean;
+  details: Record<string, unknown>;
+}
+
+export type ProducerThreadReply = { id: number } & (
+  { ok: true } | { ok: false; error: SerializedError }
+);
+
+/** An error of the producer thread as the TributaryError class it was there. */
+function revive(e: SerializedError, transactionalId: string): TributaryError {
+  if (e.name === 'ProducerFencedError') return new ProducerFencedError(transactionalId);
+  if (e.name === 'KafkaError')
+    return new KafkaError(e.message, {
+      retryable: e.retryable,
+      kafkaCode: e.details.kafkaCode as string | undefined,
+    });
+  return new TributaryError(e.code, e.message, { retryable: e.retryable, details: e.details });
+}
+
+export class ThreadedTransactionalProducer {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: () => void; reject: (e: TributaryError) => void }
+  >();
+  private dead: TributaryError | null = null;
+  private closed = false;
+
+  constructor(
+    config: KafkaConfig,
+    readonly transactionalId: string,
+  ) {
+    this.worker = new Worker(new URL('./producer-thread.mjs', import.meta.url), {
+      workerData: { config, transactionalId },
+    });
+    this.worker.on('message', (reply: ProducerThreadReply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (reply.ok) p.resolve();
+      else p.reject(revive(reply.error, transactionalId));
+    });
+    this.worker.on('error', (err) =>
+      this.fail(new KafkaError(`the producer thread failed: ${err.message}`, { cause: err })),
+    );
+    this.worker.on('exit', (code) =>
+      this.fail(
+        new KafkaError(
+          this.closed ? 'the producer was closed' : `the producer thread exited (code ${code})`,
+        ),
+      ),
+    );
+  }
+
+  /** Registers the transactional.id now, fencing any older instance (see TransactionalProducer). */
+  init(): Promise<void> {
+    return this.request({ op: 'init' });
+  }
+
+  /**
+   * Produces the pack's records in the open transaction (one is begun when none is open).
+   * Resolves once the records are on their way; their acknowledgements are awaited by commit().
+   * The pack is handed over: do not use it afterwards.
+   */
+  send(pack: RecordPack): Promise<void> {
+    const records = pack.finish();
+    return this.request({ op: 'send', records }, records.buffers);
+  }
+
+  /**
+   * Produces the pack's records in the open transaction, then commits it once every record
+   * sent in it was acknowledged. Rejects when the transaction did not commit (it was aborted,
+   * or the producer was fenced); after a failure every later call fails too.
+   */
+  commit(pack: RecordPack): Promise<void> {
+    const records = pack.finish();
+    return this.request({ op: 'commit', records }, records.buffers);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.dead) await this.request({ op: 'close' }).catch(() => undefined);
+    this.closed = true;
+    await this.worker.terminate();
+  }
+
+  private fail(err: TributaryError): void {
+    this.dead ??= err;
+    for (const p of this.pending.values()) p.reject(this.dead);
+    this.pending.clear();
+  }
+
+  private request(
+    req: { op: 'init' | 'close' } | { op: 'send' | 'commit'; records: PackedRecords },
+    transfer: ArrayBuffer[] = [],
+  ): Promise<void> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+}
