@@ -290,7 +290,9 @@ async function runCapture(
     try {
       const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       cpu = (Number(stat[11]) + Number(stat[12])) / 100;
-      console.log(`capture process CPU: ${cpu.toFixed(2)} s (user+sys)`);
+      console.log(
+        `capture process CPU: ${cpu.toFixed(2)} s (user ${(Number(stat[11]) / 100).toFixed(2)} + sys ${(Number(stat[12]) / 100).toFixed(2)})`,
+      );
     } catch {
       // process gone
     }

@@ -18,7 +18,7 @@ import { toKafkaError } from './errors.ts';
 import { murmur2 } from './partitioner.ts';
 import { newRawProducer } from './producer.ts';
 import type { RawProducer } from './producer.ts';
-import { encodePackedBatch } from './record-batch.ts';
+import { PackedBatchEncoder, writeUvarint } from './record-batch.ts';
 import { PackIndex } from './record-pack.ts';
 import type { PackedRecords } from './record-pack.ts';
 import { TributaryError } from '../errors/index.ts';
@@ -27,36 +27,22 @@ type RawTransaction = Transaction<Buffer, Buffer, string, Buffer>;
 /** A client connection (opaque here: handed from the pool to the API function). */
 type Connection = object;
 type Metadata = Awaited<ReturnType<RawProducer['metadata']>>;
-
-/*
-  Produce Request (Version: 11) => transactional_id acks timeout_ms [topic_data] TAG_BUFFER
-    topic_data => name [partition_data] TAG_BUFFER
-      partition_data => index records TAG_BUFFER
-*/
-function createRequest(
-  transactionalId: string,
-  timeout: number,
-  topics: Map<string, Map<number, Buffer>>,
-): Writer {
-  return Writer.create()
-    .appendString(transactionalId)
-    .appendInt16(-1) // acks=all
-    .appendInt32(timeout)
-    .appendArray([...topics], (w, [topic, partitions]) => {
-      w.appendString(topic).appendArray([...partitions], (w, [partition, batch]) => {
-        w.appendInt32(partition)
-          .appendUnsignedVarInt(batch.length + 1)
-          .append(batch);
-      });
-    })
-    .appendTaggedFields();
+/** Records of one topic-partition in a pack (indexes into its PackIndex). */
+interface Group {
+  topic: number;
+  partition: number;
+  records: number[];
 }
 
-const producePacked = createAPI(0, 11, createRequest, produceV11.parseResponse) as unknown as (
+/** A Produce request (v11) whose payload was written whole into one buffer (see produce()). */
+const producePacked = createAPI(
+  0,
+  11,
+  (payload: Buffer) => Writer.create().append(payload),
+  produceV11.parseResponse,
+) as unknown as (
   connection: Connection,
-  transactionalId: string,
-  timeout: number,
-  topics: Map<string, Map<number, Buffer>>,
+  payload: Buffer,
   callback: (error: Error | null) => void,
 ) => void;
 
@@ -74,6 +60,9 @@ export class PackProducer {
   private sequencesOf = '';
   private metadata: Metadata | null = null;
   private readonly topicsSeen = new Set<string>();
+  private readonly encoder = new PackedBatchEncoder();
+  private requestBuffer = Buffer.allocUnsafeSlow(2 * 1024 * 1024);
+  private readonly transactionalIdBytes: Buffer;
   private roundRobin = 0;
 
   constructor(
@@ -81,6 +70,7 @@ export class PackProducer {
     readonly transactionalId: string,
   ) {
     this.raw = newRawProducer(config, `txn-${transactionalId}`, transactionalId);
+    this.transactionalIdBytes = Buffer.from(transactionalId);
   }
 
   /** Registers the transactional.id, fencing any older instance (see TransactionalProducer). */
@@ -153,7 +143,7 @@ export class PackProducer {
     const index = new PackIndex(packed);
     const metadata = await this.metadataFor(packed.topics);
     // Partition of every record: given, else from the key (Java-compatible), else round robin.
-    const groups = new Map<string, { topic: number; partition: number; records: number[] }>();
+    const groups = new Map<string, Group>();
     for (let i = 0; i < index.count; i++) {
       const topic = index.topic[i]!;
       const count = metadata.topics.get(packed.topics[topic]!)!.partitionsCount;
@@ -184,42 +174,82 @@ export class PackProducer {
       for (const a of adding) this.added.add(`${a.topic}:${a.partition}`);
     }
     // One request per leader, numbered and sent in order without waiting for earlier ones.
-    const producerId = this.raw.producerId!;
-    const producerEpoch = this.raw.producerEpoch!;
-    const byLeader = new Map<number, Map<string, Map<number, Buffer>>>();
+    const byLeader = new Map<number, Map<number, Group[]>>();
     for (const g of groups.values()) {
       const topic = packed.topics[g.topic]!;
-      const name = `${topic}:${g.partition}`;
-      const firstSequence = this.sequences.get(name) ?? 0;
-      // Sequences wrap from 2^31-1 to 0, as in the Java producer.
-      this.sequences.set(name, (firstSequence + g.records.length) % 0x80000000);
-      const batch = encodePackedBatch(index, g.records, {
-        producerId,
-        producerEpoch,
-        firstSequence,
-        transactional: true,
-      });
       const leader = metadata.topics.get(topic)!.partitions[g.partition]!.leader;
       let topics = byLeader.get(leader);
       if (!topics) byLeader.set(leader, (topics = new Map()));
-      let partitions = topics.get(topic);
-      if (!partitions) topics.set(topic, (partitions = new Map()));
-      partitions.set(g.partition, batch);
+      let partitions = topics.get(g.topic);
+      if (!partitions) topics.set(g.topic, (partitions = []));
+      partitions.push(g);
     }
     for (const [leader, topics] of byLeader) {
       const connection = await this.connectionTo(metadata, leader);
+      const payload = this.writeRequest(index, packed.topics, topics);
       const response = new Promise<void>((resolve, reject) => {
-        producePacked(
-          connection,
-          this.transactionalId,
-          this.config.requestTimeoutMs ?? 30_000,
-          topics,
-          (error: Error | null) => (error ? reject(error) : resolve()),
-        );
+        // The payload is copied into the request before this returns, so its buffer is reused.
+        producePacked(connection, payload, (error) => (error ? reject(error) : resolve()));
       });
       // A failure is kept for commit(), which aborts the transaction.
       this.inFlight.push(response.catch((err: unknown) => void (this.failure ??= err)));
     }
+  }
+
+  /**
+   * The Produce request's payload, written into one reused buffer:
+   *   transactional_id acks timeout_ms [topic_data] TAG_BUFFER
+   *   topic_data => name [partition_data] TAG_BUFFER
+   *   partition_data => index records TAG_BUFFER
+   * Each partition's batch takes the partition's next sequence numbers.
+   */
+  private writeRequest(index: PackIndex, names: string[], topics: Map<number, Group[]>): Buffer {
+    const options = {
+      producerId: this.raw.producerId!,
+      producerEpoch: this.raw.producerEpoch!,
+      firstSequence: 0,
+      transactional: true,
+    };
+    let pos = this.ensure(0, 64 + this.transactionalIdBytes.length);
+    let buf = this.requestBuffer;
+    pos = writeUvarint(buf, pos, this.transactionalIdBytes.length + 1);
+    pos += this.transactionalIdBytes.copy(buf, pos);
+    pos = buf.writeInt16BE(-1, pos); // acks=all
+    pos = buf.writeInt32BE(this.config.requestTimeoutMs ?? 30_000, pos);
+    pos = writeUvarint(buf, pos, topics.size + 1);
+    for (const [topic, partitions] of topics) {
+      const name = Buffer.from(names[topic]!);
+      pos = this.ensure(pos, 16 + name.length);
+      buf = this.requestBuffer;
+      pos = writeUvarint(buf, pos, name.length + 1);
+      pos += name.copy(buf, pos);
+      pos = writeUvarint(buf, pos, partitions.length + 1);
+      for (const g of partitions) {
+        const size = this.encoder.measure(index, g.records);
+        pos = this.ensure(pos, size + 16);
+        buf = this.requestBuffer;
+        pos = buf.writeInt32BE(g.partition, pos);
+        pos = writeUvarint(buf, pos, size + 1);
+        const key = `${names[topic]}:${g.partition}`;
+        options.firstSequence = this.sequences.get(key) ?? 0;
+        // Sequences wrap from 2^31-1 to 0, as in the Java producer.
+        this.sequences.set(key, (options.firstSequence + g.records.length) % 0x80000000);
+        pos = this.encoder.write(buf, pos, options);
+        buf[pos++] = 0; // partition_data tagged fields
+      }
+      buf[pos++] = 0; // topic_data tagged fields
+    }
+    buf[pos++] = 0; // request tagged fields
+    return buf.subarray(0, pos);
+  }
+
+  /** Makes room for `n` more bytes after `pos` in the request buffer (keeping its content). */
+  private ensure(pos: number, n: number): number {
+    if (this.requestBuffer.length - pos >= n) return pos;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.requestBuffer.length, pos + n));
+    this.requestBuffer.copy(bigger, 0, 0, pos);
+    this.requestBuffer = bigger;
+    return pos;
   }
 
   private async metadataFor(topics: string[]): Promise<Metadata> {

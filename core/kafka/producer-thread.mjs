@@ -1,8 +1,7 @@
-// Entry of the producer worker thread (threaded-producer.ts). The sources are TypeScript: when
-// the process was not started with tsx's --import hook (which workers inherit), tsx is
-// registered in this thread first.
-if (!process.execArgv.some((a) => a.includes('tsx'))) {
-  const { register } = await import('tsx/esm/api');
-  register();
-}
+// Entry of the producer worker thread (threaded-producer.ts). The sources are TypeScript, so
+// tsx is registered in this thread first: Node 20 does not run the process's --import hooks in
+// worker threads, and a process started through bin/tributary.js registers tsx only in its
+// main thread.
+const { register } = await import('tsx/esm/api');
+register();
 await import('./producer-thread.ts');

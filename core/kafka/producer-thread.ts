@@ -60,7 +60,10 @@ port.on('message', (req: ProducerThreadRequest) => {
     } catch (err) {
       reply = { id: req.id, ok: false, error: serialize(err) };
     }
-    port.postMessage(reply);
+    // The records were copied into requests: their buffers go back to the owning thread.
+    const recycled = 'records' in req ? req.records.buffers : [];
+    if (recycled.length > 0) reply.recycled = recycled;
+    port.postMessage(reply, recycled);
     if (req.op === 'close') port.close();
   });
 });

@@ -167,87 +167,114 @@ function copyField(buf: Buffer, pos: number, src: Buffer, at: number, length: nu
 }
 
 /**
- * Encodes records `records` (indexes into `pack`, one topic-partition, in order) as one
- * uncompressed record batch, copying keys, values and headers straight from the pack's bytes.
- * The bytes are the same as encodeRecordBatch gives for the same records.
+ * Encodes records of a pack (indexes into it, one topic-partition, in order) as one
+ * uncompressed record batch, copying keys, values and headers straight from the pack's bytes
+ * into the caller's buffer: measure() gives the batch's size, write() writes it. The bytes are
+ * the same as encodeRecordBatch gives for the same records. One encoder is reused for every
+ * batch (its scratch arrays grow as needed).
  */
-export function encodePackedBatch(
-  pack: PackIndex,
-  records: number[],
-  options: BatchOptions = {},
-): Buffer {
-  const count = records.length;
-  const now = Date.now();
-  const first = pack.timestamp[records[0]!]!;
-  const firstTimestamp = Number.isNaN(first) ? now : first;
-  let maxTimestamp = firstTimestamp;
-  const deltas = new Float64Array(count);
-  const bodySizes = new Int32Array(count);
-  let total = BATCH_HEADER;
-  for (let j = 0; j < count; j++) {
-    const i = records[j]!;
-    const t = pack.timestamp[i]!;
-    const ts = Number.isNaN(t) ? now : t;
-    if (ts > maxTimestamp) maxTimestamp = ts;
-    deltas[j] = ts - firstTimestamp;
-    let size =
-      1 +
-      uvarintSize(zigzag(deltas[j]!)) +
-      uvarintSize(j * 2) +
-      lengthFieldSize(pack.keyLength[i]!) +
-      lengthFieldSize(pack.valueLength[i]!);
-    const headers = pack.headerCount[i]!;
-    size += uvarintSize(headers * 2);
-    if (headers > 0) {
+export class PackedBatchEncoder {
+  private deltas = new Float64Array(1024);
+  private bodySizes = new Int32Array(1024);
+  private pack: PackIndex | null = null;
+  private records: number[] = [];
+  private firstTimestamp = 0;
+  private maxTimestamp = 0;
+  private total = 0;
+
+  /** Size in bytes of the batch of `records`; write() then writes exactly that. */
+  measure(pack: PackIndex, records: number[]): number {
+    const count = records.length;
+    if (this.deltas.length < count) {
+      this.deltas = new Float64Array(count * 2);
+      this.bodySizes = new Int32Array(count * 2);
+    }
+    const { deltas, bodySizes } = this;
+    const now = Date.now();
+    const first = pack.timestamp[records[0]!]!;
+    const firstTimestamp = Number.isNaN(first) ? now : first;
+    let maxTimestamp = firstTimestamp;
+    let total = BATCH_HEADER;
+    for (let j = 0; j < count; j++) {
+      const i = records[j]!;
+      const t = pack.timestamp[i]!;
+      const ts = Number.isNaN(t) ? now : t;
+      if (ts > maxTimestamp) maxTimestamp = ts;
+      deltas[j] = ts - firstTimestamp;
+      let size =
+        1 +
+        uvarintSize(zigzag(deltas[j]!)) +
+        uvarintSize(j * 2) +
+        lengthFieldSize(pack.keyLength[i]!) +
+        lengthFieldSize(pack.valueLength[i]!);
+      const headers = pack.headerCount[i]!;
+      size += uvarintSize(headers * 2);
+      if (headers > 0) {
+        const src = pack.buffers[pack.buffer[i]!]!;
+        let o = pack.headersAt[i]!;
+        for (let h = 0; h < headers; h++) {
+          const nameLength = src.readUInt16LE(o);
+          o += 2 + nameLength;
+          const valueLength = src.readInt32LE(o);
+          o += 4 + Math.max(valueLength, 0);
+          size += lengthFieldSize(nameLength) + lengthFieldSize(valueLength);
+        }
+      }
+      bodySizes[j] = size;
+      total += uvarintSize(size * 2) + size;
+    }
+    this.pack = pack;
+    this.records = records;
+    this.firstTimestamp = firstTimestamp;
+    this.maxTimestamp = maxTimestamp;
+    this.total = total;
+    return total;
+  }
+
+  /** Writes the measured batch at buf[at..]; returns the position after it. */
+  write(buf: Buffer, at: number, options: BatchOptions = {}): number {
+    const { pack, records, deltas, bodySizes, total } = this;
+    if (!pack) throw new Error('PackedBatchEncoder.write() before measure()');
+    const count = records.length;
+    buf.writeBigInt64BE(0n, at); // baseOffset: the broker assigns offsets
+    buf.writeInt32BE(total - 12, at + 8);
+    buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, at + 12);
+    buf[at + 16] = 2; // magic
+    buf.writeInt16BE(options.transactional ? TRANSACTIONAL : 0, at + 21);
+    buf.writeInt32BE(count - 1, at + 23);
+    buf.writeBigInt64BE(BigInt(this.firstTimestamp), at + 27);
+    buf.writeBigInt64BE(BigInt(this.maxTimestamp), at + 35);
+    buf.writeBigInt64BE(options.producerId ?? -1n, at + 43);
+    buf.writeInt16BE(options.producerEpoch ?? 0, at + 51);
+    buf.writeInt32BE(options.firstSequence ?? 0, at + 53);
+    buf.writeInt32BE(count, at + 57);
+    let pos = at + BATCH_HEADER;
+    for (let j = 0; j < count; j++) {
+      const i = records[j]!;
       const src = pack.buffers[pack.buffer[i]!]!;
+      pos = writeUvarint(buf, pos, bodySizes[j]! * 2);
+      buf[pos++] = 0; // record attributes (unused)
+      pos = writeUvarint(buf, pos, zigzag(deltas[j]!));
+      pos = writeUvarint(buf, pos, j * 2);
+      pos = copyField(buf, pos, src, pack.keyAt[i]!, pack.keyLength[i]!);
+      pos = copyField(buf, pos, src, pack.valueAt[i]!, pack.valueLength[i]!);
+      const headers = pack.headerCount[i]!;
+      pos = writeUvarint(buf, pos, headers * 2);
       let o = pack.headersAt[i]!;
       for (let h = 0; h < headers; h++) {
         const nameLength = src.readUInt16LE(o);
+        pos = copyField(buf, pos, src, o + 2, nameLength);
         o += 2 + nameLength;
         const valueLength = src.readInt32LE(o);
+        pos = copyField(buf, pos, src, o + 4, valueLength);
         o += 4 + Math.max(valueLength, 0);
-        size += lengthFieldSize(nameLength) + lengthFieldSize(valueLength);
       }
     }
-    bodySizes[j] = size;
-    total += uvarintSize(size * 2) + size;
+    buf.writeUInt32BE(crc32c(buf.subarray(at + CRC_FROM, pos)) >>> 0, at + 17);
+    this.pack = null;
+    return pos;
   }
-
-  const buf = Buffer.allocUnsafe(total);
-  buf.writeBigInt64BE(0n, 0); // baseOffset: the broker assigns offsets
-  buf.writeInt32BE(total - 12, 8);
-  buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, 12);
-  buf[16] = 2; // magic
-  buf.writeInt16BE(options.transactional ? TRANSACTIONAL : 0, 21);
-  buf.writeInt32BE(count - 1, 23);
-  buf.writeBigInt64BE(BigInt(firstTimestamp), 27);
-  buf.writeBigInt64BE(BigInt(maxTimestamp), 35);
-  buf.writeBigInt64BE(options.producerId ?? -1n, 43);
-  buf.writeInt16BE(options.producerEpoch ?? 0, 51);
-  buf.writeInt32BE(options.firstSequence ?? 0, 53);
-  buf.writeInt32BE(count, 57);
-  let pos = BATCH_HEADER;
-  for (let j = 0; j < count; j++) {
-    const i = records[j]!;
-    const src = pack.buffers[pack.buffer[i]!]!;
-    pos = writeUvarint(buf, pos, bodySizes[j]! * 2);
-    buf[pos++] = 0; // record attributes (unused)
-    pos = writeUvarint(buf, pos, zigzag(deltas[j]!));
-    pos = writeUvarint(buf, pos, j * 2);
-    pos = copyField(buf, pos, src, pack.keyAt[i]!, pack.keyLength[i]!);
-    pos = copyField(buf, pos, src, pack.valueAt[i]!, pack.valueLength[i]!);
-    const headers = pack.headerCount[i]!;
-    pos = writeUvarint(buf, pos, headers * 2);
-    let o = pack.headersAt[i]!;
-    for (let h = 0; h < headers; h++) {
-      const nameLength = src.readUInt16LE(o);
-      pos = copyField(buf, pos, src, o + 2, nameLength);
-      o += 2 + nameLength;
-      const valueLength = src.readInt32LE(o);
-      pos = copyField(buf, pos, src, o + 4, valueLength);
-      o += 4 + Math.max(valueLength, 0);
-    }
-  }
-  buf.writeUInt32BE(crc32c(buf.subarray(CRC_FROM)) >>> 0, 17);
-  return buf;
 }
+
+/** Bytes of an unsigned varint (exported for request framing). */
+export { uvarintSize, writeUvarint };

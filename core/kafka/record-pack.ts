@@ -25,6 +25,18 @@ interface Utf8Write {
 }
 
 const CHUNK = 1024 * 1024;
+
+/**
+ * Pack buffers the producer thread gave back after sending their records (see
+ * ThreadedTransactionalProducer): reused for new packs, so a steady capture allocates no new
+ * buffers. Bounded: beyond POOL_LIMIT they are left to the garbage collector.
+ */
+const pool: ArrayBuffer[] = [];
+const POOL_LIMIT = 64;
+
+export function recyclePackBuffers(buffers: ArrayBuffer[]): void {
+  for (const b of buffers) if (b.byteLength === CHUNK && pool.length < POOL_LIMIT) pool.push(b);
+}
 /** Fixed bytes of a record without timestamp: topic, partition, flags, two lengths, header count. */
 const FIXED = 2 + 4 + 1 + 4 + 4 + 2;
 
@@ -106,7 +118,8 @@ export class RecordPack {
       this.size += this.pos;
     }
     // Not from Buffer's shared pool: each buffer is transferred to the other thread whole.
-    this.buf = Buffer.allocUnsafeSlow(Math.max(CHUNK, n));
+    const reused = n <= CHUNK ? pool.pop() : undefined;
+    this.buf = reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(Math.max(CHUNK, n));
     this.pos = 0;
     return this.buf;
   }

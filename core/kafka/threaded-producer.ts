@@ -15,6 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import { KafkaError, ProducerFencedError, TributaryError } from '../errors/index.ts';
 import type { KafkaConfig } from './config.ts';
+import { recyclePackBuffers } from './record-pack.ts';
 import type { PackedRecords, RecordPack } from './record-pack.ts';
 
 export type ProducerThreadRequest = { id: number } & (
@@ -29,7 +30,7 @@ export interface SerializedError {
   details: Record<string, unknown>;
 }
 
-export type ProducerThreadReply = { id: number } & (
+export type ProducerThreadReply = { id: number; recycled?: ArrayBuffer[] } & (
   { ok: true } | { ok: false; error: SerializedError }
 );
 
@@ -62,6 +63,7 @@ export class ThreadedTransactionalProducer {
       workerData: { config, transactionalId },
     });
     this.worker.on('message', (reply: ProducerThreadReply) => {
+      if (reply.recycled) recyclePackBuffers(reply.recycled);
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
