@@ -154,6 +154,9 @@ export class CaptureEngine {
    */
   private async start(): Promise<void> {
     const o = this.options;
+    // The producer thread starts now, so it loads while the source is checked; it registers
+    // (and fences) only at init() below.
+    this.producer = new ThreadedTransactionalProducer(o.kafka, `tributary-capture-${o.source}`);
     await this.connector.prepare();
     if (await this.releaseIfStopping()) return;
 
@@ -165,7 +168,6 @@ export class CaptureEngine {
       await admin.close();
     }
 
-    this.producer = new ThreadedTransactionalProducer(o.kafka, `tributary-capture-${o.source}`);
     o.log(
       `initialising transactional producer tributary-capture-${o.source} (fences any older instance)`,
     );

@@ -2,101 +2,107 @@
 // command name, prints help, and turns errors into a clear message and an exit code.
 import { readFileSync } from 'node:fs';
 import { TributaryError } from '../../core/errors/index.ts';
-import { runCapture } from './capture.ts';
-import { runDemo } from './demo.ts';
-import { runEcommerceDemoCommand } from './ecommerce-demo.ts';
-import { runToken, TOKEN_USAGE } from '../rest/token-cli.ts';
-import { runWorker, WORKER_USAGE } from '../worker/cli.ts';
-import {
-  runDeploy,
-  runPause,
-  runPlan,
-  runRestart,
-  runResume,
-  runRun,
-  runSnapshot,
-  runStatus,
-  runValidate,
-} from './topology.ts';
 
 interface Command {
   summary: string;
-  usage: string;
+  /** A text, or read from the command's module when that module owns it. */
+  usage: string | (() => Promise<string>);
   run(args: string[]): Promise<number>;
 }
+
+type Runner = (args: string[]) => Promise<number>;
+
+/**
+ * A command whose module is loaded only when it runs: `tributary capture` does not load the
+ * worker, the sinks and the processors, so it starts in a fraction of the time.
+ */
+function lazy<M>(load: () => Promise<M>, pick: (m: M) => Runner): Runner {
+  return async (args) => pick(await load())(args);
+}
+
+const capture = () => import('./capture.ts');
+const topology = () => import('./topology.ts');
+const worker = () => import('../worker/cli.ts');
+const token = () => import('../rest/token-cli.ts');
 
 const COMMANDS: Record<string, Command> = {
   capture: {
     summary: 'capture one PostgreSQL source into Kafka (snapshot + streaming, exactly-once)',
     usage: 'tributary capture --config <source.yaml> [--progress-interval-ms N]',
-    run: runCapture,
+    run: lazy(capture, (m) => m.runCapture),
   },
   demo: {
     summary: 'the e-commerce demo: run examples/ecommerce end to end and check every store',
     usage: 'tributary demo [--customers N] [--orders N] [--timeout-ms N]',
-    run: runEcommerceDemoCommand,
+    run: lazy(
+      () => import('./ecommerce-demo.ts'),
+      (m) => m.runEcommerceDemoCommand,
+    ),
   },
   'demo-capture': {
     summary: 'smoke-test PostgreSQL capture alone: round-trip change events through Kafka',
     usage:
       'tributary demo-capture [--customers N] [--orders N] [--brokers host:port] [--pg-host H] [--pg-port N]',
-    run: runDemo,
+    run: lazy(
+      () => import('./demo.ts'),
+      (m) => m.runDemo,
+    ),
   },
   validate: {
     summary: 'check a topology file: schema, names, references (no connections)',
     usage: 'tributary validate <topology.yaml>',
-    run: runValidate,
+    run: lazy(topology, (m) => m.runValidate),
   },
   plan: {
     summary: 'show the topics, slots and publications a topology would create or change',
     usage: 'tributary plan <topology.yaml> [--no-control] [--configs-topic T] [--status-topic T]',
-    run: runPlan,
+    run: lazy(topology, (m) => m.runPlan),
   },
   deploy: {
     summary: 'create them (idempotent) and store the topology in the control plane',
     usage: 'tributary deploy <topology.yaml> [--no-control] [--configs-topic T] [--status-topic T]',
-    run: runDeploy,
+    run: lazy(topology, (m) => m.runDeploy),
   },
   run: {
     summary: 'run a whole topology in this process (development)',
     usage: 'tributary run <topology.yaml> [--progress-interval-ms N] [--keep-going] [--no-deploy]',
-    run: runRun,
+    run: lazy(topology, (m) => m.runRun),
   },
   status: {
     summary: "each task's state, lag and last error",
     usage: 'tributary status <topology.yaml> [--configs-topic T] [--status-topic T]',
-    run: runStatus,
+    run: lazy(topology, (m) => m.runStatus),
   },
   pause: {
     summary: 'pause a deployed topology (workers stop its tasks)',
     usage: 'tributary pause <topology.yaml> [--configs-topic T] [--status-topic T]',
-    run: runPause,
+    run: lazy(topology, (m) => m.runPause),
   },
   resume: {
     summary: 'resume a paused topology',
     usage: 'tributary resume <topology.yaml> [--configs-topic T] [--status-topic T]',
-    run: runResume,
+    run: lazy(topology, (m) => m.runResume),
   },
   restart: {
     summary: "restart a deployed topology's tasks",
     usage:
       'tributary restart <topology.yaml> [--only-failed] [--configs-topic T] [--status-topic T]',
-    run: runRestart,
+    run: lazy(topology, (m) => m.runRestart),
   },
   snapshot: {
     summary: 'ad-hoc snapshot: signal a running source to re-read its tables while streaming',
     usage: 'tributary snapshot <topology.yaml> --source <name> [--tables schema.table,...]',
-    run: runSnapshot,
+    run: lazy(topology, (m) => m.runSnapshot),
   },
   worker: {
     summary: 'run the tasks Kafka assigns to this worker, and the REST API (--rest-port)',
-    usage: WORKER_USAGE,
-    run: runWorker,
+    usage: async () => (await worker()).WORKER_USAGE,
+    run: lazy(worker, (m) => m.runWorker),
   },
   token: {
     summary: 'create, list or revoke REST API bearer tokens (stored hashed in Kafka)',
-    usage: TOKEN_USAGE,
-    run: runToken,
+    usage: async () => (await token()).TOKEN_USAGE,
+    run: lazy(token, (m) => m.runToken),
   },
   version: {
     summary: 'print the Tributary version',
@@ -148,7 +154,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(`Usage: ${command.usage}\n\n${command.summary}`);
+    const usage = typeof command.usage === 'string' ? command.usage : await command.usage();
+    console.log(`Usage: ${usage}\n\n${command.summary}`);
     return 0;
   }
   try {
