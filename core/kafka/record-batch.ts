@@ -7,7 +7,7 @@
  * cost ~3–5 µs per record plus the garbage. Here the batch size is computed first, then every
  * field is written straight into a single allocation, and the CRC-32C is taken over it with
  * the native implementation. The bytes are identical to the client's encoding (pinned by
- * test/unit/core/kafka/record-batch.test.ts), so the broker and every reader see no difference.
+ * test/unit/core/kafka-record-batch.test.ts), so the broker and every reader see no difference.
  *
  * Layout (https://kafka.apache.org/documentation/#recordbatch):
  *   baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 | magic int8 | crc uint32 |
