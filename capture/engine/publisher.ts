@@ -17,8 +17,11 @@ import type { OutgoingRecord, ThreadedTransactionalProducer } from '../../core/k
 import { offsetRecord } from './offsets.ts';
 import type { SnapshotProgress, StoredOffset, StreamPosition } from './types.ts';
 
-/** Packed bytes handed to the producer thread at a time, within a transaction. */
-const STREAM_BYTES = 1024 * 1024;
+/**
+ * Packed bytes handed to the producer thread at a time, within a transaction: just under the
+ * pack's 1 MiB buffers, so a pack is mostly one buffer.
+ */
+const STREAM_BYTES = 1000 * 1024;
 
 export interface PublisherOptions {
   source: string;

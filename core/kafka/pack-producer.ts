@@ -27,6 +27,34 @@ type RawTransaction = Transaction<Buffer, Buffer, string, Buffer>;
 /** A client connection (opaque here: handed from the pool to the API function). */
 type Connection = object;
 type Metadata = Awaited<ReturnType<RawProducer['metadata']>>;
+/**
+ * Bytes of records per batch: the broker refuses batches over message.max.bytes (1 MiB by
+ * default), so a partition's records in one pack are cut into batches of at most this much.
+ */
+const BATCH_LIMIT = 768 * 1024;
+
+/** Each group's records cut into batches of at most BATCH_LIMIT bytes, as rounds. */
+function rounds(index: PackIndex, groups: Iterable<Group>): Group[][] {
+  const out: Group[][] = [];
+  for (const g of groups) {
+    let bytes = 0;
+    let part: Group = { topic: g.topic, partition: g.partition, records: [] };
+    let round = 0;
+    for (const i of g.records) {
+      const size = index.size[i]! + 16;
+      if (part.records.length > 0 && bytes + size > BATCH_LIMIT) {
+        (out[round++] ??= []).push(part);
+        part = { topic: g.topic, partition: g.partition, records: [] };
+        bytes = 0;
+      }
+      part.records.push(i);
+      bytes += size;
+    }
+    (out[round] ??= []).push(part);
+  }
+  return out;
+}
+
 /** Records of one topic-partition in a pack (indexes into its PackIndex). */
 interface Group {
   topic: number;
@@ -173,20 +201,34 @@ export class PackProducer {
       await this.txn!.addPartitions(metadata, adding as never);
       for (const a of adding) this.added.add(`${a.topic}:${a.partition}`);
     }
-    // One request per leader, numbered and sent in order without waiting for earlier ones.
-    const byLeader = new Map<number, Map<number, Group[]>>();
-    for (const g of groups.values()) {
-      const topic = packed.topics[g.topic]!;
-      const leader = metadata.topics.get(topic)!.partitions[g.partition]!.leader;
-      let topics = byLeader.get(leader);
-      if (!topics) byLeader.set(leader, (topics = new Map()));
-      let partitions = topics.get(g.topic);
-      if (!partitions) topics.set(g.topic, (partitions = []));
-      partitions.push(g);
+    // A partition's records go in batches under the broker's size limit; a request holds one
+    // batch per partition (idempotent produce), so the k-th batches of all partitions make
+    // the k-th round of requests. One request per leader and round, numbered and sent in
+    // order without waiting for earlier ones.
+    for (const round of rounds(index, groups.values())) {
+      const byLeader = new Map<number, Map<number, Group[]>>();
+      for (const g of round) {
+        const topic = packed.topics[g.topic]!;
+        const leader = metadata.topics.get(topic)!.partitions[g.partition]!.leader;
+        let topics = byLeader.get(leader);
+        if (!topics) byLeader.set(leader, (topics = new Map()));
+        let partitions = topics.get(g.topic);
+        if (!partitions) topics.set(g.topic, (partitions = []));
+        partitions.push(g);
+      }
+      await this.sendRound(metadata, index, packed.topics, byLeader);
     }
+  }
+
+  private async sendRound(
+    metadata: Metadata,
+    index: PackIndex,
+    names: string[],
+    byLeader: Map<number, Map<number, Group[]>>,
+  ): Promise<void> {
     for (const [leader, topics] of byLeader) {
       const connection = await this.connectionTo(metadata, leader);
-      const payload = this.writeRequest(index, packed.topics, topics);
+      const payload = this.writeRequest(index, names, topics);
       const response = new Promise<void>((resolve, reject) => {
         // The payload is copied into the request before this returns, so its buffer is reused.
         producePacked(connection, payload, (error) => (error ? reject(error) : resolve()));

@@ -190,6 +190,8 @@ export class PackIndex {
   /** Position of the first header (after the count). */
   readonly headersAt: Int32Array;
   readonly headerCount: Uint16Array;
+  /** Bytes the record takes in the pack (about what it takes in a record batch). */
+  readonly size: Int32Array;
 
   constructor(packed: PackedRecords) {
     const n = packed.count;
@@ -205,12 +207,14 @@ export class PackIndex {
     this.valueLength = new Int32Array(n);
     this.headersAt = new Int32Array(n);
     this.headerCount = new Uint16Array(n);
+    this.size = new Int32Array(n);
     let i = 0;
     for (let b = 0; b < this.buffers.length; b++) {
       const buf = this.buffers[b]!;
       let o = 0;
       while (o < buf.length) {
         if (i >= n) throw new Error(`record pack holds more than the ${n} records it declares`);
+        const start = o;
         this.buffer[i] = b;
         this.topic[i] = buf.readUInt16LE(o);
         this.partition[i] = buf.readInt32LE(o + 2);
@@ -236,6 +240,7 @@ export class PackIndex {
           o += 2 + buf.readUInt16LE(o);
           o += 4 + Math.max(buf.readInt32LE(o), 0);
         }
+        this.size[i] = o - start;
         i++;
       }
     }
