@@ -82,7 +82,8 @@ export class PackProducer {
   private added = new Set<string>();
   /** Responses of the open transaction's requests. */
   private inFlight: Promise<void>[] = [];
-  private failure: unknown = null;
+  /** The first failure; every later call of this producer fails with it. */
+  private failure: TributaryError | null = null;
   /** Next sequence per "topic:partition", for the producer id and epoch in `sequencesOf`. */
   private readonly sequences = new Map<string, number>();
   private sequencesOf = '';
@@ -120,16 +121,22 @@ export class PackProducer {
     }
   }
 
-  /** Sends the pack, waits for every request of the transaction, and commits it. */
+  /**
+   * Sends the pack, waits for every request of the transaction, and commits it. A rejection
+   * means the transaction was aborted, or — when EndTxn itself failed — that its outcome is
+   * unknown; either way the producer is done, and a new one resumes from what was committed.
+   */
   async commit(packed: PackedRecords): Promise<void> {
     try {
       await this.send(packed);
       await Promise.all(this.inFlight);
       if (this.failure) throw this.failure;
-      await this.txn!.commit();
+      // A transaction that produced nothing never reached the broker: it ends here.
+      if (this.added.size === 0) await this.txn!.cancel();
+      else await this.txn!.commit();
     } catch (err) {
       const e = this.fail(err, 'committing the transaction');
-      await this.txn?.abort().catch(() => undefined);
+      await this.abort();
       throw e;
     } finally {
       this.txn = null;
@@ -138,8 +145,25 @@ export class PackProducer {
     }
   }
 
+  /** Aborts the open transaction, if any (so readers are not held up by it), and closes. */
   async close(): Promise<void> {
+    await this.abort();
     await Promise.resolve(this.raw.close(true)).catch(() => undefined);
+  }
+
+  /**
+   * Aborts the open transaction after its requests were answered: a request still in flight
+   * must not be written after the abort marker.
+   */
+  private async abort(): Promise<void> {
+    const txn = this.txn;
+    if (!txn) return;
+    await Promise.all(this.inFlight);
+    if (this.added.size === 0) await txn.cancel().catch(() => undefined);
+    else await txn.abort().catch(() => undefined);
+    this.txn = null;
+    this.inFlight = [];
+    this.added = new Set();
   }
 
   private async begin(): Promise<void> {
@@ -162,9 +186,10 @@ export class PackProducer {
 
   /** The first failure is kept: every later call of this producer fails with it. */
   private fail(err: unknown, action: string): TributaryError {
-    const e = toKafkaError(this.failure ?? err, action, this.transactionalId);
-    this.failure ??= e;
-    return e;
+    this.failure ??= toKafkaError(err, action, this.transactionalId);
+    // Leaders may have moved: a new transaction would read the metadata again.
+    this.metadata = null;
+    return this.failure;
   }
 
   private async produce(packed: PackedRecords): Promise<void> {
@@ -234,7 +259,9 @@ export class PackProducer {
         producePacked(connection, payload, (error) => (error ? reject(error) : resolve()));
       });
       // A failure is kept for commit(), which aborts the transaction.
-      this.inFlight.push(response.catch((err: unknown) => void (this.failure ??= err)));
+      this.inFlight.push(
+        response.catch((err: unknown) => void this.fail(err, 'producing records in a transaction')),
+      );
     }
   }
 

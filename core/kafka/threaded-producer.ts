@@ -45,6 +45,8 @@ function revive(e: SerializedError, transactionalId: string): TributaryError {
   return new TributaryError(e.code, e.message, { retryable: e.retryable, details: e.details });
 }
 
+const CLOSE_TIMEOUT_MS = 10_000;
+
 export class ThreadedTransactionalProducer {
   private readonly worker: Worker;
   private nextId = 1;
@@ -99,17 +101,30 @@ export class ThreadedTransactionalProducer {
 
   /**
    * Produces the pack's records in the open transaction, then commits it once every record
-   * sent in it was acknowledged. Rejects when the transaction did not commit (it was aborted,
-   * or the producer was fenced); after a failure every later call fails too.
+   * sent in it was acknowledged. A rejection means the transaction was aborted (or the
+   * producer fenced), or, when the commit request itself failed, that its outcome is unknown;
+   * after a failure every later call fails too, and a new producer resumes from what the
+   * offsets topic says was committed.
    */
   commit(pack: RecordPack): Promise<void> {
     const records = pack.finish();
     return this.request({ op: 'commit', records }, records.buffers);
   }
 
+  /**
+   * Aborts an open transaction and stops the thread. Waits at most CLOSE_TIMEOUT_MS for the
+   * thread (e.g. when it is stuck retrying against a broker that is gone), then stops it anyway.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (!this.dead) await this.request({ op: 'close' }).catch(() => undefined);
+    if (!this.dead) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>(
+        (resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)),
+      );
+      await Promise.race([this.request({ op: 'close' }).catch(() => undefined), deadline]);
+      clearTimeout(timer);
+    }
     this.closed = true;
     await this.worker.terminate();
   }
@@ -128,7 +143,17 @@ export class ThreadedTransactionalProducer {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...req, id }, transfer);
+      try {
+        this.worker.postMessage({ ...req, id }, transfer);
+      } catch (err) {
+        this.pending.delete(id);
+        reject(
+          new KafkaError(
+            `handing a request to the producer thread failed: ${(err as Error).message}`,
+            { cause: err },
+          ),
+        );
+      }
     });
   }
 }
