@@ -1,6 +1,7 @@
 // Builds a runnable capture for one PostgreSQL source from its validated config.
 import { CaptureEngine } from '../engine/engine.ts';
 import type { EngineOptions } from '../engine/engine.ts';
+import { RestartingCapture } from '../engine/restarting.ts';
 import type { KafkaConfig } from '../../core/kafka/index.ts';
 import type { PostgresSourceConfig } from './config.ts';
 import { PostgresConnector } from './connector.ts';
@@ -13,12 +14,19 @@ export interface CaptureRunOptions {
   healthIntervalMs?: number;
 }
 
+/**
+ * A capture of the source that starts again by itself after a retryable error (a Kafka leader
+ * change, a timeout), resuming from its stored offset; see RestartingCapture.
+ */
 export function createPostgresCapture(
   config: PostgresSourceConfig,
   options: CaptureRunOptions = {},
-): CaptureEngine {
+): RestartingCapture {
   const engineOptions = captureEngineOptions(config, options);
-  return new CaptureEngine(new PostgresConnector(config, engineOptions.log), engineOptions);
+  return new RestartingCapture(
+    () => new CaptureEngine(new PostgresConnector(config, engineOptions.log), engineOptions),
+    engineOptions.log,
+  );
 }
 
 /** The engine options of a PostgreSQL source (for createPostgresCapture and tests). */

@@ -21,7 +21,7 @@ import type { RawProducer } from './producer.ts';
 import { PackedBatchEncoder, writeUvarint } from './record-batch.ts';
 import { PackIndex } from './record-pack.ts';
 import type { PackedRecords } from './record-pack.ts';
-import { TributaryError } from '../errors/index.ts';
+import { KafkaError, TributaryError } from '../errors/index.ts';
 
 type RawTransaction = Transaction<Buffer, Buffer, string, Buffer>;
 /** A client connection (opaque here: handed from the pool to the API function). */
@@ -94,9 +94,14 @@ export class PackProducer {
   private readonly transactionalIdBytes: Buffer;
   private roundRobin = 0;
 
+  /** Produce requests made so far. */
+  private requests = 0;
+
   constructor(
     private readonly config: KafkaConfig,
     readonly transactionalId: string,
+    /** Fault injection (tests): the request with this number fails, retryable, unsent. */
+    private readonly failRequest = 0,
   ) {
     this.raw = newRawProducer(config, `txn-${transactionalId}`, transactionalId);
     this.transactionalIdBytes = Buffer.from(transactionalId);
@@ -252,6 +257,10 @@ export class PackProducer {
     byLeader: Map<number, Map<number, Group[]>>,
   ): Promise<void> {
     for (const [leader, topics] of byLeader) {
+      if (++this.requests === this.failRequest)
+        throw new KafkaError(`injected failure of Produce request ${this.requests}`, {
+          retryable: true,
+        });
       const connection = await this.connectionTo(metadata, leader);
       const payload = this.writeRequest(index, names, topics);
       const response = new Promise<void>((resolve, reject) => {

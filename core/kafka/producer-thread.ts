@@ -14,8 +14,12 @@ import type {
 } from './threaded-producer.ts';
 
 const port = parentPort as MessagePort;
-const { config, transactionalId } = workerData as { config: KafkaConfig; transactionalId: string };
-const producer = new PackProducer(config, transactionalId);
+const { config, transactionalId, failRequest } = workerData as {
+  config: KafkaConfig;
+  transactionalId: string;
+  failRequest: number;
+};
+const producer = new PackProducer(config, transactionalId, failRequest);
 
 function serialize(err: unknown): SerializedError {
   if (err instanceof TributaryError) {

@@ -47,6 +47,13 @@ function revive(e: SerializedError, transactionalId: string): TributaryError {
 
 const CLOSE_TIMEOUT_MS = 10_000;
 
+/**
+ * Fault injection for tests: with TRIBUTARY_FAIL_PRODUCE_REQUEST=N the first producer thread
+ * of the process fails its N-th Produce request with a retryable error instead of sending it
+ * (the capture then stops and starts again, see RestartingCapture). Unset in normal operation.
+ */
+let injectedFailure = Number(process.env.TRIBUTARY_FAIL_PRODUCE_REQUEST ?? 0);
+
 export class ThreadedTransactionalProducer {
   private readonly worker: Worker;
   private nextId = 1;
@@ -62,8 +69,9 @@ export class ThreadedTransactionalProducer {
     readonly transactionalId: string,
   ) {
     this.worker = new Worker(new URL('./producer-thread.mjs', import.meta.url), {
-      workerData: { config, transactionalId },
+      workerData: { config, transactionalId, failRequest: injectedFailure },
     });
+    injectedFailure = 0;
     this.worker.on('message', (reply: ProducerThreadReply) => {
       if (reply.recycled) recyclePackBuffers(reply.recycled);
       const p = this.pending.get(reply.id);

@@ -104,6 +104,42 @@ class BlockWorkload {
   }
 }
 
+/**
+ * Reads the topic back (read_committed) and checks that every change of the workload appears
+ * exactly once, in commit order per key, with growing versions.
+ */
+async function expectExactlyOnce(
+  topic: string,
+  workload: BlockWorkload,
+  runs: CaptureProcess[],
+): Promise<void> {
+  const seen = await readTopics([topic], (s) => changes(s).length >= workload.changes, 180_000);
+  const byKey = perKey(seen);
+  const problems: string[] = [];
+  for (const [id, expected] of workload.history) {
+    const got = byKey.get(JSON.stringify({ id })) ?? [];
+    const gotOps = got.map(
+      (e) => `${e.value.op}${e.value.after ? `:${(e.value.after as { v: number }).v}` : ''}`,
+    );
+    const wantOps = expected.map((h) => `${h.op}${h.v === null ? '' : `:${h.v}`}`);
+    if (gotOps.join(',') !== wantOps.join(','))
+      problems.push(`id ${id}: expected ${wantOps.join(',')} got ${gotOps.join(',')}`);
+    for (let i = 1; i < got.length; i++)
+      if (got[i]!.version <= got[i - 1]!.version)
+        problems.push(`id ${id}: version did not grow at ${i}`);
+  }
+  if (changes(seen).length !== workload.changes) {
+    for (const [i, r] of runs.entries())
+      console.log(`--- run ${i + 1} ---\n${r.output.slice(-15).join('\n')}`);
+  }
+  assert.equal(
+    changes(seen).length,
+    workload.changes,
+    `events in Kafka vs committed changes (${problems.length} keys differ)`,
+  );
+  assert.deepEqual(problems.slice(0, 5), []);
+}
+
 /** Kills `capture` with SIGKILL once its own progress line shows at least `events` events. */
 async function killAfter(capture: CaptureProcess, events: number): Promise<void> {
   const deadline = Date.now() + 120_000;
@@ -152,35 +188,41 @@ test(
         runs.push(capture);
       }
       await writing;
-      const seen = await readTopics([topic], (s) => changes(s).length >= workload.changes, 180_000);
-      const byKey = perKey(seen);
-      const problems: string[] = [];
-      for (const [id, expected] of workload.history) {
-        const got = byKey.get(JSON.stringify({ id })) ?? [];
-        const gotOps = got.map(
-          (e) => `${e.value.op}${e.value.after ? `:${(e.value.after as { v: number }).v}` : ''}`,
-        );
-        const wantOps = expected.map((h) => `${h.op}${h.v === null ? '' : `:${h.v}`}`);
-        if (gotOps.join(',') !== wantOps.join(','))
-          problems.push(`id ${id}: expected ${wantOps.join(',')} got ${gotOps.join(',')}`);
-        for (let i = 1; i < got.length; i++)
-          if (got[i]!.version <= got[i - 1]!.version)
-            problems.push(`id ${id}: version did not grow at ${i}`);
-      }
-      if (changes(seen).length !== workload.changes) {
-        for (const [i, r] of runs.entries())
-          console.log(`--- run ${i + 1} ---\n${r.output.slice(-15).join('\n')}`);
-      }
-      assert.equal(
-        changes(seen).length,
-        workload.changes,
-        `events in Kafka vs committed changes (${problems.length} keys differ)`,
-      );
-      assert.deepEqual(problems.slice(0, 5), []);
+      await expectExactlyOnce(topic, workload, runs);
       const restarts = capture.output.filter((l) => /resuming after position/.test(l));
       assert.equal(restarts.length, 1, 'the last run resumed from a stored position');
     } finally {
       await writing.catch(() => undefined);
+      await writer.end();
+      await capture.stop();
+    }
+  },
+);
+
+test(
+  'a retryable Kafka error stops the capture, which starts again in-process and loses or repeats nothing',
+  { timeout: 300_000 },
+  async () => {
+    const source = uniqueSource('retry');
+    sources.push(source);
+    const table = `public.${source}`;
+    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int NOT NULL, note text)`);
+    const config = writeConfig(
+      sourceConfig(source, [table], { snapshot: { mode: 'never' }, topic: { partitions: 3 } }),
+    );
+    const topic = `${source}.${table}`;
+    const workload = new BlockWorkload(table, 200);
+    const writer = await pgClient();
+    // The 30th Produce request of the first producer thread fails (retryable), unsent.
+    const capture = new CaptureProcess(config, { TRIBUTARY_FAIL_PRODUCE_REQUEST: '30' });
+    await capture.waitFor(/created replication slot/);
+    try {
+      await workload.run(writer, 60_000);
+      await capture.waitFor(/stopped on a retryable error: injected failure of Produce request 30/);
+      await capture.waitFor(/resuming after position/);
+      await expectExactlyOnce(topic, workload, [capture]);
+      assert.equal(capture.child.exitCode, null, 'the capture process is still running');
+    } finally {
       await writer.end();
       await capture.stop();
     }
