@@ -211,6 +211,15 @@ export interface RecordPacker {
   /** A record from texts (UTF-8 encoded by the packer); a null value is a tombstone. */
   addText(topic: string, key: string, value: string | null, headers: Record<string, string>): void;
   add(record: EncodedRecord): void;
+  /** addText with headers `{...extra, [name]: version}`, without building that object. */
+  addVersioned(
+    topic: string,
+    key: string,
+    value: string | null,
+    name: string,
+    version: string,
+    extra: Record<string, string> | undefined,
+  ): void;
 }
 
 /**
@@ -225,9 +234,11 @@ export function packEvent(pack: RecordPacker, event: ChangeEvent, options: Serde
     return;
   }
   const key = keyText(event, pre.keyJson, options.format);
-  const headers = recordHeaders(event, pre.versionText);
-  pack.addText(event.topic, key, valueText(event, pre.valueJson, options.format), headers);
-  if (tombstoneFollows(pre.op, options)) pack.addText(event.topic, key, null, headers);
+  const value = valueText(event, pre.valueJson, options.format);
+  const version = pre.versionText;
+  pack.addVersioned(event.topic, key, value, VERSION_HEADER, version, event.headers);
+  if (tombstoneFollows(pre.op, options))
+    pack.addVersioned(event.topic, key, null, VERSION_HEADER, version, event.headers);
 }
 
 /**

@@ -75,6 +75,46 @@ export class RecordPack {
     this.records++;
   }
 
+  /**
+   * A change event's record: like addText with headers `{...extra, [name]: version}`, written
+   * without building that object (the version header's name is encoded once). Falls back to
+   * addText when `extra` has a header of that name itself.
+   */
+  addVersioned(
+    topic: string,
+    key: string,
+    value: string | null,
+    name: string,
+    version: string,
+    extra: Record<string, string> | undefined,
+  ): void {
+    if (extra !== undefined && name in extra) {
+      this.addText(topic, key, value, { ...extra, [name]: version });
+      return;
+    }
+    const nameBytes = headerName(name);
+    let worst = FIXED + (key.length + (value === null ? 0 : value.length)) * 3;
+    worst += 6 + nameBytes.length + version.length * 3;
+    if (extra !== undefined) for (const k in extra) worst += 6 + (k.length + extra[k]!.length) * 3;
+    const buf = this.room(worst);
+    let o = this.head(buf, topic, -1, undefined);
+    o = writeText(buf, o, key);
+    o = value === null ? buf.writeInt32LE(-1, o) : writeText(buf, o, value);
+    const countAt = o;
+    let n = 0;
+    if (extra === undefined) o += 2;
+    else {
+      o = writeHeaders(buf, o, extra);
+      n = buf.readUInt16LE(countAt);
+    }
+    o = buf.writeUInt16LE(nameBytes.length, o);
+    o += nameBytes.copy(buf, o);
+    o = writeText(buf, o, version);
+    buf.writeUInt16LE(n + 1, countAt);
+    this.pos = o;
+    this.records++;
+  }
+
   /** A ready-made record (its bytes are copied). */
   add(r: OutgoingRecord): void {
     let worst = FIXED + (r.timestamp === undefined ? 0 : 8);
@@ -140,6 +180,17 @@ export class RecordPack {
     buf[o] = 1;
     return buf.writeBigInt64LE(timestamp, o + 1);
   }
+}
+
+const headerNames = new Map<string, Buffer>();
+/** A header name's UTF-8 bytes, made once per name. */
+function headerName(name: string): Buffer {
+  let b = headerNames.get(name);
+  if (!b) {
+    b = Buffer.from(name);
+    if (headerNames.size < 100) headerNames.set(name, b);
+  }
+  return b;
 }
 
 function writeText(buf: Buffer, o: number, text: string): number {

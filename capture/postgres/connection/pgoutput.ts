@@ -239,6 +239,11 @@ export function decodePgOutput(buf: Buffer): PgOutputMessage {
   }
 }
 
+/** Buffer's own utf8Slice (what toString('utf8', start, end) ends in, without its checks). */
+interface Utf8Slice {
+  utf8Slice(start: number, end: number): string;
+}
+
 class Reader {
   private pos = 0;
   constructor(private readonly buf: Buffer) {}
@@ -297,7 +302,7 @@ class Reader {
       if (kind === 0x74 /* t */) {
         const len = buf.readUInt32BE(this.pos);
         this.pos += 4;
-        values[i] = buf.toString('utf8', this.pos, this.pos + len);
+        values[i] = (buf as unknown as Utf8Slice).utf8Slice(this.pos, this.pos + len);
         this.pos += len;
       } else if (kind === 0x6e /* n */) {
         values[i] = null;
