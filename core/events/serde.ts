@@ -208,10 +208,11 @@ export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): Encod
 
 /** Where packEvent writes: core/kafka's RecordPack. */
 export interface RecordPacker {
-  /** A record from texts (UTF-8 encoded by the packer); a null value is a tombstone. */
-  addText(topic: string, key: string, value: string | null, headers: Record<string, string>): void;
   add(record: EncodedRecord): void;
-  /** addText with headers `{...extra, [name]: version}`, without building that object. */
+  /**
+   * A record from texts (UTF-8 encoded by the packer; a null value is a tombstone) with the
+   * headers `{...extra, [name]: version}`, without building that object.
+   */
   addVersioned(
     topic: string,
     key: string,

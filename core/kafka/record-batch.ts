@@ -86,6 +86,30 @@ function toBigInt(t: bigint | number | undefined, now: bigint): bigint {
   return t === undefined ? now : typeof t === 'bigint' ? t : BigInt(t);
 }
 
+/** The batch header (everything before the records) at buf[at..]; the CRC is written last. */
+function writeBatchHeader(
+  buf: Buffer,
+  at: number,
+  total: number,
+  count: number,
+  firstTimestamp: bigint,
+  maxTimestamp: bigint,
+  options: BatchOptions,
+): void {
+  buf.writeBigInt64BE(0n, at); // baseOffset: the broker assigns offsets
+  buf.writeInt32BE(total - 12, at + 8);
+  buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, at + 12);
+  buf[at + 16] = 2; // magic
+  buf.writeInt16BE(options.transactional ? TRANSACTIONAL : 0, at + 21);
+  buf.writeInt32BE(count - 1, at + 23);
+  buf.writeBigInt64BE(firstTimestamp, at + 27);
+  buf.writeBigInt64BE(maxTimestamp, at + 35);
+  buf.writeBigInt64BE(options.producerId ?? -1n, at + 43);
+  buf.writeInt16BE(options.producerEpoch ?? 0, at + 51);
+  buf.writeInt32BE(options.firstSequence ?? 0, at + 53);
+  buf.writeInt32BE(count, at + 57);
+}
+
 /** Encodes `messages` (one topic-partition, in order) as one uncompressed record batch. */
 export function encodeRecordBatch(messages: BatchMessage[], options: BatchOptions = {}): Buffer {
   const count = messages.length;
@@ -117,18 +141,7 @@ export function encodeRecordBatch(messages: BatchMessage[], options: BatchOption
   }
 
   const buf = Buffer.allocUnsafe(total);
-  buf.writeBigInt64BE(0n, 0); // baseOffset: the broker assigns offsets
-  buf.writeInt32BE(total - 12, 8);
-  buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, 12);
-  buf[16] = 2; // magic
-  buf.writeInt16BE(options.transactional ? TRANSACTIONAL : 0, 21);
-  buf.writeInt32BE(count - 1, 23);
-  buf.writeBigInt64BE(firstTimestamp, 27);
-  buf.writeBigInt64BE(maxTimestamp, 35);
-  buf.writeBigInt64BE(options.producerId ?? -1n, 43);
-  buf.writeInt16BE(options.producerEpoch ?? 0, 51);
-  buf.writeInt32BE(options.firstSequence ?? 0, 53);
-  buf.writeInt32BE(count, 57);
+  writeBatchHeader(buf, 0, total, count, firstTimestamp, maxTimestamp, options);
   let pos = BATCH_HEADER;
   for (let i = 0; i < count; i++) {
     const m = messages[i]!;
@@ -236,18 +249,8 @@ export class PackedBatchEncoder {
     const { pack, records, deltas, bodySizes, total } = this;
     if (!pack) throw new Error('PackedBatchEncoder.write() before measure()');
     const count = records.length;
-    buf.writeBigInt64BE(0n, at); // baseOffset: the broker assigns offsets
-    buf.writeInt32BE(total - 12, at + 8);
-    buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, at + 12);
-    buf[at + 16] = 2; // magic
-    buf.writeInt16BE(options.transactional ? TRANSACTIONAL : 0, at + 21);
-    buf.writeInt32BE(count - 1, at + 23);
-    buf.writeBigInt64BE(BigInt(this.firstTimestamp), at + 27);
-    buf.writeBigInt64BE(BigInt(this.maxTimestamp), at + 35);
-    buf.writeBigInt64BE(options.producerId ?? -1n, at + 43);
-    buf.writeInt16BE(options.producerEpoch ?? 0, at + 51);
-    buf.writeInt32BE(options.firstSequence ?? 0, at + 53);
-    buf.writeInt32BE(count, at + 57);
+    const first = BigInt(this.firstTimestamp);
+    writeBatchHeader(buf, at, total, count, first, BigInt(this.maxTimestamp), options);
     let pos = at + BATCH_HEADER;
     for (let j = 0; j < count; j++) {
       const i = records[j]!;
@@ -276,5 +279,5 @@ export class PackedBatchEncoder {
   }
 }
 
-/** Bytes of an unsigned varint (exported for request framing). */
-export { uvarintSize, writeUvarint };
+/** Unsigned varints, for the Produce request framing (pack-producer.ts). */
+export { writeUvarint };

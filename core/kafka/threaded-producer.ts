@@ -18,9 +18,10 @@ import type { KafkaConfig } from './config.ts';
 import { recyclePackBuffers } from './record-pack.ts';
 import type { PackedRecords, RecordPack } from './record-pack.ts';
 
-export type ProducerThreadRequest = { id: number } & (
-  { op: 'init' | 'close' } | { op: 'send' | 'commit'; records: PackedRecords }
-);
+/** What the owning thread asks of the producer thread. */
+type Request = { op: 'init' | 'close' } | { op: 'send' | 'commit'; records: PackedRecords };
+
+export type ProducerThreadRequest = { id: number } & Request;
 
 export interface SerializedError {
   name: string;
@@ -143,10 +144,7 @@ export class ThreadedTransactionalProducer {
     this.pending.clear();
   }
 
-  private request(
-    req: { op: 'init' | 'close' } | { op: 'send' | 'commit'; records: PackedRecords },
-    transfer: ArrayBuffer[] = [],
-  ): Promise<void> {
+  private request(req: Request, transfer: ArrayBuffer[] = []): Promise<void> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {

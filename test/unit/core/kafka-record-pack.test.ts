@@ -710,10 +710,6 @@ function counting(pack: RecordPack): {
 } {
   const calls = { text: 0, add: 0 };
   const packer: RecordPacker = {
-    addText(topic, key, value, headers) {
-      calls.text++;
-      pack.addText(topic, key, value, headers);
-    },
     add(record) {
       calls.add++;
       pack.add(record);

@@ -104,6 +104,21 @@ class BlockWorkload {
   }
 }
 
+/** A table of `blocks` × 100 keys, its capture config (streaming only) and its workload. */
+async function blockSource(
+  prefix: string,
+  blocks: number,
+): Promise<{ config: string; topic: string; workload: BlockWorkload }> {
+  const source = uniqueSource(prefix);
+  sources.push(source);
+  const table = `public.${source}`;
+  await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int NOT NULL, note text)`);
+  const config = writeConfig(
+    sourceConfig(source, [table], { snapshot: { mode: 'never' }, topic: { partitions: 3 } }),
+  );
+  return { config, topic: `${source}.${table}`, workload: new BlockWorkload(table, blocks) };
+}
+
 /**
  * Reads the topic back (read_committed) and checks that every change of the workload appears
  * exactly once, in commit order per key, with growing versions.
@@ -164,16 +179,7 @@ test(
   { timeout: 600_000 },
   async () => {
     const total = Number(process.env.FAULT_TEST_CHANGES ?? 200_000);
-    const source = uniqueSource('faults');
-    sources.push(source);
-    const table = `public.${source}`;
-    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int NOT NULL, note text)`);
-    const config = writeConfig(
-      sourceConfig(source, [table], { snapshot: { mode: 'never' }, topic: { partitions: 3 } }),
-    );
-    const topic = `${source}.${table}`;
-
-    const workload = new BlockWorkload(table, 400);
+    const { config, topic, workload } = await blockSource('faults', 400);
     const writer = await pgClient();
     const runs: CaptureProcess[] = [];
     let capture = new CaptureProcess(config);
@@ -203,15 +209,7 @@ test(
   'a retryable Kafka error stops the capture, which starts again in-process and loses or repeats nothing',
   { timeout: 300_000 },
   async () => {
-    const source = uniqueSource('retry');
-    sources.push(source);
-    const table = `public.${source}`;
-    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int NOT NULL, note text)`);
-    const config = writeConfig(
-      sourceConfig(source, [table], { snapshot: { mode: 'never' }, topic: { partitions: 3 } }),
-    );
-    const topic = `${source}.${table}`;
-    const workload = new BlockWorkload(table, 200);
+    const { config, topic, workload } = await blockSource('retry', 200);
     const writer = await pgClient();
     // The 30th Produce request of the first producer thread fails (retryable), unsent.
     const capture = new CaptureProcess(config, { TRIBUTARY_FAIL_PRODUCE_REQUEST: '30' });
