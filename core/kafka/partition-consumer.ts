@@ -81,6 +81,8 @@ const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`
  */
 export class KafkaPartitionConsumer {
   private readonly pool: ConnectionPool;
+  /** Set when a fetch failed: the next one reads the metadata afresh. */
+  private metadataStale = false;
   private readonly consumer: RawConsumer;
   private readonly isolationLevel: number;
   private readonly assignListeners: Array<(a: GroupAssignment) => void> = [];
@@ -303,8 +305,13 @@ export class KafkaPartitionConsumer {
     const topics = [...new Set(positions.map((p) => p.topic))];
     let md;
     try {
-      md = await this.consumer.metadata({ topics });
+      // After a failed fetch the cached metadata may be what failed it (a moved leader, a
+      // recreated topic): read it afresh instead of for up to metadataMaxAge more.
+      const forceUpdate = this.metadataStale;
+      this.metadataStale = false;
+      md = await this.consumer.metadata({ topics, forceUpdate });
     } catch (err) {
+      this.metadataStale = true;
       throw toKafkaError(err, `reading metadata of ${topics.join(', ')}`);
     }
     type Req = {
@@ -322,12 +329,16 @@ export class KafkaPartitionConsumer {
     for (const pos of positions) {
       const tmd = md.topics.get(pos.topic);
       const pmd = tmd?.partitions[pos.partition];
-      if (!tmd || !pmd)
+      if (!tmd || !pmd || pmd.leader < 0) {
+        this.metadataStale = true;
         throw new TributaryError(
           'UNKNOWN_TOPIC',
-          `topic-partition ${pos.topic}[${pos.partition}] does not exist`,
+          !tmd || !pmd
+            ? `topic-partition ${pos.topic}[${pos.partition}] does not exist`
+            : `topic-partition ${pos.topic}[${pos.partition}] has no leader yet`,
           { retryable: true },
         );
+      }
       topicById.set(tmd.id, pos.topic);
       let reqs = byLeader.get(pmd.leader);
       if (!reqs) byLeader.set(pmd.leader, (reqs = new Map()));
@@ -371,6 +382,7 @@ export class KafkaPartitionConsumer {
           )) as Awaited<ReturnType<RawConsumer['fetch']>>;
           filterAbortedTransactions(response as never);
         } catch (err) {
+          this.metadataStale = true;
           if (brokerErrorIds(err).includes('OFFSET_OUT_OF_RANGE'))
             throw offsetOutOfRange(positions, err);
           throw toKafkaError(err, `fetching from broker ${node}`);

@@ -23,9 +23,11 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { readConfigFile } from '../../core/config/index.ts';
-import { KafkaAdmin, defaultKafkaConfig } from '../../core/kafka/index.ts';
+import { KafkaAdmin, KafkaPartitionConsumer, defaultKafkaConfig } from '../../core/kafka/index.ts';
+import { readCheckpoint } from '../../processors/runtime/checkpoint.ts';
 import { desiredTopics } from '../../topology/planner/index.ts';
 import { parseTopology, processorAppId, sourceNames } from '../../topology/spec/index.ts';
+import type { Topology } from '../../topology/spec/index.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..', '..');
@@ -100,7 +102,7 @@ export async function runEcommerceDemo(o: DemoOptions): Promise<number> {
       log.write(text);
       output += text;
       for (const line of text.split('\n'))
-        if (/^\[run\] (all|starting|deploy|stopped|SIGINT)|failed|error/i.test(line))
+        if (/^\[run\] (all|starting|deploy|stopped|SIGINT)|failed|error|global store/i.test(line))
           console.log(`  run> ${line}`);
       if (!running && output.includes('[run] all ')) running = true;
     };
@@ -122,8 +124,12 @@ export async function runEcommerceDemo(o: DemoOptions): Promise<number> {
       async () => ((await redis.exists(`ecommerce:customers:${o.customers}`)) ? [] : ['wait']),
       o.timeoutMs,
     );
+    // The join reads the masked customers through its own copy (a global store that follows
+    // shop.masked.customers): wait until it holds them as well, as in a shop where customers
+    // exist before their orders.
+    await waitForJoinStores(topology, o.timeoutMs);
     say(
-      `customers are in Redis; ${o.orders} orders placed while the topology runs (streamed from the WAL)`,
+      `customers are in Redis and in the join's store; ${o.orders} orders placed while the topology runs (streamed from the WAL)`,
     );
     await db.query(
       `INSERT INTO ecommerce.orders (id, customer_id, status, total)
@@ -429,6 +435,54 @@ async function resetPreviousRun(
   await clickhouse('DROP TABLE IF EXISTS ecommerce_customers');
   await clickhouse('DROP TABLE IF EXISTS ecommerce_orders');
   rmSync(PARQUET_DIR, { recursive: true, force: true });
+}
+
+/**
+ * Waits until every join's global store has read its table topic up to the committed end (its
+ * checkpoint file holds the next offset per partition). Throws, naming the store and the run
+ * log, when one does not get there in time.
+ */
+async function waitForJoinStores(t: Topology, timeoutMs: number): Promise<void> {
+  const reader = new KafkaPartitionConsumer(defaultKafkaConfig('tributary-demo'));
+  try {
+    for (const p of t.processors)
+      for (const step of p.chain) {
+        const c = (step as { builtin?: string; config?: Record<string, unknown> }).config;
+        if ((step as { builtin?: string }).builtin !== 'join' || !c) continue;
+        if (c.mode !== undefined && c.mode !== 'global') continue;
+        const store = String(c.store);
+        const table = String(c.table);
+        const count = (await reader.partitionCounts([table])).get(table) ?? 0;
+        const tps = Array.from({ length: count }, (_, partition) => ({ topic: table, partition }));
+        const end = await reader.offsets(tps, 'latest');
+        const file = join(
+          REPO,
+          p.stateDir,
+          processorAppId(t, p),
+          'global',
+          store,
+          'checkpoint.json',
+        );
+        const behind = () => {
+          const cp = readCheckpoint(file);
+          return tps.filter(
+            (tp) =>
+              (cp?.offsets[table]?.[String(tp.partition)] ?? 0n) <
+              end.get(`${table}\u0000${tp.partition}`)!,
+          );
+        };
+        const problems = await converge(
+          async () => behind().map((tp) => `partition ${tp.partition}`),
+          timeoutMs,
+        );
+        if (problems.length)
+          throw new Error(
+            `processor ${p.name}: its store "${store}" did not read ${table} (${problems.join(', ')}) within ${timeoutMs} ms; see ${RUN_LOG}`,
+          );
+      }
+  } finally {
+    await reader.close();
+  }
 }
 
 async function converge(check: () => Promise<string[]>, timeoutMs: number): Promise<string[]> {

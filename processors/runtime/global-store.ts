@@ -24,6 +24,8 @@ export class GlobalStore {
   /** Lookups go through a read cache; every write goes through it too, so it is never stale. */
   private readonly cached: CachedBackend;
   skippedRecords = 0;
+  /** Told about every record that is skipped (not a change event), with the reason. */
+  onSkip: ((message: string) => void) | undefined;
 
   private constructor(
     readonly name: string,
@@ -94,29 +96,30 @@ export class GlobalStore {
       maxWaitMs,
     );
     const writes: Array<[string, string | null]> = [];
-    for (const f of fetched) {
-      for (const r of f.records) {
-        const w = this.toWrite(r);
-        if (w) writes.push(w);
-      }
-      this.positions.set(f.partition, f.nextOffset);
-    }
+    for (const f of fetched) for (const r of f.records) this.addWrite(r, writes);
     if (writes.length > 0) await this.cached.write(writes);
+    // Positions move only once the rows are stored: a failed write is fetched again.
+    for (const f of fetched) this.positions.set(f.partition, f.nextOffset);
     if (fetched.some((f) => f.records.length > 0 || f.nextOffset > 0n)) this.saveCheckpoint();
   }
 
-  private toWrite(r: IncomingRecord): [string, string | null] | undefined {
+  private addWrite(r: IncomingRecord, writes: Array<[string, string | null]>): void {
     try {
       const d = fromKafkaRecord(r);
-      if (d.kind === 'tombstone') return [keyString(d.tombstone.key), null];
+      if (d.kind === 'tombstone') {
+        writes.push([keyString(d.tombstone.key), null]);
+        return;
+      }
       const e = d.event;
-      return [
+      writes.push([
         keyString(e.key),
         e.value.op === 'd' || !e.value.after ? null : stringifyJson(e.value.after),
-      ];
-    } catch {
+      ]);
+    } catch (err) {
       this.skippedRecords++;
-      return undefined;
+      this.onSkip?.(
+        `global store "${this.name}": skipped ${r.topic}[${r.partition}]@${r.offset}, not a change event: ${(err as Error).message}`,
+      );
     }
   }
 

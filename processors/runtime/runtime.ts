@@ -74,6 +74,8 @@ export class ProcessorRuntime {
   private reader: KafkaPartitionConsumer | undefined;
   private sharedProducer: KafkaProducer | undefined;
   private readonly globals: GlobalStore[] = [];
+  /** Global stores whose last poll failed: when that error was last logged. */
+  private readonly globalErrors = new Map<string, number>();
   private localStores: LocalStoreSpec[] = [];
   private stages: Stage[] = [];
   private tasks = new Map<number, StreamTask>();
@@ -239,6 +241,7 @@ export class ProcessorRuntime {
         join(c.stateDir, c.name, 'global', g.name),
         this.kafka,
       );
+      store.onSkip = (message) => this.log(message);
       await store.restore();
       this.globals.push(store);
     }
@@ -361,10 +364,7 @@ export class ProcessorRuntime {
         const now = Date.now();
         if (this.globals.length && now >= nextGlobalPoll) {
           nextGlobalPoll = now + 200;
-          for (const g of this.globals)
-            await g
-              .poll(0)
-              .catch((err) => this.log(`global store ${g.name}: ${(err as Error).message}`));
+          for (const g of this.globals) await this.pollGlobal(g);
         }
         await this.fetchAndProcess(nextCommit);
         if (Date.now() >= nextCommit) {
@@ -382,6 +382,27 @@ export class ProcessorRuntime {
     await this.sharedProducer?.close();
     for (const g of this.globals) await g.close().catch(() => undefined);
     if (fatal !== undefined) throw fatal;
+  }
+
+  /**
+   * Applies what arrived on a global store's topic. A failed poll is retried at the next one;
+   * the error is logged when it first happens and then every 10 s while it lasts.
+   */
+  private async pollGlobal(g: GlobalStore): Promise<void> {
+    try {
+      await g.poll(0);
+      if (this.globalErrors.delete(g.name))
+        this.log(`global store ${g.name}: reading ${g.topic} again`);
+    } catch (err) {
+      const now = Date.now();
+      const last = this.globalErrors.get(g.name);
+      if (last === undefined || now - last >= 10_000) {
+        this.globalErrors.set(g.name, now);
+        this.log(
+          `global store ${g.name}: error reading ${g.topic} (retrying; joins see the rows read so far): ${(err as Error).message}`,
+        );
+      }
+    }
   }
 
   /**

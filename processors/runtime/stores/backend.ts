@@ -59,6 +59,8 @@ export class MemoryBackend implements StoreBackend {
  */
 export class CachedBackend implements StoreBackend {
   private readonly cache = new Map<string, string | undefined>();
+  /** Counts write() starts and ends, so a get() can tell that one overlapped it. */
+  private writes = 0;
 
   constructor(
     private readonly inner: StoreBackend,
@@ -67,7 +69,12 @@ export class CachedBackend implements StoreBackend {
 
   async get(key: string): Promise<string | undefined> {
     if (this.cache.has(key)) return this.cache.get(key);
+    const writes = this.writes;
     const v = await this.inner.get(key);
+    // A write that started or ended while the read was under way may have stored a newer value
+    // (and cached it): the value read is not cached then, or it would hide that one.
+    if (writes !== this.writes || this.cache.has(key))
+      return this.cache.has(key) ? this.cache.get(key) : v;
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, v);
     return v;
@@ -80,7 +87,12 @@ export class CachedBackend implements StoreBackend {
 
   async write(entries: Iterable<[string, string | null]>): Promise<void> {
     const list = [...entries];
-    await this.inner.write(list);
+    this.writes++;
+    try {
+      await this.inner.write(list);
+    } finally {
+      this.writes++;
+    }
     // Written keys are cached while there is room (a restored global store starts warm).
     for (const [k, v] of list)
       if (this.cache.size < this.maxEntries || this.cache.has(k)) this.cache.set(k, v ?? undefined);

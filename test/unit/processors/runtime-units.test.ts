@@ -10,6 +10,7 @@ import { ConfigError } from '../../../core/errors/index.ts';
 import { filterAbortedTransactions } from '../../../core/kafka/index.ts';
 import { parseRuntimeConfig } from '../../../processors/runtime/config.ts';
 import { readCheckpoint, writeCheckpoint } from '../../../processors/runtime/checkpoint.ts';
+import { CachedBackend, MemoryBackend } from '../../../processors/runtime/stores/backend.ts';
 import { RocksBackend } from '../../../processors/runtime/stores/rocksdb-backend.ts';
 import { StagedStore } from '../../../processors/runtime/stores/staged-store.ts';
 import { ProcessorTestDriver } from '../../../processors/testing/index.ts';
@@ -136,3 +137,28 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   for await (const x of it) out.push(x);
   return out;
 }
+
+test('read cache: a lookup that overlaps a write never caches the older value over it', async () => {
+  // Reads answer only when released, so a write can land between a read and its answer.
+  class HeldReads extends MemoryBackend {
+    readonly held: Array<() => void> = [];
+    override async get(key: string): Promise<string | undefined> {
+      const v = this.entries.get(key);
+      await new Promise<void>((release) => this.held.push(release));
+      return v;
+    }
+  }
+  for (const cacheRoom of [10, 0]) {
+    const inner = new HeldReads();
+    const cached = new CachedBackend(inner, cacheRoom);
+    const lookup = cached.get('customer-1'); // reads "missing", answered after the write
+    await cached.write([['customer-1', '{"id":1}']]);
+    inner.held.shift()!();
+    const seen = await lookup;
+    assert.ok(seen === undefined || seen === '{"id":1}');
+    // Later lookups see the written row (from the cache, or read again).
+    const again = cached.get('customer-1');
+    inner.held.shift()?.();
+    assert.equal(await again, '{"id":1}', `cache room ${cacheRoom}`);
+  }
+});
