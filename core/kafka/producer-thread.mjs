@@ -3,7 +3,8 @@
 // worker threads, and a process started through bin/tributary.js registers tsx only in its
 // main thread. The Kafka client is loaded before that, without tsx's loader hooks, which would
 // make its load about twice as slow.
-await import('@platformatic/kafka');
+const { loadKafkaClient } = await import('./load-client.mjs');
+await loadKafkaClient();
 const { register } = await import('tsx/esm/api');
 register();
 await import('./producer-thread.ts');
