@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `tributary` CLI. The sources are TypeScript, loaded through tsx.
+import { Worker } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 // tsx's loader hooks make every module load slower, dependencies included (the Kafka client
@@ -8,6 +9,15 @@ import { register } from 'tsx/esm/api';
 // before the hooks are registered; help, version and validate do not.
 const [command] = process.argv.slice(2);
 const light = [undefined, 'help', '--help', '-h', 'version', '--version', 'validate'];
+if (command === 'capture' && !process.argv.includes('--help')) {
+  // The capture's producer thread starts now and loads its modules while this thread loads
+  // its own (core/kafka/threaded-producer.ts, startProducerThreadEarly, takes it).
+  const early = new Worker(new URL('../core/kafka/producer-thread.mjs', import.meta.url), {
+    workerData: { prewarm: true },
+  });
+  early.unref();
+  globalThis[Symbol.for('tributary.producerThread')] = early;
+}
 if (!light.includes(command) && !process.argv.includes('--help')) {
   const { loadKafkaClient } = await import('../core/kafka/load-client.mjs');
   await Promise.all([loadKafkaClient(), import('zod'), import('pg')]);

@@ -18,7 +18,7 @@ export { filterAbortedTransactions } from './read-committed.ts';
 export { KafkaProducer, KafkaTransaction, TransactionalProducer } from './producer.ts';
 export { RecordPack, unpackRecords } from './record-pack.ts';
 export type { PackedRecords } from './record-pack.ts';
-export { ThreadedTransactionalProducer } from './threaded-producer.ts';
+export { startProducerThreadEarly, ThreadedTransactionalProducer } from './threaded-producer.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export type { IncomingRecord, OutgoingRecord, TopicPartitionOffset } from './records.ts';
 export { TopicReader } from './topic-reader.ts';

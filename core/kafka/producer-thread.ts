@@ -5,21 +5,28 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { TributaryError } from '../errors/index.ts';
-import type { KafkaConfig } from './config.ts';
 import { PackProducer } from './pack-producer.ts';
 import type {
+  ProducerSettings,
   ProducerThreadReply,
   ProducerThreadRequest,
   SerializedError,
 } from './threaded-producer.ts';
 
 const port = parentPort as MessagePort;
-const { config, transactionalId, failRequest } = workerData as {
-  config: KafkaConfig;
-  transactionalId: string;
-  failRequest: number;
-};
-const producer = new PackProducer(config, transactionalId, failRequest);
+
+/**
+ * The producer, once its settings are known. A thread started ahead of time (see
+ * startProducerThreadEarly) loads its modules while the owning thread loads its own, and gets
+ * its settings as the first message.
+ */
+let producer: PackProducer | undefined = (workerData as { prewarm?: boolean }).prewarm
+  ? undefined
+  : create(workerData as ProducerSettings);
+
+function create(s: ProducerSettings): PackProducer {
+  return new PackProducer(s.config, s.transactionalId, s.failRequest);
+}
 
 function serialize(err: unknown): SerializedError {
   if (err instanceof TributaryError) {
@@ -42,6 +49,11 @@ function serialize(err: unknown): SerializedError {
 }
 
 async function run(req: ProducerThreadRequest): Promise<void> {
+  if (req.op === 'configure') {
+    producer ??= create(req.settings);
+    return;
+  }
+  if (!producer) throw new TributaryError('INTERNAL', 'the producer thread was not configured');
   switch (req.op) {
     case 'init':
       return producer.init();

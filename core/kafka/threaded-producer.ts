@@ -19,7 +19,18 @@ import { recyclePackBuffers } from './record-pack.ts';
 import type { PackedRecords, RecordPack } from './record-pack.ts';
 
 /** What the owning thread asks of the producer thread. */
-type Request = { op: 'init' | 'close' } | { op: 'send' | 'commit'; records: PackedRecords };
+type Request =
+  | { op: 'init' | 'close' }
+  | { op: 'send' | 'commit'; records: PackedRecords }
+  | { op: 'configure'; settings: ProducerSettings };
+
+/** What the producer thread needs: its workerData, or the first message of an early thread. */
+export interface ProducerSettings {
+  config: KafkaConfig;
+  transactionalId: string;
+  /** Fault injection: the N-th Produce request fails (0: none). */
+  failRequest: number;
+}
 
 export type ProducerThreadRequest = { id: number } & Request;
 
@@ -55,6 +66,31 @@ const CLOSE_TIMEOUT_MS = 10_000;
  */
 let injectedFailure = Number(process.env.TRIBUTARY_FAIL_PRODUCE_REQUEST ?? 0);
 
+const PRODUCER_THREAD = new URL('./producer-thread.mjs', import.meta.url);
+/** Where bin/tributary.js leaves a producer thread it started early (startProducerThreadEarly). */
+const EARLY_THREAD = Symbol.for('tributary.producerThread');
+
+/**
+ * Starts a producer thread now, before the caller loads its own modules: the thread loads the
+ * Kafka client and the producer's modules meanwhile, on the other core, and the first
+ * ThreadedTransactionalProducer of the process takes it. It does not keep the process alive.
+ * Plain JavaScript callers (bin/tributary.js) do the same with the same symbol.
+ */
+export function startProducerThreadEarly(): void {
+  const g = globalThis as { [EARLY_THREAD]?: Worker };
+  if (g[EARLY_THREAD]) return;
+  const worker = new Worker(PRODUCER_THREAD, { workerData: { prewarm: true } });
+  worker.unref();
+  g[EARLY_THREAD] = worker;
+}
+
+function takeEarlyThread(): Worker | undefined {
+  const g = globalThis as { [EARLY_THREAD]?: Worker };
+  const worker = g[EARLY_THREAD];
+  delete g[EARLY_THREAD];
+  return worker;
+}
+
 export class ThreadedTransactionalProducer {
   private readonly worker: Worker;
   private nextId = 1;
@@ -69,10 +105,14 @@ export class ThreadedTransactionalProducer {
     config: KafkaConfig,
     readonly transactionalId: string,
   ) {
-    this.worker = new Worker(new URL('./producer-thread.mjs', import.meta.url), {
-      workerData: { config, transactionalId, failRequest: injectedFailure },
-    });
+    const settings: ProducerSettings = { config, transactionalId, failRequest: injectedFailure };
     injectedFailure = 0;
+    const early = takeEarlyThread();
+    if (early) {
+      this.worker = early;
+      this.worker.ref();
+      this.worker.postMessage({ op: 'configure', id: 0, settings });
+    } else this.worker = new Worker(PRODUCER_THREAD, { workerData: settings });
     this.worker.on('message', (reply: ProducerThreadReply) => {
       if (reply.recycled) recyclePackBuffers(reply.recycled);
       const p = this.pending.get(reply.id);

@@ -14,6 +14,7 @@ import {
   KafkaAdmin,
   partitionForKey,
   RecordPack,
+  startProducerThreadEarly,
   ThreadedTransactionalProducer,
   TopicReader,
 } from '../../../core/kafka/index.ts';
@@ -392,4 +393,25 @@ test('commit() of an empty pack with nothing sent commits nothing and keeps the 
   await producer.commit(new RecordPack());
   await producer.commit(textPack(topic, 'after-empty', 3));
   assert.equal((await readAll([topic])).length, 3);
+});
+
+test('a producer thread started early is taken by the first producer, the next one gets its own', async () => {
+  const topic = await newTopic('tp-early', 2);
+  startProducerThreadEarly();
+  const early = Symbol.for('tributary.producerThread');
+  assert.ok((globalThis as Record<symbol, unknown>)[early], 'a thread waits');
+  const first = newProducer();
+  assert.equal((globalThis as Record<symbol, unknown>)[early], undefined, 'taken');
+  const second = newProducer();
+  for (const [i, p] of [first, second].entries()) {
+    await within(30_000, `producer ${i} init`, p.init());
+    await within(30_000, `producer ${i} commit`, p.commit(textPack(topic, `early-${i}`, 5)));
+  }
+  const keys = (await readAll([topic])).map((r) => r.key!.toString()).sort();
+  assert.equal(keys.length, 10);
+  assert.equal(new Set(keys).size, 10);
+  assert.ok(
+    keys.every((k) => /^early-[01]-/.test(k)),
+    keys.join(','),
+  );
 });
