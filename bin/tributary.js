@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // Entry point of the `tributary` CLI. The sources are TypeScript, loaded through tsx.
-import { Worker } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 // tsx's loader hooks make every module load slower, dependencies included (the Kafka client
@@ -11,12 +10,9 @@ const [command] = process.argv.slice(2);
 const light = [undefined, 'help', '--help', '-h', 'version', '--version', 'validate'];
 if (command === 'capture' && !process.argv.includes('--help')) {
   // The capture's producer thread starts now and loads its modules while this thread loads
-  // its own (core/kafka/threaded-producer.ts, startProducerThreadEarly, takes it).
-  const early = new Worker(new URL('../core/kafka/producer-thread.mjs', import.meta.url), {
-    workerData: { prewarm: true },
-  });
-  early.unref();
-  globalThis[Symbol.for('tributary.producerThread')] = early;
+  // its own (the capture's ThreadedTransactionalProducer takes it).
+  const { startProducerThreadEarly } = await import('../core/kafka/early-thread.mjs');
+  startProducerThreadEarly();
 }
 if (!light.includes(command) && !process.argv.includes('--help')) {
   const { loadKafkaClient } = await import('../core/kafka/load-client.mjs');

@@ -15,8 +15,11 @@
 import { Worker } from 'node:worker_threads';
 import { KafkaError, ProducerFencedError, TributaryError } from '../errors/index.ts';
 import type { KafkaConfig } from './config.ts';
+import { PRODUCER_THREAD, takeEarlyThread } from './early-thread.mjs';
 import { recyclePackBuffers } from './record-pack.ts';
 import type { PackedRecords, RecordPack } from './record-pack.ts';
+
+export { startProducerThreadEarly } from './early-thread.mjs';
 
 /** What the owning thread asks of the producer thread. */
 type Request =
@@ -65,31 +68,6 @@ const CLOSE_TIMEOUT_MS = 10_000;
  * (the capture then stops and starts again, see RestartingCapture). Unset in normal operation.
  */
 let injectedFailure = Number(process.env.TRIBUTARY_FAIL_PRODUCE_REQUEST ?? 0);
-
-const PRODUCER_THREAD = new URL('./producer-thread.mjs', import.meta.url);
-/** Where bin/tributary.js leaves a producer thread it started early (startProducerThreadEarly). */
-const EARLY_THREAD = Symbol.for('tributary.producerThread');
-
-/**
- * Starts a producer thread now, before the caller loads its own modules: the thread loads the
- * Kafka client and the producer's modules meanwhile, on the other core, and the first
- * ThreadedTransactionalProducer of the process takes it. It does not keep the process alive.
- * Plain JavaScript callers (bin/tributary.js) do the same with the same symbol.
- */
-export function startProducerThreadEarly(): void {
-  const g = globalThis as { [EARLY_THREAD]?: Worker };
-  if (g[EARLY_THREAD]) return;
-  const worker = new Worker(PRODUCER_THREAD, { workerData: { prewarm: true } });
-  worker.unref();
-  g[EARLY_THREAD] = worker;
-}
-
-function takeEarlyThread(): Worker | undefined {
-  const g = globalThis as { [EARLY_THREAD]?: Worker };
-  const worker = g[EARLY_THREAD];
-  delete g[EARLY_THREAD];
-  return worker;
-}
 
 export class ThreadedTransactionalProducer {
   private readonly worker: Worker;
