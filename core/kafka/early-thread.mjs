@@ -13,6 +13,13 @@ export function startProducerThreadEarly() {
   if (globalThis[EARLY_THREAD]) return;
   const worker = new Worker(PRODUCER_THREAD, { workerData: { prewarm: true } });
   worker.unref();
+  // A thread that failed before it was taken is dropped: the producer then starts its own,
+  // whose failure it sees (an 'error' with no listener here would end the process instead).
+  const drop = () => {
+    if (globalThis[EARLY_THREAD] === worker) delete globalThis[EARLY_THREAD];
+  };
+  worker.once('error', drop);
+  worker.once('exit', drop);
   globalThis[EARLY_THREAD] = worker;
 }
 
