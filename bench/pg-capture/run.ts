@@ -273,7 +273,8 @@ async function runCapture(
       '--config',
       capture.configPath,
       '--progress-interval-ms',
-      '5000',
+      // BENCH_PROGRESS_MS: progress lines more often (with BENCH_VERBOSE: the rate over the run).
+      process.env.BENCH_PROGRESS_MS ?? '5000',
     ],
     { cwd: capture.repo, stdio: ['ignore', 'pipe', 'inherit'] },
   );

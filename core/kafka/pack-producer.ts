@@ -41,7 +41,7 @@ function rounds(index: PackIndex, groups: Iterable<Group>): Group[][] {
     let part: Group = { topic: g.topic, partition: g.partition, records: [] };
     let round = 0;
     for (const i of g.records) {
-      const size = index.size[i]! + 16;
+      const size = index.tailLength[i]! + 32;
       if (part.records.length > 0 && bytes + size > BATCH_LIMIT) {
         (out[round++] ??= []).push(part);
         part = { topic: g.topic, partition: g.partition, records: [] };

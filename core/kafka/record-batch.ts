@@ -164,27 +164,13 @@ export function encodeRecordBatch(messages: BatchMessage[], options: BatchOption
   return buf;
 }
 
-/** Size of a length-prefixed field of `length` bytes (-1: null). */
-function lengthFieldSize(length: number): number {
-  return length < 0 ? 1 : uvarintSize(length * 2) + length;
-}
-
-/** Writes a field of `length` bytes copied from src[at..]; -1 writes null. */
-function copyField(buf: Buffer, pos: number, src: Buffer, at: number, length: number): number {
-  if (length < 0) {
-    buf[pos] = 1; // zigzag(-1)
-    return pos + 1;
-  }
-  pos = writeUvarint(buf, pos, length * 2);
-  return pos + src.copy(buf, pos, at, at + length);
-}
-
 /**
  * Encodes records of a pack (indexes into it, one topic-partition, in order) as one
- * uncompressed record batch, copying keys, values and headers straight from the pack's bytes
- * into the caller's buffer: measure() gives the batch's size, write() writes it. The bytes are
- * the same as encodeRecordBatch gives for the same records. One encoder is reused for every
- * batch (its scratch arrays grow as needed).
+ * uncompressed record batch. Each record is its batch-dependent prefix (length, attributes,
+ * timestamp delta, offset delta) followed by its tail copied whole from the pack, where it was
+ * written in the batch's own format (record-pack.ts): one copy per record. measure() gives the
+ * batch's size, write() writes it. The bytes are the same as encodeRecordBatch gives for the
+ * same records. One encoder is reused for every batch (its scratch arrays grow as needed).
  */
 export class PackedBatchEncoder {
   private deltas = new Float64Array(1024);
@@ -214,25 +200,8 @@ export class PackedBatchEncoder {
       const ts = Number.isNaN(t) ? now : t;
       if (ts > maxTimestamp) maxTimestamp = ts;
       deltas[j] = ts - firstTimestamp;
-      let size =
-        1 +
-        uvarintSize(zigzag(deltas[j]!)) +
-        uvarintSize(j * 2) +
-        lengthFieldSize(pack.keyLength[i]!) +
-        lengthFieldSize(pack.valueLength[i]!);
-      const headers = pack.headerCount[i]!;
-      size += uvarintSize(headers * 2);
-      if (headers > 0) {
-        const src = pack.buffers[pack.buffer[i]!]!;
-        let o = pack.headersAt[i]!;
-        for (let h = 0; h < headers; h++) {
-          const nameLength = src.readUInt16LE(o);
-          o += 2 + nameLength;
-          const valueLength = src.readInt32LE(o);
-          o += 4 + Math.max(valueLength, 0);
-          size += lengthFieldSize(nameLength) + lengthFieldSize(valueLength);
-        }
-      }
+      const size =
+        1 + uvarintSize(zigzag(deltas[j]!)) + uvarintSize(j * 2) + pack.tailLength[i]!;
       bodySizes[j] = size;
       total += uvarintSize(size * 2) + size;
     }
@@ -254,24 +223,12 @@ export class PackedBatchEncoder {
     let pos = at + BATCH_HEADER;
     for (let j = 0; j < count; j++) {
       const i = records[j]!;
-      const src = pack.buffers[pack.buffer[i]!]!;
       pos = writeUvarint(buf, pos, bodySizes[j]! * 2);
       buf[pos++] = 0; // record attributes (unused)
       pos = writeUvarint(buf, pos, zigzag(deltas[j]!));
       pos = writeUvarint(buf, pos, j * 2);
-      pos = copyField(buf, pos, src, pack.keyAt[i]!, pack.keyLength[i]!);
-      pos = copyField(buf, pos, src, pack.valueAt[i]!, pack.valueLength[i]!);
-      const headers = pack.headerCount[i]!;
-      pos = writeUvarint(buf, pos, headers * 2);
-      let o = pack.headersAt[i]!;
-      for (let h = 0; h < headers; h++) {
-        const nameLength = src.readUInt16LE(o);
-        pos = copyField(buf, pos, src, o + 2, nameLength);
-        o += 2 + nameLength;
-        const valueLength = src.readInt32LE(o);
-        pos = copyField(buf, pos, src, o + 4, valueLength);
-        o += 4 + Math.max(valueLength, 0);
-      }
+      const tailAt = pack.tailAt[i]!;
+      pos += pack.buffers[pack.buffer[i]!]!.copy(buf, pos, tailAt, tailAt + pack.tailLength[i]!);
     }
     buf.writeUInt32BE(crc32c(buf.subarray(at + CRC_FROM, pos)) >>> 0, at + 17);
     this.pack = null;
@@ -279,5 +236,5 @@ export class PackedBatchEncoder {
   }
 }
 
-/** Unsigned varints, for the Produce request framing (pack-producer.ts). */
-export { writeUvarint };
+/** Unsigned varints: the pack's tails and the Produce request framing (pack-producer.ts). */
+export { uvarintSize, writeUvarint };

@@ -6,9 +6,13 @@
  *
  * Layout of one record (little endian), never split across buffers:
  *   u16 topic index | i32 partition (-1 = by key) | u8 flags (1 = timestamp follows)
- *   [i64 timestamp] | i32 key length (-1 = null) | key | i32 value length (-1 = null) | value
- *   u16 header count | per header: u16 name length | name | i32 value length | value
+ *   [i64 timestamp] | i32 tail length | tail
+ * The tail is the record exactly as a Kafka record batch holds it from the key on (zigzag
+ * varint lengths, -1 = null): key length | key | value length | value | header count |
+ * per header: name length | name | value length | value. The producer thread copies it into a
+ * batch whole, after the record's batch-dependent prefix (record-batch.ts PackedBatchEncoder).
  */
+import { uvarintSize, writeUvarint } from './record-batch.ts';
 import type { OutgoingRecord } from './records.ts';
 
 /** What crosses to the producer thread: `buffers[i]` holds `lengths[i]` bytes of records. */
@@ -37,8 +41,13 @@ const POOL_LIMIT = 64;
 export function recyclePackBuffers(buffers: ArrayBuffer[]): void {
   for (const b of buffers) if (b.byteLength === CHUNK && pool.length < POOL_LIMIT) pool.push(b);
 }
-/** Fixed bytes of a record without timestamp: topic, partition, flags, two lengths, header count. */
-const FIXED = 2 + 4 + 1 + 4 + 4 + 2;
+/**
+ * Bytes of a record without timestamp, besides its keys, values and headers: topic,
+ * partition, flags, tail length, and the widest key length, value length and header count.
+ */
+const FIXED = 2 + 4 + 1 + 4 + 3 * 5;
+/** The widest varint of a header's two lengths. */
+const HEADER_FIXED = 2 * 5;
 
 export class RecordPack {
   private readonly topics: string[] = [];
@@ -66,13 +75,13 @@ export class RecordPack {
    */
   addText(topic: string, key: string, value: string | null, headers: Record<string, string>): void {
     let worst = FIXED + (key.length + (value === null ? 0 : value.length)) * 3;
-    for (const k in headers) worst += 6 + (k.length + headers[k]!.length) * 3;
+    for (const k in headers) worst += HEADER_FIXED + (k.length + headers[k]!.length) * 3;
     const buf = this.room(worst);
-    let o = this.head(buf, topic, -1, undefined);
-    o = writeText(buf, o, key);
-    o = value === null ? buf.writeInt32LE(-1, o) : writeText(buf, o, value);
-    this.pos = writeHeaders(buf, o, headers);
-    this.records++;
+    const at = this.head(buf, topic, -1, undefined);
+    let o = writeText(buf, at + 4, key);
+    o = value === null ? writeNull(buf, o) : writeText(buf, o, value);
+    o = writeHeaders(buf, o, headers);
+    this.end(buf, at, o);
   }
 
   /**
@@ -92,27 +101,28 @@ export class RecordPack {
       this.addText(topic, key, value, { ...extra, [name]: version });
       return;
     }
-    const nameBytes = headerName(name);
+    const nameField = headerName(name);
     let worst = FIXED + (key.length + (value === null ? 0 : value.length)) * 3;
-    worst += 6 + nameBytes.length + version.length * 3;
-    if (extra !== undefined) for (const k in extra) worst += 6 + (k.length + extra[k]!.length) * 3;
+    worst += HEADER_FIXED + nameField.length + version.length * 3;
+    let extras = 0;
+    if (extra !== undefined)
+      for (const k in extra) {
+        worst += HEADER_FIXED + (k.length + extra[k]!.length) * 3;
+        extras++;
+      }
     const buf = this.room(worst);
-    let o = this.head(buf, topic, -1, undefined);
-    o = writeText(buf, o, key);
-    o = value === null ? buf.writeInt32LE(-1, o) : writeText(buf, o, value);
-    const countAt = o;
-    let n = 0;
-    if (extra === undefined) o += 2;
-    else {
-      o = writeHeaders(buf, o, extra);
-      n = buf.readUInt16LE(countAt);
-    }
-    o = buf.writeUInt16LE(nameBytes.length, o);
-    o += nameBytes.copy(buf, o);
+    const at = this.head(buf, topic, -1, undefined);
+    let o = writeText(buf, at + 4, key);
+    o = value === null ? writeNull(buf, o) : writeText(buf, o, value);
+    o = writeUvarint(buf, o, (extras + 1) * 2);
+    if (extra !== undefined)
+      for (const k in extra) {
+        o = writeText(buf, o, k);
+        o = writeText(buf, o, extra[k]!);
+      }
+    o += nameField.copy(buf, o);
     o = writeText(buf, o, version);
-    buf.writeUInt16LE(n + 1, countAt);
-    this.pos = o;
-    this.records++;
+    this.end(buf, at, o);
   }
 
   /** A ready-made record (its bytes are copied). */
@@ -123,13 +133,20 @@ export class RecordPack {
     if (h)
       for (const k in h) {
         const v = h[k]!;
-        worst += 6 + k.length * 3 + (typeof v === 'string' ? v.length * 3 : v.length);
+        worst += HEADER_FIXED + k.length * 3 + (typeof v === 'string' ? v.length * 3 : v.length);
       }
     const buf = this.room(worst);
-    let o = this.head(buf, r.topic, r.partition ?? -1, r.timestamp);
-    o = writeBytes(buf, o, r.key);
+    const at = this.head(buf, r.topic, r.partition ?? -1, r.timestamp);
+    let o = writeBytes(buf, at + 4, r.key);
     o = writeBytes(buf, o, r.value);
-    this.pos = h ? writeHeaders(buf, o, h) : buf.writeUInt16LE(0, o);
+    o = h ? writeHeaders(buf, o, h) : writeUvarint(buf, o, 0);
+    this.end(buf, at, o);
+  }
+
+  /** Ends the record whose tail length lies at `at` and whose tail ends at `o`. */
+  private end(buf: Buffer, at: number, o: number): void {
+    buf.writeInt32LE(o - at - 4, at);
+    this.pos = o;
     this.records++;
   }
 
@@ -164,6 +181,7 @@ export class RecordPack {
     return this.buf;
   }
 
+  /** Writes the record's head; returns where its tail length goes (the tail follows it). */
   private head(buf: Buffer, topic: string, partition: number, timestamp?: bigint): number {
     let id = this.topicIds.get(topic);
     if (id === undefined) {
@@ -183,47 +201,77 @@ export class RecordPack {
 }
 
 const headerNames = new Map<string, Buffer>();
-/** A header name's UTF-8 bytes, made once per name. */
+/** A header name as a tail holds it (its length, then its UTF-8 bytes), made once per name. */
 function headerName(name: string): Buffer {
   let b = headerNames.get(name);
   if (!b) {
-    b = Buffer.from(name);
+    const bytes = Buffer.from(name);
+    b = Buffer.alloc(uvarintSize(bytes.length * 2) + bytes.length);
+    bytes.copy(b, writeUvarint(b, 0, bytes.length * 2));
     if (headerNames.size < 100) headerNames.set(name, b);
   }
   return b;
 }
 
+/** Bytes of the zigzag varint of a length. */
+function lengthSize(n: number): number {
+  return uvarintSize(n * 2);
+}
+
+/**
+ * A text as a length-prefixed UTF-8 field at buf[o..]; returns the position after it. Its
+ * UTF-8 length lies between text.length and 3 × text.length: when both give the same varint
+ * width (nearly always), the text is written once in place; otherwise it is written after the
+ * widest prefix and moved back if its length turned out to need fewer bytes.
+ */
 function writeText(buf: Buffer, o: number, text: string): number {
-  const n = (buf as unknown as Utf8Write).utf8Write(text, o + 4);
-  buf.writeInt32LE(n, o);
-  return o + 4 + n;
+  const width = lengthSize(text.length * 3);
+  const n = (buf as unknown as Utf8Write).utf8Write(text, o + width);
+  const fits = lengthSize(n);
+  if (fits !== width) buf.copyWithin(o + fits, o + width, o + width + n);
+  return writeUvarint(buf, o, n * 2) + n;
+}
+
+function writeNull(buf: Buffer, o: number): number {
+  buf[o] = 1; // zigzag(-1)
+  return o + 1;
 }
 
 function writeBytes(buf: Buffer, o: number, b: Buffer | null): number {
-  if (b === null) return buf.writeInt32LE(-1, o);
-  o = buf.writeInt32LE(b.length, o);
+  if (b === null) return writeNull(buf, o);
+  o = writeUvarint(buf, o, b.length * 2);
   return o + b.copy(buf, o);
 }
 
 function writeHeaders(buf: Buffer, o: number, headers: Record<string, string | Buffer>): number {
-  const countAt = o;
-  o += 2;
   let n = 0;
+  for (const k in headers) n++;
+  o = writeUvarint(buf, o, n * 2);
   for (const k in headers) {
-    const name = (buf as unknown as Utf8Write).utf8Write(k, o + 2);
-    buf.writeUInt16LE(name, o);
-    o += 2 + name;
+    o = writeText(buf, o, k);
     const v = headers[k]!;
     o = typeof v === 'string' ? writeText(buf, o, v) : writeBytes(buf, o, v);
-    n++;
   }
-  buf.writeUInt16LE(n, countAt);
   return o;
 }
 
+/** Reads the zigzag varint at buf[o..] (a length, -1 = null); `next` gets the position after. */
+function readLength(buf: Buffer, o: number, next: { at: number }): number {
+  let v = 0;
+  let shift = 0;
+  let b: number;
+  do {
+    b = buf[o++]!;
+    v += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (b & 0x80);
+  next.at = o;
+  return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+}
+
 /**
- * Where every record's fields lie in a pack's buffers, parsed once into typed arrays (no object
- * per record). Positions are byte offsets into `buffers[buffer[i]]`; a length of -1 is null.
+ * Where every record lies in a pack's buffers, parsed once into typed arrays (no object per
+ * record). Positions are byte offsets into `buffers[buffer[i]]`; a key length of -1 is null.
  */
 export class PackIndex {
   readonly count: number;
@@ -234,15 +282,12 @@ export class PackIndex {
   readonly partition: Int32Array;
   /** Milliseconds; NaN when the record has none (the producer's clock is used). */
   readonly timestamp: Float64Array;
+  /** The key (for the partitioner). */
   readonly keyAt: Int32Array;
   readonly keyLength: Int32Array;
-  readonly valueAt: Int32Array;
-  readonly valueLength: Int32Array;
-  /** Position of the first header (after the count). */
-  readonly headersAt: Int32Array;
-  readonly headerCount: Uint16Array;
-  /** Bytes the record takes in the pack (about what it takes in a record batch). */
-  readonly size: Int32Array;
+  /** The record's tail: its bytes in a record batch from the key length on. */
+  readonly tailAt: Int32Array;
+  readonly tailLength: Int32Array;
 
   constructor(packed: PackedRecords) {
     const n = packed.count;
@@ -254,18 +299,15 @@ export class PackIndex {
     this.timestamp = new Float64Array(n);
     this.keyAt = new Int32Array(n);
     this.keyLength = new Int32Array(n);
-    this.valueAt = new Int32Array(n);
-    this.valueLength = new Int32Array(n);
-    this.headersAt = new Int32Array(n);
-    this.headerCount = new Uint16Array(n);
-    this.size = new Int32Array(n);
+    this.tailAt = new Int32Array(n);
+    this.tailLength = new Int32Array(n);
+    const next = { at: 0 };
     let i = 0;
     for (let b = 0; b < this.buffers.length; b++) {
       const buf = this.buffers[b]!;
       let o = 0;
       while (o < buf.length) {
         if (i >= n) throw new Error(`record pack holds more than the ${n} records it declares`);
-        const start = o;
         this.buffer[i] = b;
         this.topic[i] = buf.readUInt16LE(o);
         this.partition[i] = buf.readInt32LE(o + 2);
@@ -275,23 +317,13 @@ export class PackIndex {
           this.timestamp[i] = Number(buf.readBigInt64LE(o));
           o += 8;
         } else this.timestamp[i] = NaN;
-        let len = buf.readInt32LE(o);
-        this.keyAt[i] = o + 4;
-        this.keyLength[i] = len;
-        o += 4 + Math.max(len, 0);
-        len = buf.readInt32LE(o);
-        this.valueAt[i] = o + 4;
-        this.valueLength[i] = len;
-        o += 4 + Math.max(len, 0);
-        const headers = buf.readUInt16LE(o);
-        o += 2;
-        this.headersAt[i] = o;
-        this.headerCount[i] = headers;
-        for (let h = 0; h < headers; h++) {
-          o += 2 + buf.readUInt16LE(o);
-          o += 4 + Math.max(buf.readInt32LE(o), 0);
-        }
-        this.size[i] = o - start;
+        const tail = buf.readInt32LE(o);
+        o += 4;
+        this.tailAt[i] = o;
+        this.tailLength[i] = tail;
+        this.keyLength[i] = readLength(buf, o, next);
+        this.keyAt[i] = next.at;
+        o += tail;
         i++;
       }
     }
@@ -303,30 +335,33 @@ export class PackIndex {
 export function unpackRecords(packed: PackedRecords): OutgoingRecord[] {
   const x = new PackIndex(packed);
   const out: OutgoingRecord[] = new Array(x.count);
+  const next = { at: 0 };
   for (let i = 0; i < x.count; i++) {
     const buf = x.buffers[x.buffer[i]!]!;
-    const bytes = (at: number, length: number) =>
-      length < 0 ? null : buf.subarray(at, at + length);
-    const r: OutgoingRecord = {
-      topic: packed.topics[x.topic[i]!]!,
-      key: bytes(x.keyAt[i]!, x.keyLength[i]!),
-      value: bytes(x.valueAt[i]!, x.valueLength[i]!),
+    /** The length-prefixed field at `o` (null for -1); next.at is after it. */
+    const field = (o: number): Buffer | null => {
+      const length = readLength(buf, o, next);
+      const at = next.at;
+      if (length < 0) return null;
+      next.at = at + length;
+      return buf.subarray(at, at + length);
     };
+    const key = field(x.tailAt[i]!);
+    const value = field(next.at);
+    const r: OutgoingRecord = { topic: packed.topics[x.topic[i]!]!, key, value };
     if (x.partition[i]! >= 0) r.partition = x.partition[i]!;
     if (!Number.isNaN(x.timestamp[i]!)) r.timestamp = BigInt(x.timestamp[i]!);
-    if (x.headerCount[i]! > 0) {
+    const count = readLength(buf, next.at, next);
+    if (count > 0) {
       const headers: Record<string, Buffer> = {};
-      let o = x.headersAt[i]!;
-      for (let h = 0; h < x.headerCount[i]!; h++) {
-        const nameLength = buf.readUInt16LE(o);
-        const name = buf.toString('utf8', o + 2, o + 2 + nameLength);
-        o += 2 + nameLength;
-        const length = buf.readInt32LE(o);
-        headers[name] = buf.subarray(o + 4, o + 4 + Math.max(length, 0));
-        o += 4 + Math.max(length, 0);
+      for (let h = 0; h < count; h++) {
+        const name = field(next.at)!.toString();
+        headers[name] = field(next.at) ?? Buffer.alloc(0);
       }
       r.headers = headers;
     }
+    if (next.at !== x.tailAt[i]! + x.tailLength[i]!)
+      throw new Error(`record ${i} of the pack does not end where its tail length says`);
     out[i] = r;
   }
   return out;

@@ -91,27 +91,51 @@ function unpacked(a: Added): OutgoingRecord {
   return r;
 }
 
-/** Exact packed size of a record, from the layout documented in record-pack.ts. */
-function packedSize(r: OutgoingRecord): number {
-  let n = 2 + 4 + 1 + (r.timestamp === undefined ? 0 : 8) + 4 + 4 + 2;
-  n += (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const [k, v] of Object.entries(r.headers ?? {}))
-    n += 2 + Buffer.byteLength(k) + 4 + v.length;
-  return n;
+/** A zigzag varint of a length (-1 = null), encoded here rather than by the shared helpers. */
+function lengthBytes(n: number): number[] {
+  let v = n < 0 ? 1 : n * 2;
+  const out: number[] = [];
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
 }
 
-/** An upper bound of a record's packed size computed without encoding (3 bytes per UTF-16 unit). */
+/** A record's tail as a Kafka record batch holds it from the key on (see record-pack.ts). */
+function tailOf(r: OutgoingRecord): Buffer {
+  const field = (b: Buffer | null): Buffer[] =>
+    b === null ? [Buffer.from(lengthBytes(-1))] : [Buffer.from(lengthBytes(b.length)), b];
+  const headers = Object.entries(r.headers ?? {});
+  return Buffer.concat([
+    ...field(r.key),
+    ...field(r.value),
+    Buffer.from(lengthBytes(headers.length)),
+    ...headers.flatMap(([k, v]) => [...field(Buffer.from(k)), ...field(v as Buffer)]),
+  ]);
+}
+
+/** Exact packed size of a record, from the layout documented in record-pack.ts. */
+function packedSize(r: OutgoingRecord): number {
+  return 2 + 4 + 1 + (r.timestamp === undefined ? 0 : 8) + 4 + tailOf(r).length;
+}
+
+/**
+ * The room the pack makes for a record before encoding it (3 bytes per UTF-16 unit, the widest
+ * varint per length): it moves to a new buffer when less than this is free.
+ */
 function worstSize(a: Added): number {
   if (!a.text) {
     const r = a.record;
     let n =
-      17 + (r.timestamp === undefined ? 0 : 8) + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+      26 + (r.timestamp === undefined ? 0 : 8) + (r.key?.length ?? 0) + (r.value?.length ?? 0);
     for (const [k, v] of Object.entries(r.headers ?? {}))
-      n += 6 + k.length * 3 + (typeof v === 'string' ? v.length * 3 : v.length);
+      n += 10 + k.length * 3 + (typeof v === 'string' ? v.length * 3 : v.length);
     return n;
   }
-  let n = 17 + (a.key.length + (a.value?.length ?? 0)) * 3;
-  for (const [k, v] of Object.entries(a.headers)) n += 6 + (k.length + v.length) * 3;
+  let n = 26 + (a.key.length + (a.value?.length ?? 0)) * 3;
+  for (const [k, v] of Object.entries(a.headers)) n += 10 + (k.length + v.length) * 3;
   return n;
 }
 
@@ -336,28 +360,17 @@ test('the index locates every field of every record, records packed back to back
     assert.equal(x.partition[i], want.partition ?? -1, `record ${i}: partition`);
     if (want.timestamp === undefined) assert.ok(Number.isNaN(x.timestamp[i]), `record ${i}`);
     else assert.equal(x.timestamp[i], Number(want.timestamp), `record ${i}: timestamp`);
-    const field = (at: number, length: number) =>
-      length < 0 ? null : buf.subarray(at, at + length);
     assert.equal(x.keyLength[i], want.key === null ? -1 : want.key.length, `record ${i}: key`);
-    assert.deepEqual(field(x.keyAt[i]!, x.keyLength[i]!), want.key, `record ${i}: key`);
-    assert.equal(x.valueLength[i], want.value === null ? -1 : want.value.length);
-    assert.deepEqual(field(x.valueAt[i]!, x.valueLength[i]!), want.value, `record ${i}: value`);
-    const headers = Object.entries(want.headers ?? {});
-    assert.equal(x.headerCount[i], headers.length, `record ${i}: header count`);
-    // The record starts where the previous one ended and ends after its last header.
-    const start = x.keyAt[i]! - 4 - (want.timestamp === undefined ? 0 : 8) - 7;
+    if (want.key !== null)
+      assert.deepEqual(buf.subarray(x.keyAt[i]!, x.keyAt[i]! + want.key.length), want.key);
+    // The record starts where the previous one ended; its tail is the record batch's bytes
+    // from the key on, and ends the record.
+    const start = x.tailAt[i]! - 4 - (want.timestamp === undefined ? 0 : 8) - 7;
     assert.equal(start, end, `record ${i}: start`);
-    let o = x.headersAt[i]!;
-    for (const [name, value] of headers) {
-      const nameLength = buf.readUInt16LE(o);
-      assert.equal(buf.toString('utf8', o + 2, o + 2 + nameLength), name);
-      o += 2 + nameLength;
-      const length = buf.readInt32LE(o);
-      assert.deepEqual(buf.subarray(o + 4, o + 4 + length), value, `record ${i}: header ${name}`);
-      o += 4 + length;
-    }
-    assert.equal(o - start, packedSize(want), `record ${i}: size`);
-    end = o;
+    const tail = buf.subarray(x.tailAt[i]!, x.tailAt[i]! + x.tailLength[i]!);
+    assert.deepEqual(tail, tailOf(want), `record ${i}: tail`);
+    end = x.tailAt[i]! + x.tailLength[i]!;
+    assert.equal(end - start, packedSize(want), `record ${i}: size`);
   }
   assert.equal(end, packed.lengths.at(-1));
   // A buffer is given up only when the next record may not fit (never split across buffers),
@@ -372,8 +385,9 @@ test('the index locates every field of every record, records packed back to back
 });
 
 test('a record at the end of a buffer is never split: it fits whole or moves on', () => {
-  // Records whose size the pack knows exactly before encoding: bytes with an empty header
-  // name, and texts of 3-byte characters only (the worst case of UTF-8 per UTF-16 unit).
+  // The pack moves on when less than the record's worst case is free (3 bytes per UTF-16 unit,
+  // the widest varints), so both sides of that edge are tried; texts of 3-byte characters
+  // only are the worst case of UTF-8 per UTF-16 unit.
   const next: Added[] = [
     {
       text: false,
@@ -387,17 +401,20 @@ test('a record at the end of a buffer is never split: it fits whole or moves on'
     { text: true, topic: 't', key: '€€', value: '€'.repeat(100), headers: { '€': '€日' } },
   ];
   for (const a of next) {
+    const worst = worstSize(a);
     const size = packedSize(unpacked(a));
-    assert.equal(worstSize(a), size);
-    for (const free of [size - 1, size, size + 1]) {
-      // A first record leaving exactly `free` bytes of a 1 MiB buffer.
+    assert.ok(size <= worst);
+    for (const free of [worst - 1, worst, worst + 1]) {
+      // A first record leaving exactly `free` bytes of a 1 MiB buffer (16 bytes besides its
+      // value: head, null key, 3-byte value length, no headers).
       const fill: Added = {
         text: false,
-        record: { topic: 't', key: null, value: Buffer.alloc(CHUNK - free - 17, 3) },
+        record: { topic: 't', key: null, value: Buffer.alloc(CHUNK - free - 16, 3) },
       };
+      assert.equal(packedSize(unpacked(fill)), CHUNK - free);
       const added = [fill, a, fill];
       const packed = packOf(added).finish();
-      assert.equal(packed.lengths[0], free < size ? CHUNK - free : CHUNK - free + size);
+      assert.equal(packed.lengths[0], free < worst ? CHUNK - free : CHUNK - free + size);
       assert.deepEqual(unpackRecords(packed), added.map(unpacked), `${free} bytes free`);
     }
   }
@@ -807,5 +824,30 @@ test('addVersioned packs exactly what addText packs with the version header last
         JSON.stringify({ extra, value }),
       );
     }
+  }
+});
+
+test('text lengths at every varint width edge: written in place or moved back, bytes exact', () => {
+  // UTF-8 length n lies in [units, 3 × units]; the length's varint is 1 byte up to 63, 2 up to
+  // 8,191, 3 up to 1,048,575. Texts whose bounds straddle an edge are written after the
+  // widest prefix and moved back.
+  const texts: string[] = [];
+  for (const units of [0, 1, 21, 22, 63, 64, 2730, 2731, 8191, 8192, 349_525, 349_526])
+    for (const ch of ['a', 'é', '€', '😀'])
+      texts.push(ch.repeat(Math.ceil(units / ch.length)).slice(0, units));
+  const added: Added[] = texts.map((t, i) => ({
+    text: true,
+    topic: 'edges',
+    key: t.slice(0, 70),
+    value: t,
+    headers: { [`h${i}`]: t.slice(0, 100) },
+  }));
+  const packed = packOf(added).finish();
+  assert.deepEqual(unpackRecords(packed), added.map(unpacked));
+  const x = new PackIndex(packed);
+  for (let i = 0; i < x.count; i++) {
+    const buf = x.buffers[x.buffer[i]!]!;
+    const tail = buf.subarray(x.tailAt[i]!, x.tailAt[i]! + x.tailLength[i]!);
+    assert.deepEqual(tail, tailOf(unpacked(added[i]!)), `text ${i}`);
   }
 });
