@@ -244,9 +244,7 @@ function writeBytes(buf: Buffer, o: number, b: Buffer | null): number {
 }
 
 function writeHeaders(buf: Buffer, o: number, headers: Record<string, string | Buffer>): number {
-  let n = 0;
-  for (const k in headers) n++;
-  o = writeUvarint(buf, o, n * 2);
+  o = writeUvarint(buf, o, Object.keys(headers).length * 2);
   for (const k in headers) {
     o = writeText(buf, o, k);
     const v = headers[k]!;
