@@ -200,8 +200,7 @@ export class PackedBatchEncoder {
       const ts = Number.isNaN(t) ? now : t;
       if (ts > maxTimestamp) maxTimestamp = ts;
       deltas[j] = ts - firstTimestamp;
-      const size =
-        1 + uvarintSize(zigzag(deltas[j]!)) + uvarintSize(j * 2) + pack.tailLength[i]!;
+      const size = 1 + uvarintSize(zigzag(deltas[j]!)) + uvarintSize(j * 2) + pack.tailLength[i]!;
       bodySizes[j] = size;
       total += uvarintSize(size * 2) + size;
     }
