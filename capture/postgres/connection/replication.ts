@@ -45,6 +45,8 @@ export class ReplicationConnection {
   private confirmedLsn = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** START_REPLICATION was sent (this class reads the socket from then on). */
+  private streaming = false;
 
   constructor(private readonly options: ReplicationOptions) {
     this.client = new pg.Client({
@@ -86,26 +88,43 @@ export class ReplicationConnection {
 
   /**
    * Starts streaming from the slot. `startLsn` 0 means "from the slot's confirmed position".
-   * Resolves when streaming has been requested; data arrives through the handler.
+   * Data arrives through the handler.
+   *
+   * From here on this class reads the socket itself (CopyBothReader): the client's protocol
+   * parser would make a message object, a Buffer slice and two events per replicated change.
+   * The client must be idle (no query running or queued), so its parser holds no bytes.
    */
   start(startLsn: number, handler: ReplicationHandler): void {
-    const con = (this.client as unknown as { connection: PgConnection }).connection;
-    con.on('copyData', (msg: { chunk: Buffer }) => {
+    const client = this.client as unknown as PgClientState;
+    if (client._getActiveQuery() || client._queryQueue.length > 0)
+      throw new Error('START_REPLICATION needs an idle connection');
+    this.streaming = true;
+    const con = client.connection;
+    let failed = false;
+    const reader = new CopyBothReader({
+      copyData: (buf, start, end) => this.onCopyData(buf, start, end, handler),
+      error: (err) => {
+        failed = true;
+        if (!this.closed) handler.onError(err);
+      },
+      // After an ErrorResponse the command also ends: the error is what counts.
+      end: () => {
+        if (!failed && !this.closed) handler.onEnd?.();
+      },
+    });
+    for (const listener of con.stream.listeners('data'))
+      con.stream.removeListener('data', listener as (...args: unknown[]) => void);
+    con.stream.on('data', (chunk: Buffer) => {
       try {
-        this.onCopyData(msg.chunk, handler);
+        reader.push(chunk);
       } catch (err) {
         handler.onError(err as Error);
       }
     });
     const pubs = this.options.publications.map((p) => p.replace(/'/g, "''")).join(',');
-    const sql =
+    con.query(
       `START_REPLICATION SLOT ${quoteIdent(this.options.slot)} LOGICAL ${formatLsn(startLsn)} ` +
-      `(proto_version '1', publication_names '${pubs}', messages 'true')`;
-    this.client.query(sql).then(
-      () => handler.onEnd?.(),
-      (err: Error) => {
-        if (!this.closed) handler.onError(err);
-      },
+        `(proto_version '1', publication_names '${pubs}', messages 'true')`,
     );
     this.client.on('error', (err) => {
       if (!this.closed) handler.onError(err);
@@ -143,18 +162,24 @@ export class ReplicationConnection {
     } catch {
       // connection already gone
     }
-    await this.client.end().catch(() => undefined);
+    const ended = this.client.end().catch(() => undefined);
+    // The client does not know a replication command runs (this class sent it), so it ends
+    // gracefully and would wait for the server; like for any running command, the socket is
+    // closed at once instead.
+    if (this.streaming) this.socket()?.destroy();
+    await ended;
   }
 
-  private onCopyData(chunk: Buffer, handler: ReplicationHandler): void {
-    const kind = chunk[0];
+  /** One CopyData message: buf[start..end] (its payload, after the type and length). */
+  private onCopyData(buf: Buffer, start: number, end: number, handler: ReplicationHandler): void {
+    const kind = buf[start];
     if (kind === 0x77 /* w: XLogData */) {
-      const walStart = readLsn(chunk, 1);
-      const walEnd = readLsn(chunk, 9);
-      handler.onData({ walStart, walEnd, payload: chunk.subarray(25) });
+      const walStart = readLsn(buf, start + 1);
+      const walEnd = readLsn(buf, start + 9);
+      handler.onData({ walStart, walEnd, payload: buf.subarray(start + 25, end) });
     } else if (kind === 0x6b /* k: keepalive */) {
-      const walEnd = readLsn(chunk, 1);
-      const replyRequested = chunk[17] === 1;
+      const walEnd = readLsn(buf, start + 1);
+      const replyRequested = buf[start + 17] === 1;
       handler.onKeepalive?.(walEnd);
       if (replyRequested) this.sendStatus(false);
     }
@@ -174,15 +199,147 @@ export class ReplicationConnection {
     con.sendCopyFromChunk(buf);
   }
 
-  private socket(): { pause(): void; resume(): void } | undefined {
+  private socket(): PgConnection['stream'] | undefined {
     return (this.client as unknown as { connection: PgConnection }).connection.stream;
   }
 }
 
 interface PgConnection {
-  on(event: 'copyData', listener: (msg: { chunk: Buffer }) => void): void;
   sendCopyFromChunk(chunk: Buffer): void;
-  stream: { pause(): void; resume(): void };
+  query(text: string): void;
+  stream: NodeJS.EventEmitter & { pause(): void; resume(): void; destroy(): void };
+}
+
+/** The client's own state (pg 8): the query it runs and the ones queued behind it. */
+interface PgClientState {
+  connection: PgConnection;
+  _getActiveQuery(): unknown;
+  _queryQueue: unknown[];
+}
+
+export interface CopyBothEvents {
+  /** A CopyData message's payload: buf[start..end]. */
+  copyData(buf: Buffer, start: number, end: number): void;
+  /** An ErrorResponse (pg's DatabaseError, with its fields), or a protocol violation. */
+  error(err: Error): void;
+  /** The server ended the replication command (ReadyForQuery after it). */
+  end(): void;
+}
+
+/**
+ * The backend messages of a replication connection after START_REPLICATION, framed straight
+ * from the socket's chunks: `type u8 | length i32 (itself included) | body`. CopyData bodies
+ * are handed over as positions in the chunk (no copy, no object); a message split across
+ * chunks is assembled in a buffer of its own size once its length is known.
+ */
+export class CopyBothReader {
+  /** Bytes of a split message: its 5-byte header until complete, then the whole message. */
+  private head = Buffer.alloc(5);
+  private headFilled = 0;
+  private message: Buffer | null = null;
+  private messageFilled = 0;
+
+  constructor(private readonly on: CopyBothEvents) {}
+
+  push(chunk: Buffer): void {
+    let o = this.finishSplit(chunk);
+    const n = chunk.length;
+    while (n - o >= 5) {
+      const end = o + 1 + chunk.readInt32BE(o + 1);
+      if (end > n) break;
+      this.dispatch(chunk[o]!, chunk, o + 5, end);
+      o = end;
+    }
+    if (o < n) this.startSplit(chunk, o);
+  }
+
+  /** Completes a split message from the start of `chunk`; returns where the rest begins. */
+  private finishSplit(chunk: Buffer): number {
+    let o = 0;
+    if (this.headFilled > 0) {
+      const take = Math.min(5 - this.headFilled, chunk.length);
+      chunk.copy(this.head, this.headFilled, 0, take);
+      this.headFilled += take;
+      o = take;
+      if (this.headFilled < 5) return o;
+      this.headFilled = 0;
+      this.message = Buffer.allocUnsafe(1 + this.head.readInt32BE(1));
+      this.messageFilled = this.head.copy(this.message, 0);
+    }
+    const message = this.message;
+    if (message === null) return o;
+    const take = Math.min(message.length - this.messageFilled, chunk.length - o);
+    chunk.copy(message, this.messageFilled, o, o + take);
+    this.messageFilled += take;
+    if (this.messageFilled < message.length) return chunk.length;
+    this.message = null;
+    this.dispatch(message[0]!, message, 5, message.length);
+    return o + take;
+  }
+
+  /** Keeps the start of a message that continues in the next chunk. */
+  private startSplit(chunk: Buffer, o: number): void {
+    if (chunk.length - o < 5) {
+      this.headFilled = chunk.copy(this.head, 0, o);
+      return;
+    }
+    this.message = Buffer.allocUnsafe(1 + chunk.readInt32BE(o + 1));
+    this.messageFilled = chunk.copy(this.message, 0, o);
+  }
+
+  private dispatch(type: number, buf: Buffer, start: number, end: number): void {
+    switch (type) {
+      case 0x64 /* d: CopyData */:
+        return this.on.copyData(buf, start, end);
+      case 0x45 /* E: ErrorResponse */:
+        return this.on.error(databaseError(buf, start, end));
+      case 0x5a /* Z: ReadyForQuery, the command is over */:
+        return this.on.end();
+      case 0x57 /* W: CopyBothResponse */:
+      case 0x63 /* c: CopyDone */:
+      case 0x43 /* C: CommandComplete */:
+      case 0x4e /* N: NoticeResponse */:
+      case 0x53 /* S: ParameterStatus */:
+      case 0x41 /* A: NotificationResponse */:
+        return;
+      default:
+        return this.on.error(
+          new Error(`unexpected message type 0x${type.toString(16)} on the replication connection`),
+        );
+    }
+  }
+}
+
+/** An ErrorResponse as pg's DatabaseError: fields are `code byte | cstring`, then a 0. */
+function databaseError(buf: Buffer, start: number, end: number): Error {
+  const fields: Record<string, string> = {};
+  let o = start;
+  while (o < end && buf[o] !== 0) {
+    const zero = buf.indexOf(0, o + 1);
+    const stop = zero < 0 || zero > end ? end : zero;
+    fields[String.fromCharCode(buf[o]!)] = buf.toString('utf8', o + 1, stop);
+    o = stop + 1;
+  }
+  const err = new pg.DatabaseError(fields.M ?? 'unknown error', end - start + 4, 'error');
+  const named: Array<[string, string]> = [
+    ['S', 'severity'],
+    ['C', 'code'],
+    ['D', 'detail'],
+    ['H', 'hint'],
+    ['P', 'position'],
+    ['W', 'where'],
+    ['s', 'schema'],
+    ['t', 'table'],
+    ['c', 'column'],
+    ['d', 'dataType'],
+    ['n', 'constraint'],
+    ['F', 'file'],
+    ['L', 'line'],
+    ['R', 'routine'],
+  ];
+  for (const [key, name] of named)
+    if (fields[key] !== undefined) (err as unknown as Record<string, string>)[name] = fields[key];
+  return err;
 }
 
 function writeLsn(buf: Buffer, offset: number, lsn: number): void {
