@@ -19,6 +19,16 @@ if (!light.includes(command) && !process.argv.includes('--help')) {
   await Promise.all([loadKafkaClient(), import('zod'), import('pg')]);
 }
 
-register();
-const { main } = await import('../topology/cli/main.ts');
+// `tributary capture` starts from a prebuilt bundle of its modules when one can be had (see
+// bin/bundle.mjs); everything else loads the TypeScript sources through tsx.
+let entry = null;
+if (command === 'capture' && !process.argv.includes('--help')) {
+  const { freshBundle } = await import('./bundle.mjs');
+  entry = await freshBundle('topology/cli/capture-main.ts', 'capture');
+}
+if (entry === null) {
+  register();
+  entry = '../topology/cli/main.ts';
+}
+const { main } = await import(entry);
 process.exitCode = await main(process.argv.slice(2));

@@ -1,7 +1,7 @@
 // The `tributary` command line. Each command lives in its own module; this file parses the
 // command name, prints help, and turns errors into a clear message and an exit code.
 import { readFileSync } from 'node:fs';
-import { TributaryError } from '../../core/errors/index.ts';
+import { runCommand } from './run-command.ts';
 
 interface Command {
   summary: string;
@@ -158,14 +158,5 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`Usage: ${usage}\n\n${command.summary}`);
     return 0;
   }
-  try {
-    return await command.run(rest);
-  } catch (err) {
-    if (err instanceof TributaryError) {
-      console.error(`tributary ${name}: ${err.message} [${err.code}]`);
-      return err.code === 'CONFIG_INVALID' ? 2 : 1;
-    }
-    console.error(`tributary ${name}: unexpected error`, err);
-    return 1;
-  }
+  return runCommand(name, command.run, rest);
 }

@@ -1,0 +1,104 @@
+// bin/bundle.mjs: `tributary capture` starts from a prebuilt bundle of its modules. The
+// bundle must behave like the sources (each module keeps its own import.meta.url), be rebuilt
+// as soon as any source it was built from changes, and never be used stale. A small project
+// in a temporary directory stands for the repository.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+// @ts-expect-error: plain JavaScript without type declarations
+import { freshBundle } from '../../../bin/bundle.mjs';
+
+const bundle = freshBundle as (entry: string, name: string, root: string) => Promise<string | null>;
+
+function project(): string {
+  const root = mkdtempSync(join(tmpdir(), 'tributary-bundle-'));
+  mkdirSync(join(root, 'cli'));
+  mkdirSync(join(root, 'core'));
+  writeFileSync(
+    join(root, 'cli', 'entry.ts'),
+    "import { where, answer } from '../core/lib.ts';\n" +
+      'export const main = (): string => `${answer()} ${where} ${import.meta.url}`;\n',
+  );
+  writeFileSync(
+    join(root, 'core', 'lib.ts'),
+    "export const where: string = new URL('./data.txt', import.meta.url).pathname;\n" +
+      'export const answer = (): number => 41;\n',
+  );
+  return root;
+}
+
+/** Imports a bundle afresh (a query string, since ES modules are cached by URL). */
+async function run(url: string, n: number): Promise<string> {
+  const { main } = (await import(`${url}?run=${n}`)) as { main: () => string };
+  return main();
+}
+
+test('a bundle keeps every module its own import.meta.url and is reused while fresh', async () => {
+  const root = project();
+  try {
+    const url = await bundle('cli/entry.ts', 'entry', root);
+    assert.ok(url, 'built');
+    assert.equal(
+      await run(url, 1),
+      `41 ${join(root, 'core', 'data.txt')} ${pathToFileURL(join(root, 'cli', 'entry.ts')).href}`,
+    );
+    const manifest = join(root, 'node_modules', '.cache', 'tributary', 'entry.sources.json');
+    const sources = JSON.parse(readFileSync(manifest, 'utf8')) as { sources: string[][] };
+    assert.deepEqual(sources.sources.map(([file]) => file).sort(), [
+      join('cli', 'entry.ts'),
+      join('core', 'lib.ts'),
+    ]);
+    // Fresh: the same bundle, not rebuilt (its file is not written again).
+    const out = join(root, 'node_modules', '.cache', 'tributary', 'entry.mjs');
+    writeFileSync(out, readFileSync(out, 'utf8') + '\n// untouched\n');
+    assert.equal(await bundle('cli/entry.ts', 'entry', root), url);
+    assert.match(readFileSync(out, 'utf8'), /untouched/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a changed, added or removed source rebuilds the bundle before it is used', async () => {
+  const root = project();
+  try {
+    const url = (await bundle('cli/entry.ts', 'entry', root))!;
+    assert.match(await run(url, 2), /^41 /);
+    // A change in a module the entry imports.
+    writeFileSync(
+      join(root, 'core', 'lib.ts'),
+      "export const where = 'here';\nexport const answer = (): number => 42;\n",
+    );
+    assert.match(await run((await bundle('cli/entry.ts', 'entry', root))!, 3), /^42 here /);
+    // A new module imported by a changed one, then a change in only that new module.
+    writeFileSync(join(root, 'core', 'extra.ts'), 'export const extra = 1;\n');
+    writeFileSync(
+      join(root, 'core', 'lib.ts'),
+      "import { extra } from './extra.ts';\nexport const where = 'there';\n" +
+        'export const answer = (): number => 42 + extra;\n',
+    );
+    assert.match(await run((await bundle('cli/entry.ts', 'entry', root))!, 4), /^43 there /);
+    writeFileSync(join(root, 'core', 'extra.ts'), 'export const extra = 5;\n');
+    assert.match(await run((await bundle('cli/entry.ts', 'entry', root))!, 5), /^47 there /);
+    // A source gone: not fresh; the build fails, so no bundle (the CLI then loads the sources).
+    rmSync(join(root, 'core', 'extra.ts'));
+    assert.equal(await bundle('cli/entry.ts', 'entry', root), null);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a module that uses import.meta beyond url gets no bundle', async () => {
+  const root = project();
+  try {
+    writeFileSync(
+      join(root, 'core', 'lib.ts'),
+      'export const where = String(import.meta.dirname);\nexport const answer = () => 1;\n',
+    );
+    assert.equal(await bundle('cli/entry.ts', 'entry', root), null);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
