@@ -51,7 +51,7 @@ export async function freshBundle(entry, name, root = repository) {
     const tmp = `.${process.pid}.tmp`;
     writeFileSync(out + tmp, code);
     renameSync(out + tmp, out);
-    writeFileSync(manifestPath + tmp, JSON.stringify({ entry, sources }));
+    writeFileSync(manifestPath + tmp, JSON.stringify({ root, entry, sources }));
     renameSync(manifestPath + tmp, manifestPath);
     return pathToFileURL(out).href;
   } catch {
@@ -59,11 +59,16 @@ export async function freshBundle(entry, name, root = repository) {
   }
 }
 
-/** True when the manifest exists for `entry` and every source still has its recorded hash. */
+/**
+ * True when the manifest exists for `entry`, was built in `root` (checkouts that share a
+ * node_modules do not share bundles: their import.meta.url differ) and every source still has
+ * its recorded hash.
+ */
 function isFresh(root, manifestPath, entry) {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
     return (
+      manifest.root === root &&
       manifest.entry === entry &&
       manifest.sources.length > 0 &&
       manifest.sources.every(([file, hash]) => sha1(readFileSync(join(root, file))) === hash)

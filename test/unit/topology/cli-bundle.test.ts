@@ -56,6 +56,11 @@ test('a bundle keeps every module its own import.meta.url and is reused while fr
     writeFileSync(out, readFileSync(out, 'utf8') + '\n// untouched\n');
     assert.equal(await bundle('cli/entry.ts', 'entry', root), url);
     assert.match(readFileSync(out, 'utf8'), /untouched/);
+    // Another checkout (the same files elsewhere) sharing this cache would rebuild it.
+    const manifestText = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, manifestText.replace(JSON.stringify(root), '"/elsewhere"'));
+    assert.equal(await bundle('cli/entry.ts', 'entry', root), url);
+    assert.doesNotMatch(readFileSync(out, 'utf8'), /untouched/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
