@@ -1,11 +1,12 @@
-// Micro-benchmark of the capture's CPU path before the producer (not a test): pgoutput messages
-// of the run.ts table shape go through decoding, PgChangeStream and toKafkaRecords in-process,
-// no database or Kafka. Prints CPU microseconds per change; compare checkouts with the same
+// Micro-benchmark of the capture thread's CPU path (not a test): pgoutput messages of the
+// run.ts table shape go through decoding, PgChangeStream and packEvent into RecordPacks (what
+// the publisher does), in-process, no database or Kafka. Prints CPU microseconds per change; compare checkouts with the same
 // command in each (CPU time moves much less with machine load than wall time).
 //
 //   node --import tsx bench/pg-capture/encode.ts [changes=500000] [rounds=5]
-import { toKafkaRecords } from '../../core/events/index.ts';
+import { packEvent } from '../../core/events/index.ts';
 import type { ChangeEvent } from '../../core/events/index.ts';
+import { RecordPack } from '../../core/kafka/index.ts';
 import { PgChangeStream } from '../../capture/postgres/stream.ts';
 import type { ReplicationConnection } from '../../capture/postgres/connection/replication.ts';
 import { TableSchema } from '../../capture/postgres/schema.ts';
@@ -80,10 +81,17 @@ for (let g = 1; g <= total; g++) {
 }
 
 let bytes = 0;
+let pack = new RecordPack();
 const serde = { format: 'json' as const, tombstonesOnDelete: true };
 const sink = {
   event: (event: ChangeEvent) => {
-    for (const r of toKafkaRecords(event, serde)) bytes += r.key.length + (r.value?.length ?? 0);
+    packEvent(pack, event, serde);
+    // Handed over at ~1000 KiB, like the publisher (the buffers are dropped here).
+    if (pack.bytes >= 1000 * 1024) {
+      bytes += pack.bytes;
+      pack.finish();
+      pack = new RecordPack();
+    }
     return true;
   },
   record: () => true,
@@ -116,8 +124,9 @@ for (let round = 0; round < rounds; round++) {
   let lsn = 0x200000;
   for (const payload of messages) onData({ walStart: (lsn += 0x80), walEnd: 0, payload });
   const c = process.cpuUsage(c0);
+  bytes += pack.bytes;
   const us = (c.user + c.system) / total;
   console.log(
-    `round ${round + 1}: ${us.toFixed(2)} us CPU per change (${total} changes, ${(bytes / total).toFixed(0)} bytes/change)`,
+    `round ${round + 1}: ${us.toFixed(2)} us CPU per change (${total} changes, ${(bytes / total).toFixed(0)} packed bytes/change)`,
   );
 }
