@@ -2,7 +2,7 @@
 // TypeScript modules through tsx's loader hooks (~4 ms per module: `tributary capture` loads
 // ~45 of them, ~180 ms, against ~25 ms for one bundle of them).
 //
-// A bundle is built with esbuild into node_modules/.cache/tributary/ the first time it is
+// A bundle is built with esbuild into node_modules/.cache/tributary/<checkout>/ the first time it is
 // needed and again whenever one of its source files changed: it records the SHA-1 of every
 // file it was built from, exactly as read, and is used only while every one of them still
 // hashes the same (~2 ms to check). Packages stay external (loaded from node_modules as
@@ -11,7 +11,15 @@
 // built or written (no esbuild, a read-only node_modules), the caller loads the sources
 // through tsx as before. Plain JavaScript: it runs before tsx is registered.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -24,10 +32,12 @@ const sha1 = (bytes) => createHash('sha1').update(bytes).digest('hex');
  * default) named `name`, built now when missing or stale; null when it cannot be built.
  */
 export async function freshBundle(entry, name, root = repository) {
-  const dir = join(root, 'node_modules', '.cache', 'tributary');
-  const out = join(dir, `${name}.mjs`);
+  // One directory per checkout: checkouts sharing a node_modules never use each other's
+  // bundles (their import.meta.url differ).
+  const dir = join(root, 'node_modules', '.cache', 'tributary', sha1(root).slice(0, 12));
   const manifestPath = join(dir, `${name}.sources.json`);
-  if (isFresh(root, manifestPath, entry)) return pathToFileURL(out).href;
+  const fresh = freshFile(root, dir, manifestPath, entry);
+  if (fresh !== null) return pathToFileURL(fresh).href;
   try {
     const { build } = await import('esbuild');
     const sources = [];
@@ -46,35 +56,40 @@ export async function freshBundle(entry, name, root = repository) {
     // Only import.meta.url is carried over: any other import.meta would be the bundle's.
     if (Buffer.from(code).includes('import.meta')) return null;
     mkdirSync(dir, { recursive: true });
-    // Written under temporary names and renamed, so a concurrent start never reads half a
-    // file; the manifest goes last, so it never vouches for an older bundle.
+    // The bundle is named after its content and never changes once written; the manifest
+    // that names it is written last. Both are written under temporary names and renamed, so
+    // a concurrent start reads either the old pair or the new one, never half a file.
+    const file = `${name}.${sha1(code).slice(0, 16)}.mjs`;
     const tmp = `.${process.pid}.tmp`;
-    writeFileSync(out + tmp, code);
-    renameSync(out + tmp, out);
-    writeFileSync(manifestPath + tmp, JSON.stringify({ root, entry, sources }));
+    writeFileSync(join(dir, file) + tmp, code);
+    renameSync(join(dir, file) + tmp, join(dir, file));
+    writeFileSync(manifestPath + tmp, JSON.stringify({ root, entry, file, sources }));
     renameSync(manifestPath + tmp, manifestPath);
-    return pathToFileURL(out).href;
+    // Older bundles of this name go (a start that still imports one falls back to tsx).
+    for (const old of readdirSync(dir))
+      if (old.startsWith(`${name}.`) && old.endsWith('.mjs') && old !== file)
+        rmSync(join(dir, old), { force: true });
+    return pathToFileURL(join(dir, file)).href;
   } catch {
     return null;
   }
 }
 
 /**
- * True when the manifest exists for `entry`, was built in `root` (checkouts that share a
- * node_modules do not share bundles: their import.meta.url differ) and every source still has
- * its recorded hash.
+ * The bundle the manifest names, when it exists, the manifest is for `entry` in `root` and
+ * every source still has its recorded hash; null otherwise.
  */
-function isFresh(root, manifestPath, entry) {
+function freshFile(root, dir, manifestPath, entry) {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    return (
+    const fresh =
       manifest.root === root &&
       manifest.entry === entry &&
       manifest.sources.length > 0 &&
-      manifest.sources.every(([file, hash]) => sha1(readFileSync(join(root, file))) === hash)
-    );
+      manifest.sources.every(([file, hash]) => sha1(readFileSync(join(root, file))) === hash);
+    return fresh && existsSync(join(dir, manifest.file)) ? join(dir, manifest.file) : null;
   } catch {
-    return false;
+    return null;
   }
 }
 

@@ -21,14 +21,15 @@ if (!light.includes(command) && !process.argv.includes('--help')) {
 
 // `tributary capture` starts from a prebuilt bundle of its modules when one can be had (see
 // bin/bundle.mjs); everything else loads the TypeScript sources through tsx.
-let entry = null;
+let main = null;
 if (command === 'capture' && !process.argv.includes('--help')) {
   const { freshBundle } = await import('./bundle.mjs');
-  entry = await freshBundle('topology/cli/capture-main.ts', 'capture');
+  const bundle = await freshBundle('topology/cli/capture-main.ts', 'capture');
+  // A bundle removed meanwhile (a newer one replaced it) or unloadable: the sources instead.
+  if (bundle !== null) main = await import(bundle).then((m) => m.main).catch(() => null);
 }
-if (entry === null) {
+if (main === null) {
   register();
-  entry = '../topology/cli/main.ts';
+  ({ main } = await import('../topology/cli/main.ts'));
 }
-const { main } = await import(entry);
 process.exitCode = await main(process.argv.slice(2));

@@ -244,8 +244,9 @@ function writeBytes(buf: Buffer, o: number, b: Buffer | null): number {
 }
 
 function writeHeaders(buf: Buffer, o: number, headers: Record<string, string | Buffer>): number {
-  o = writeUvarint(buf, o, Object.keys(headers).length * 2);
-  for (const k in headers) {
+  const names = Object.keys(headers); // the count and the loop see the same names
+  o = writeUvarint(buf, o, names.length * 2);
+  for (const k of names) {
     o = writeText(buf, o, k);
     const v = headers[k]!;
     o = typeof v === 'string' ? writeText(buf, o, v) : writeBytes(buf, o, v);

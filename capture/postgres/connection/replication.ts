@@ -173,6 +173,11 @@ export class ReplicationConnection {
   /** One CopyData message: buf[start..end] (its payload, after the type and length). */
   private onCopyData(buf: Buffer, start: number, end: number, handler: ReplicationHandler): void {
     const kind = buf[start];
+    const size = end - start;
+    if ((kind === 0x77 && size < 25) || (kind === 0x6b && size < 18))
+      throw new Error(
+        `truncated ${kind === 0x77 ? 'XLogData' : 'keepalive'} message (${size} bytes) on the replication connection`,
+      );
     if (kind === 0x77 /* w: XLogData */) {
       const walStart = readLsn(buf, start + 1);
       const walEnd = readLsn(buf, start + 9);
@@ -241,16 +246,34 @@ export class CopyBothReader {
 
   constructor(private readonly on: CopyBothEvents) {}
 
+  /** Set after a protocol violation: nothing more is read (the stream cannot be re-framed). */
+  private broken = false;
+
   push(chunk: Buffer): void {
+    if (this.broken) return;
     let o = this.finishSplit(chunk);
     const n = chunk.length;
-    while (n - o >= 5) {
-      const end = o + 1 + chunk.readInt32BE(o + 1);
+    while (!this.broken && n - o >= 5) {
+      const length = chunk.readInt32BE(o + 1);
+      if (!this.validLength(length)) return;
+      const end = o + 1 + length;
       if (end > n) break;
       this.dispatch(chunk[o]!, chunk, o + 5, end);
       o = end;
     }
-    if (o < n) this.startSplit(chunk, o);
+    if (!this.broken && o < n) this.startSplit(chunk, o);
+  }
+
+  /** A message length counts itself (4 bytes): anything less cannot be framed. */
+  private validLength(length: number): boolean {
+    if (length >= 4) return true;
+    this.broken = true;
+    this.on.error(
+      new Error(
+        `invalid message length ${length} on the replication connection (the stream cannot be read further)`,
+      ),
+    );
+    return false;
   }
 
   /** Completes a split message from the start of `chunk`; returns where the rest begins. */
@@ -263,7 +286,9 @@ export class CopyBothReader {
       o = take;
       if (this.headFilled < 5) return o;
       this.headFilled = 0;
-      this.message = Buffer.allocUnsafe(1 + this.head.readInt32BE(1));
+      const length = this.head.readInt32BE(1);
+      if (!this.validLength(length)) return chunk.length;
+      this.message = Buffer.allocUnsafe(1 + length);
       this.messageFilled = this.head.copy(this.message, 0);
     }
     const message = this.message;
@@ -283,14 +308,21 @@ export class CopyBothReader {
       this.headFilled = chunk.copy(this.head, 0, o);
       return;
     }
-    this.message = Buffer.allocUnsafe(1 + chunk.readInt32BE(o + 1));
+    const length = chunk.readInt32BE(o + 1);
+    if (!this.validLength(length)) return;
+    this.message = Buffer.allocUnsafe(1 + length);
     this.messageFilled = chunk.copy(this.message, 0, o);
   }
 
   private dispatch(type: number, buf: Buffer, start: number, end: number): void {
     switch (type) {
       case 0x64 /* d: CopyData */:
-        return this.on.copyData(buf, start, end);
+        try {
+          return this.on.copyData(buf, start, end);
+        } catch (err) {
+          // The handler's failure; the framing is intact, so later messages still read.
+          return this.on.error(err as Error);
+        }
       case 0x45 /* E: ErrorResponse */:
         return this.on.error(databaseError(buf, start, end));
       case 0x5a /* Z: ReadyForQuery, the command is over */:

@@ -4,10 +4,11 @@
 // in a temporary directory stands for the repository.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 // @ts-expect-error: plain JavaScript without type declarations
 import { freshBundle } from '../../../bin/bundle.mjs';
 
@@ -30,6 +31,12 @@ function project(): string {
   return root;
 }
 
+/** The checkout's cache directory (bin/bundle.mjs: one per checkout). */
+function cacheDir(root: string): string {
+  const id = createHash('sha1').update(root).digest('hex').slice(0, 12);
+  return join(root, 'node_modules', '.cache', 'tributary', id);
+}
+
 /** Imports a bundle afresh (a query string, since ES modules are cached by URL). */
 async function run(url: string, n: number): Promise<string> {
   const { main } = (await import(`${url}?run=${n}`)) as { main: () => string };
@@ -45,22 +52,26 @@ test('a bundle keeps every module its own import.meta.url and is reused while fr
       await run(url, 1),
       `41 ${join(root, 'core', 'data.txt')} ${pathToFileURL(join(root, 'cli', 'entry.ts')).href}`,
     );
-    const manifest = join(root, 'node_modules', '.cache', 'tributary', 'entry.sources.json');
+    const manifest = join(cacheDir(root), 'entry.sources.json');
     const sources = JSON.parse(readFileSync(manifest, 'utf8')) as { sources: string[][] };
     assert.deepEqual(sources.sources.map(([file]) => file).sort(), [
       join('cli', 'entry.ts'),
       join('core', 'lib.ts'),
     ]);
-    // Fresh: the same bundle, not rebuilt (its file is not written again).
-    const out = join(root, 'node_modules', '.cache', 'tributary', 'entry.mjs');
-    writeFileSync(out, readFileSync(out, 'utf8') + '\n// untouched\n');
+    // Fresh: the same bundle, not rebuilt.
+    const out = fileURLToPath(url);
+    assert.match(out, /entry\.[0-9a-f]{16}\.mjs$/, 'named after its content');
     assert.equal(await bundle('cli/entry.ts', 'entry', root), url);
-    assert.match(readFileSync(out, 'utf8'), /untouched/);
-    // Another checkout (the same files elsewhere) sharing this cache would rebuild it.
+    // A manifest of another checkout (the same files elsewhere) is not trusted: rebuilt.
     const manifestText = readFileSync(manifest, 'utf8');
     writeFileSync(manifest, manifestText.replace(JSON.stringify(root), '"/elsewhere"'));
+    rmSync(out);
+    assert.equal(await bundle('cli/entry.ts', 'entry', root), url, 'the same content again');
+    assert.match(await run(url, 11), /^41 /);
+    // The bundle gone with its manifest left: built again.
+    rmSync(out);
     assert.equal(await bundle('cli/entry.ts', 'entry', root), url);
-    assert.doesNotMatch(readFileSync(out, 'utf8'), /untouched/);
+    assert.match(await run(url, 12), /^41 /);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -76,7 +87,14 @@ test('a changed, added or removed source rebuilds the bundle before it is used',
       join(root, 'core', 'lib.ts'),
       "export const where = 'here';\nexport const answer = (): number => 42;\n",
     );
-    assert.match(await run((await bundle('cli/entry.ts', 'entry', root))!, 3), /^42 here /);
+    const rebuilt = (await bundle('cli/entry.ts', 'entry', root))!;
+    assert.notEqual(rebuilt, url);
+    assert.match(await run(rebuilt, 3), /^42 here /);
+    // Only the newest bundle is kept.
+    assert.deepEqual(
+      readdirSync(cacheDir(root)).filter((f) => f.endsWith('.mjs')),
+      [fileURLToPath(rebuilt).split('/').at(-1)],
+    );
     // A new module imported by a changed one, then a change in only that new module.
     writeFileSync(join(root, 'core', 'extra.ts'), 'export const extra = 1;\n');
     writeFileSync(

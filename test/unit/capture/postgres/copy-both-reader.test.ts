@@ -107,3 +107,44 @@ test('an ErrorResponse becomes a DatabaseError with its fields; unknown types ar
   assert.match((odd[0] as { error: Error }).error.message, /unexpected message type 0x3f/);
   assert.deepEqual(odd[1], { copyData: Buffer.from('after') });
 });
+
+test('a length below 4 is a protocol error: reported once, nothing more read, no hang', () => {
+  for (const length of [-1, -2, 0, 3]) {
+    for (const split of [false, true]) {
+      const bad = Buffer.alloc(9);
+      bad.write('d', 0, 'latin1');
+      bad.writeInt32BE(length, 1);
+      const good = message('d', Buffer.from('ok'));
+      const chunks = split
+        ? [good, bad.subarray(0, 3), bad.subarray(3), good]
+        : [Buffer.concat([good, bad, good]), good];
+      const seen = read(chunks);
+      assert.equal(seen.length, 2, `length ${length}, split ${split}`);
+      assert.deepEqual(seen[0], { copyData: Buffer.from('ok') });
+      assert.match(
+        (seen[1] as { error: Error }).error.message,
+        new RegExp(`invalid message length ${length}`),
+      );
+    }
+  }
+});
+
+test('a handler that throws is reported, and the messages after it are still read', () => {
+  const seen: Array<string | Error> = [];
+  const reader = new CopyBothReader({
+    copyData: (buf, start, end) => {
+      const text = buf.toString('utf8', start, end);
+      if (text === 'boom') throw new Error('handler failed');
+      seen.push(text);
+    },
+    error: (err) => seen.push(err),
+    end: () => seen.push('end'),
+  });
+  const all = Buffer.concat(['a', 'boom', 'b'].map((t) => message('d', Buffer.from(t))));
+  reader.push(all.subarray(0, 12));
+  reader.push(all.subarray(12));
+  assert.equal(seen.length, 3);
+  assert.equal(seen[0], 'a');
+  assert.equal((seen[1] as Error).message, 'handler failed');
+  assert.equal(seen[2], 'b');
+});
