@@ -17,6 +17,7 @@ import type {
   SnapshotProgress,
   SnapshotReader,
   SnapshotRowContext,
+  WatermarkKind,
 } from './types.ts';
 
 export interface SnapshotWindowHost {
@@ -37,6 +38,8 @@ interface OpenWindow {
   chunk: SnapshotChunk | null;
   open: boolean;
   lowOrder: number;
+  /** Position of the high watermark, once it came back (with a release watermark to follow). */
+  highOrder: number | null;
   /** Keys changed since the low watermark. */
   changed: Set<string>;
   /** Changes seen since the window was created (before the chunk read), for visibility checks. */
@@ -166,8 +169,15 @@ export class SnapshotCoordinator {
     w.seen.push({ key, event });
   }
 
-  /** Called by the engine when a watermark comes back through the stream. */
-  watermark(id: string, kind: 'low' | 'high', order: number): void {
+  /**
+   * Called by the engine when a watermark comes back through the stream. Without a release
+   * step the chunk is decided at the high watermark (plain DBLog). With one (the reader has
+   * awaitRunningTransactions), the window stays open until the release watermark: every
+   * transaction that was running at the high watermark has ended by then, so each of its
+   * changes has been seen, including those written before the high watermark and committed
+   * after it, which would otherwise follow the chunk's rows with lower versions.
+   */
+  watermark(id: string, kind: WatermarkKind, order: number): void {
     const w = this.window;
     if (!w || w.id !== id) return; // a watermark of a chunk from before a restart: ignore
     if (kind === 'low') {
@@ -176,11 +186,23 @@ export class SnapshotCoordinator {
       return;
     }
     if (!w.open || !w.chunk) {
-      w.reject(new Error(`snapshot watermark ${id}: high before low or before the chunk was read`));
+      w.reject(
+        new Error(`snapshot watermark ${id}: ${kind} before low or before the chunk was read`),
+      );
+      return;
+    }
+    if (kind === 'high' && this.reader.awaitRunningTransactions) {
+      w.highOrder = order;
+      return;
+    }
+    if (kind === 'release' && w.highOrder === null) {
+      w.reject(new Error(`snapshot watermark ${id}: release before high`));
       return;
     }
     w.open = false;
-    this.emitChunk(w, order).then(w.resolve, w.reject);
+    // Rows take the high watermark's position as their version; the chunk is published at
+    // the position where it was decided (the release, when there is one).
+    this.emitChunk(w, w.highOrder ?? order, order).then(w.resolve, w.reject);
   }
 
   private async runChunk(table: string, afterKey: unknown[] | null): Promise<void> {
@@ -192,6 +214,7 @@ export class SnapshotCoordinator {
         chunk: null,
         open: false,
         lowOrder: 0,
+        highOrder: null,
         changed: new Set(),
         seen: [],
         resolve,
@@ -203,6 +226,10 @@ export class SnapshotCoordinator {
     w.chunk = await this.reader.readChunk(table, afterKey, this.chunkSize);
     this.stats.read += w.chunk.rows.length;
     await this.reader.writeWatermark(id, 'high');
+    if (this.reader.awaitRunningTransactions) {
+      await this.reader.awaitRunningTransactions(() => this.stopped);
+      await this.reader.writeWatermark(id, 'release');
+    }
     try {
       await done;
     } finally {
@@ -210,7 +237,7 @@ export class SnapshotCoordinator {
     }
   }
 
-  private async emitChunk(w: OpenWindow, highOrder: number): Promise<void> {
+  private async emitChunk(w: OpenWindow, highOrder: number, order: number): Promise<void> {
     const chunk = w.chunk!;
     const table = w.table;
     const lastTable = this.progress.pending.length === 1;
@@ -249,7 +276,7 @@ export class SnapshotCoordinator {
     // Progress moves before the publish is awaited: a signal queueing tables meanwhile extends
     // `next`, not the progress before this chunk (a failed publish stops the engine anyway).
     this.progress = next;
-    await this.host.publishChunk(events, highOrder, next);
+    await this.host.publishChunk(events, order, next);
     this.stats.rows += events.length;
     this.stats.dropped += chunk.rows.length - survivors.length;
     this.stats.chunks++;

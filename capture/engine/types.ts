@@ -38,7 +38,7 @@ export interface StreamSink {
    */
   record(record: OutgoingRecord, position: StreamPosition): boolean;
   /** A snapshot watermark written by the engine came back through the stream. */
-  watermark(id: string, kind: 'low' | 'high', order: number): void;
+  watermark(id: string, kind: WatermarkKind, order: number): void;
   /**
    * A signal written into the source's change stream (PostgreSQL: a logical decoding message
    * with prefix `tributary.signal`), e.g. an ad-hoc snapshot request. `payload` is its JSON
@@ -107,13 +107,25 @@ export interface SnapshotRowContext {
   version: bigint;
 }
 
+/** low/high: the DBLog window; release: after the high, once older transactions ended. */
+export type WatermarkKind = 'low' | 'high' | 'release';
+
 /** Optional capability: a connector that can snapshot tables. */
 export interface SnapshotReader {
   tables(): SnapshotTable[];
   /** Reads up to `limit` rows of `table` with key greater than `afterKey` (null: from the start). */
   readChunk(table: string, afterKey: unknown[] | null, limit: number): Promise<SnapshotChunk>;
   /** Writes a watermark into the change stream (PostgreSQL: pg_logical_emit_message). */
-  writeWatermark(id: string, kind: 'low' | 'high'): Promise<void>;
+  writeWatermark(id: string, kind: WatermarkKind): Promise<void>;
+  /**
+   * Optional: resolves once every transaction that was running when it was called has ended
+   * (or as soon as `stopped()` is true).
+   * A source whose changes can carry positions before the high watermark yet commit after it
+   * (PostgreSQL: a change's LSN is where it was written, not where it committed) implements it;
+   * the coordinator then waits for it after the high watermark and writes a `release`
+   * watermark, and the chunk is decided when the release comes through the stream.
+   */
+  awaitRunningTransactions?(stopped: () => boolean): Promise<void>;
   /** Writes a heartbeat into the change stream so an idle source still advances. */
   writeHeartbeat?(): Promise<void>;
 }

@@ -190,6 +190,7 @@ export class PostgresConnector implements CaptureConnector {
       name: this.name,
       database: this.config.connection.database,
       schemas: () => [...this.schemas.values()],
+      log: this.log,
     });
   }
 

@@ -12,6 +12,7 @@ import type {
   SnapshotReader,
   SnapshotRowContext,
   SnapshotTable,
+  WatermarkKind,
 } from '../engine/types.ts';
 import { quoteIdent } from './connection/replication.ts';
 import { HEARTBEAT_PREFIX, WATERMARK_PREFIX } from './stream.ts';
@@ -45,6 +46,7 @@ export interface SnapshotContext {
   database: string;
   /** Current schema of each captured table, in snapshot order. */
   schemas(): TableSchema[];
+  log?(message: string): void;
 }
 
 export class PgSnapshotReader implements SnapshotReader {
@@ -153,7 +155,37 @@ export class PgSnapshotReader implements SnapshotReader {
     };
   }
 
-  async writeWatermark(id: string, kind: 'low' | 'high'): Promise<void> {
+  /**
+   * Waits until every transaction running now (pg_current_snapshot()'s in-progress list) has
+   * committed or aborted (or the capture stops), polling pg_xact_status; says so every 10 s
+   * while one is still open.
+   */
+  async awaitRunningTransactions(stopped: () => boolean): Promise<void> {
+    const snap = (await this.pool.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s'))
+      .rows[0]!.s;
+    let running = (snap.split(':')[2] ?? '').split(',').filter(Boolean);
+    const started = Date.now();
+    let told = started;
+    let pause = 1;
+    while (running.length > 0 && !stopped()) {
+      const res = await this.pool.query<{ x: string }>(
+        `SELECT x::text AS x FROM unnest($1::xid8[]) AS x WHERE pg_xact_status(x) = 'in progress'`,
+        [running],
+      );
+      running = res.rows.map((r) => r.x);
+      if (running.length === 0) return;
+      if (Date.now() - told >= 10_000) {
+        told = Date.now();
+        this.ctx.log?.(
+          `snapshot: waiting ${Math.round((told - started) / 1000)} s for ${running.length} running transaction(s) to end (${running.slice(0, 5).join(', ')}) before the chunk can be emitted`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 100);
+    }
+  }
+
+  async writeWatermark(id: string, kind: WatermarkKind): Promise<void> {
     await this.pool.query('SELECT pg_logical_emit_message(false, $1, $2)', [
       WATERMARK_PREFIX,
       JSON.stringify({ id, kind }),

@@ -19,7 +19,7 @@ import type {
   RowKey,
   TransactionBlock,
 } from '../../core/events/index.ts';
-import type { ChangeStream, StreamSink } from '../engine/types.ts';
+import type { ChangeStream, StreamSink, WatermarkKind } from '../engine/types.ts';
 import { decodePgOutput } from './connection/pgoutput.ts';
 import type { PgOutputMessage, RelationMessage, TupleValue } from './connection/pgoutput.ts';
 import { ReplicationConnection } from './connection/replication.ts';
@@ -245,7 +245,7 @@ export class PgChangeStream implements ChangeStream {
 
   private onMessage(prefix: string, content: Buffer, lsn: number, transactional: boolean): void {
     if (prefix === WATERMARK_PREFIX) {
-      const { id, kind } = JSON.parse(content.toString()) as { id: string; kind: 'low' | 'high' };
+      const { id, kind } = JSON.parse(content.toString()) as { id: string; kind: WatermarkKind };
       // A logical message's LSN is the END of its WAL record, which is where the next record
       // starts; lsn - 1 lies inside the message record, strictly between the changes before and
       // after it, so positions and versions derived from it never tie with a change.
