@@ -8,7 +8,8 @@ import { register } from 'tsx/esm/api';
 // before the hooks are registered; help, version and validate do not.
 const [command] = process.argv.slice(2);
 const light = [undefined, 'help', '--help', '-h', 'version', '--version', 'validate'];
-if (command === 'capture' && !process.argv.includes('--help')) {
+const capture = command === 'capture' && !process.argv.includes('--help');
+if (capture) {
   // The capture's producer thread starts now and loads its modules while this thread loads
   // its own (the capture's ThreadedTransactionalProducer takes it).
   const { startProducerThreadEarly } = await import('../core/kafka/early-thread.mjs');
@@ -22,7 +23,7 @@ if (!light.includes(command) && !process.argv.includes('--help')) {
 // `tributary capture` starts from a prebuilt bundle of its modules when one can be had (see
 // bin/bundle.mjs); everything else loads the TypeScript sources through tsx.
 let main = null;
-if (command === 'capture' && !process.argv.includes('--help')) {
+if (capture) {
   const { freshBundle } = await import('./bundle.mjs');
   const bundle = await freshBundle('topology/cli/capture-main.ts', 'capture');
   // A bundle removed meanwhile (a newer one replaced it) or unloadable: the sources instead.

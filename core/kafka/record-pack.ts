@@ -74,13 +74,11 @@ export class RecordPack {
    * Header values are texts too.
    */
   addText(topic: string, key: string, value: string | null, headers: Record<string, string>): void {
-    let worst = FIXED + (key.length + (value === null ? 0 : value.length)) * 3;
+    let worst = textsWorst(key, value);
     for (const k in headers) worst += HEADER_FIXED + (k.length + headers[k]!.length) * 3;
     const buf = this.room(worst);
     const at = this.head(buf, topic, -1, undefined);
-    let o = writeText(buf, at + 4, key);
-    o = value === null ? writeNull(buf, o) : writeText(buf, o, value);
-    o = writeHeaders(buf, o, headers);
+    const o = writeHeaders(buf, writeTexts(buf, at + 4, key, value), headers);
     this.end(buf, at, o);
   }
 
@@ -102,8 +100,7 @@ export class RecordPack {
       return;
     }
     const nameField = headerName(name);
-    let worst = FIXED + (key.length + (value === null ? 0 : value.length)) * 3;
-    worst += HEADER_FIXED + nameField.length + version.length * 3;
+    let worst = textsWorst(key, value) + HEADER_FIXED + nameField.length + version.length * 3;
     let extras = 0;
     if (extra !== undefined)
       for (const k in extra) {
@@ -112,9 +109,7 @@ export class RecordPack {
       }
     const buf = this.room(worst);
     const at = this.head(buf, topic, -1, undefined);
-    let o = writeText(buf, at + 4, key);
-    o = value === null ? writeNull(buf, o) : writeText(buf, o, value);
-    o = writeUvarint(buf, o, (extras + 1) * 2);
+    let o = writeUvarint(buf, writeTexts(buf, at + 4, key, value), (extras + 1) * 2);
     if (extra !== undefined)
       for (const k in extra) {
         o = writeText(buf, o, k);
@@ -230,6 +225,17 @@ function writeText(buf: Buffer, o: number, text: string): number {
   const fits = lengthSize(n);
   if (fits !== width) buf.copyWithin(o + fits, o + width, o + width + n);
   return writeUvarint(buf, o, n * 2) + n;
+}
+
+/** The room a text key and value may take (before headers), with the fixed bytes. */
+function textsWorst(key: string, value: string | null): number {
+  return FIXED + (key.length + (value === null ? 0 : value.length)) * 3;
+}
+
+/** A text key and value (null: a tombstone) as the tail's first two fields. */
+function writeTexts(buf: Buffer, o: number, key: string, value: string | null): number {
+  o = writeText(buf, o, key);
+  return value === null ? writeNull(buf, o) : writeText(buf, o, value);
 }
 
 function writeNull(buf: Buffer, o: number): number {

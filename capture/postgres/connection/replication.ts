@@ -243,11 +243,10 @@ export class CopyBothReader {
   private headFilled = 0;
   private message: Buffer | null = null;
   private messageFilled = 0;
-
-  constructor(private readonly on: CopyBothEvents) {}
-
   /** Set after a protocol violation: nothing more is read (the stream cannot be re-framed). */
   private broken = false;
+
+  constructor(private readonly on: CopyBothEvents) {}
 
   push(chunk: Buffer): void {
     if (this.broken) return;

@@ -24,24 +24,16 @@ import { SinkRuntime } from '../../../sinks/runtime/runtime.ts';
 import { keyIdentity } from '../../../sinks/runtime/sink.ts';
 import { PG_SOURCE_SCHEMA } from '../../unit/core/events/sample-events.ts';
 import { REPO, uniqueName } from '../helpers.ts';
+import { rng } from '../../rng.ts';
 
 export const PG_URL = 'postgres://tributary:tributary@127.0.0.1:5432/tributary';
 export const REDIS_URL = 'redis://127.0.0.1:6379/0';
 
+/** A deterministic pseudo-random generator (mulberry32), so failures can be replayed. */
+export { rng };
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A deterministic pseudo-random generator (mulberry32), so failures can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function changeEvent(

@@ -38,6 +38,7 @@ import type {
   SerdeOptions,
 } from '../../../core/events/index.ts';
 import { DELETE, INSERT, READ, TRUNCATE, UPDATE } from './events/sample-events.ts';
+import { rng } from '../../rng.ts';
 
 const CHUNK = 1024 * 1024;
 const T0 = 1_700_000_000_000n;
@@ -137,18 +138,6 @@ function worstSize(a: Added): number {
   let n = 26 + (a.key.length + (a.value?.length ?? 0)) * 3;
   for (const [k, v] of Object.entries(a.headers)) n += 10 + (k.length + v.length) * 3;
   return n;
-}
-
-/** mulberry32: a seeded generator, so a failing case replays exactly. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomBytes(r: () => number, n: number): Buffer {
