@@ -11,7 +11,7 @@
 // the previous commit, `git worktree add`, with node_modules linked) over the same WAL, each
 // with its own slot: an A/B comparison in one run.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -157,6 +157,7 @@ const bin = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V 
   .stdout.toString()
   .trim();
 const r0 = performance.now();
+const others0 = otherCpu();
 const recv = spawnSync(
   `${bin}/pg_recvlogical`,
   [
@@ -189,6 +190,7 @@ const baseRate = total / baseSecs;
 console.log(
   `pg_recvlogical: ${total} changes in ${baseSecs.toFixed(2)} s = ${Math.round(baseRate).toLocaleString('en-US')} changes/s`,
 );
+console.log(`  ${cpuUse(others0, otherCpu())}`);
 
 // (2) Tributary: from process start until the slot's confirmed_flush_lsn reaches the end
 // (it only moves after the Kafka transaction holding the changes committed).
@@ -196,6 +198,7 @@ for (const c of captures) {
   const c0 = performance.now();
   let peakRssKb = 0;
   if (captures.length > 1) console.log(`capture of ${c.repo} ${c.flags.join(' ')}`);
+  const others = otherCpu();
   const { cpu, offsetReadAt } = await runCapture(
     c,
     async () => {
@@ -207,6 +210,7 @@ for (const c of captures) {
     },
     false,
     (kb) => (peakRssKb = Math.max(peakRssKb, kb)),
+    () => console.log(`  ${cpuUse(others, otherCpu())}`),
   );
   const capSecs = (performance.now() - c0) / 1000;
   const capRate = total / capSecs;
@@ -256,6 +260,7 @@ async function runCapture(
   done: (line: string) => Promise<boolean>,
   byLine: boolean,
   rss?: (kb: number) => void,
+  beforeStop?: () => void,
 ): Promise<{ cpu: number | null; offsetReadAt: number | null }> {
   let offsetReadAt: number | null = null;
   const prof =
@@ -308,13 +313,71 @@ async function runCapture(
       const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       cpu = (Number(stat[11]) + Number(stat[12])) / 100;
       console.log(
-        `capture process CPU: ${cpu.toFixed(2)} s (user ${(Number(stat[11]) / 100).toFixed(2)} + sys ${(Number(stat[12]) / 100).toFixed(2)})`,
+        `capture process CPU: ${cpu.toFixed(2)} s (user ${(Number(stat[11]) / 100).toFixed(2)} + sys ${(Number(stat[12]) / 100).toFixed(2)}); by thread: ${threadCpu(child.pid!)}`,
       );
     } catch {
       // process gone
     }
   }
+  beforeStop?.();
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
   return { cpu, offsetReadAt };
+}
+
+/** CPU seconds of each thread of a process, by thread name (the main thread is the process's
+ * own name; the producer is a worker thread). */
+function threadCpu(pid: number): string {
+  const byName = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(') ') + 2).split(' ');
+      const name = t === String(pid) ? 'main' : s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      byName.set(name, (byName.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // thread gone
+    }
+  }
+  return [...byName]
+    .filter(([, v]) => v >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([n, v]) => `${n} ${v.toFixed(2)}`)
+    .join(', ');
+}
+
+/** CPU seconds so far of the services on the path (not the capture): Kafka, PostgreSQL (its
+ * exited backends included, through the postmaster's children times), and pg_recvlogical (a
+ * child of this process). Read at the start and end of a phase to see where the cores went. */
+function otherCpu(): { kafka: number; postgres: number; recv: number } {
+  const ticks = (pid: string, children: boolean): number => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+    } catch {
+      return 0;
+    }
+  };
+  let kafka = 0;
+  let postgres = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.includes('kafka.Kafka')) kafka += ticks(pid, false);
+    else if (/\/bin\/postgres\0/.test(cmd)) postgres += ticks(pid, true);
+    else if (cmd.startsWith('postgres: ')) postgres += ticks(pid, false);
+  }
+  return {
+    kafka: kafka / 100,
+    postgres: postgres / 100,
+    recv: ticks('self', true) / 100 - ticks('self', false) / 100,
+  };
+}
+function cpuUse(a: ReturnType<typeof otherCpu>, b: ReturnType<typeof otherCpu>): string {
+  const d = (k: keyof typeof a) => (b[k] - a[k]).toFixed(2);
+  return `CPU in this phase: Kafka broker ${d('kafka')} s, PostgreSQL ${d('postgres')} s, pg_recvlogical ${d('recv')} s`;
 }

@@ -6,8 +6,14 @@
 import type pg from 'pg';
 import { field, stringifyValue } from '../../core/events/index.ts';
 import type { ConnectSchema, EventSchemas, Row, RowKey } from '../../core/events/index.ts';
-import { UNCHANGED_TOAST } from './connection/pgoutput.ts';
-import type { TupleValue } from './connection/pgoutput.ts';
+import type { JsonBytes } from '../../core/events/json-bytes.ts';
+import {
+  COLUMN_NULL,
+  COLUMN_UNCHANGED_TOAST,
+  textAt,
+  UNCHANGED_TOAST,
+} from './connection/pgoutput.ts';
+import type { TupleSpans, TupleValue } from './connection/pgoutput.ts';
 import { converterFor } from './types.ts';
 import type { ColumnConverter, PgTypeCatalog, TypeMappingOptions } from './types.ts';
 
@@ -101,8 +107,18 @@ export class TableSchema {
   private readonly quotedNames: string[];
   private readonly unavailableJson: Array<string | undefined>;
   private readonly keyFieldJson: string;
+  /**
+   * The byte path (writeRow), as UTF-8: `{"<name>":` for the first field of a row, `,"<name>":`
+   * for the others, and the TOAST placeholder's JSON.
+   */
+  private readonly openNameBytes: Buffer[];
+  private readonly nameBytes: Buffer[];
+  private readonly unavailableBytes: Array<Buffer | undefined>;
+  /** keyText's column texts (only the key columns are set). */
+  private readonly keyScratch: Array<string | undefined>;
   /** `"schema":"<schema>","table":"<table>"`, the table's part of the source block JSON. */
   readonly sourceTableJson: string;
+  readonly sourceTableBytes: Buffer;
 
   constructor(
     readonly meta: TableMeta,
@@ -167,6 +183,11 @@ export class TableSchema {
     this.quotedNames = columns.map((c) => JSON.stringify(c.name) + ':');
     this.unavailableJson = this.converters.map((c) => stringifyValue(c.unavailable));
     this.sourceTableJson = `"schema":${JSON.stringify(meta.schema)},"table":${JSON.stringify(meta.table)}`;
+    this.sourceTableBytes = Buffer.from(this.sourceTableJson);
+    this.openNameBytes = this.quotedNames.map((n) => Buffer.from('{' + n));
+    this.nameBytes = this.quotedNames.map((n) => Buffer.from(',' + n));
+    this.unavailableBytes = this.unavailableJson.map((j) => (j === undefined ? j : Buffer.from(j)));
+    this.keyScratch = new Array<string | undefined>(columns.length);
     this.keyFieldJson =
       this.keyField === undefined
         ? ''
@@ -199,6 +220,68 @@ export class TableSchema {
 
   /** stringifyJson(keyOf(toRow(values))), from tupleJson's result. */
   keyJson(json: Array<string | undefined>): string {
+    return this.objectJson(json, this.keyOrder);
+  }
+
+  /**
+   * rowJson(tupleJson(values)) written as UTF-8 bytes into `out`, from the tuple's column texts
+   * where they lie in `src` (its pgoutput message): no text is made for a column whose
+   * converter writes its JSON from bytes (ColumnConverter.writeJson). Unchanged TOAST columns
+   * are collected in `unavailable`, in column order, as tupleJson does.
+   */
+  writeRow(src: Buffer, spans: TupleSpans, out: JsonBytes, unavailable?: string[]): void {
+    let toast = false;
+    let first = true;
+    const order = this.rowOrder;
+    for (let j = 0; j < order.length; j++) {
+      const i = order[j]!;
+      const mark = out.mark();
+      out.bytes(first ? this.openNameBytes[i]! : this.nameBytes[i]!);
+      const kind = i < spans.count ? spans.kind[i] : COLUMN_NULL;
+      if (kind === COLUMN_NULL) out.bytes(NULL_JSON);
+      else if (kind === COLUMN_UNCHANGED_TOAST) {
+        toast = true;
+        const placeholder = this.unavailableBytes[i];
+        if (placeholder === undefined) {
+          out.pos = out.start + mark; // omitted, as JSON omits undefined
+          continue;
+        }
+        out.bytes(placeholder);
+      } else {
+        const start = spans.start[i]!;
+        const end = spans.end[i]!;
+        const c = this.converters[i]!;
+        if (c.writeJson === undefined || !c.writeJson(src, start, end, out)) {
+          const json = c.toJson(textAt(src, start, end));
+          if (json === undefined) {
+            out.pos = out.start + mark;
+            continue;
+          }
+          out.text(json);
+        }
+      }
+      first = false;
+    }
+    if (first) out.byte(0x7b); // { of a row without fields
+    out.byte(0x7d); // }
+    if (toast && unavailable)
+      for (let i = 0; i < this.columns.length; i++)
+        if (this.captured[i] && i < spans.count && spans.kind[i] === COLUMN_UNCHANGED_TOAST)
+          unavailable.push(this.columns[i]!.name);
+  }
+
+  /** keyJson(tupleJson(values)) from the tuple's column texts where they lie in `src`. */
+  keyText(src: Buffer, spans: TupleSpans): string {
+    const json = this.keyScratch;
+    for (const i of this.keyIndexes) {
+      const kind = i < spans.count ? spans.kind[i] : COLUMN_NULL;
+      json[i] =
+        kind === COLUMN_NULL
+          ? 'null'
+          : kind === COLUMN_UNCHANGED_TOAST
+            ? this.unavailableJson[i]
+            : this.converters[i]!.toJson(textAt(src, spans.start[i]!, spans.end[i]!));
+    }
     return this.objectJson(json, this.keyOrder);
   }
 
@@ -245,6 +328,8 @@ export class TableSchema {
     return key;
   }
 }
+
+const NULL_JSON = Buffer.from('null');
 
 /** Loads catalog facts for the given "schema.table" names (missing tables are absent from the map). */
 export async function loadTableMeta(

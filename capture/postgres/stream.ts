@@ -19,9 +19,10 @@ import type {
   RowKey,
   TransactionBlock,
 } from '../../core/events/index.ts';
+import { JsonBytes, jsonPiece } from '../../core/events/json-bytes.ts';
 import type { ChangeStream, StreamSink, WatermarkKind } from '../engine/types.ts';
-import { decodePgOutput } from './connection/pgoutput.ts';
-import type { PgOutputMessage, RelationMessage, TupleValue } from './connection/pgoutput.ts';
+import { decodePgOutput, RowChange, tupleAt } from './connection/pgoutput.ts';
+import type { PgOutputMessage, RelationMessage, TupleSpans } from './connection/pgoutput.ts';
 import { ReplicationConnection } from './connection/replication.ts';
 import type { XLogData } from './connection/replication.ts';
 import { TableSchema } from './schema.ts';
@@ -65,16 +66,30 @@ interface OpenTransaction {
   /** Commit LSN of the previous transaction (source.sequence), null before the first. */
   lastCommitLsn: number | null;
   /**
-   * The source block's JSON is sourceHead + lsn + sourceMid + table + sourceTail + lsn +
-   * SOURCE_END: everything but the change's LSN and table is fixed per transaction.
+   * The value's source block (UTF-8) is sourceHead + lsn + sourceMid + table + sourceTail +
+   * lsn + the end: everything but the change's LSN and table is fixed per transaction.
+   * sourceHead starts with the `,"source":` field name.
    */
-  sourceHead: string;
+  sourceHead: Buffer;
   sourceMid: string;
   sourceTail: string;
+  /** sourceMid + table + sourceTail for the table of the transaction's last change. */
+  middleOf: TableSchema | null;
+  middle: Buffer;
 }
 
-const SOURCE_END = ',"xmin":null}';
+// The fixed pieces of a change event's value JSON, as UTF-8.
+const BEFORE = jsonPiece('{"before":');
+const BEFORE_NULL = jsonPiece('{"before":null,"after":');
+const AFTER = jsonPiece(',"after":');
+const AFTER_NULL = jsonPiece(',"after":null');
+const NO_ROWS = jsonPiece('{"before":null,"after":null');
+const SOURCE_END = ',"xmin":null},"transaction":';
+type Op = 'c' | 'u' | 'd' | 't';
 const NO_COLUMNS: string[] = [];
+/** pgoutput message tags of row changes (RowChange.tag). */
+const INSERT = 0x49;
+const UPDATE = 0x55;
 
 export class PgChangeStream implements ChangeStream {
   private readonly relations = new Map<number, TableSchema | null>();
@@ -84,6 +99,14 @@ export class PgChangeStream implements ChangeStream {
   /** Processing time cache: the envelope's ts_ms/ts_us/ts_ns JSON is rebuilt once per millisecond. */
   private nowMs = 0;
   private timeJson = '';
+  /**
+   * The value's last bytes after the source block's LSN, per op, for this millisecond (no
+   * transaction block): `,"xmin":null},"transaction":null,"op":"c","ts_ms":…}`.
+   */
+  private ends: Partial<Record<Op, Buffer>> = {};
+  /** Row changes are read here (reused), and their values written into `out`. */
+  private readonly change = new RowChange();
+  private readonly out = new JsonBytes();
   /** Columns with an unchanged TOAST value in the current change (reused). */
   private readonly unavailable: string[] = [];
   private paused = false;
@@ -161,6 +184,7 @@ export class PgChangeStream implements ChangeStream {
   }
 
   private handle(d: XLogData): void {
+    if (this.change.read(d.payload)) return this.onChange(this.change, d.payload, d.walStart);
     const msg: PgOutputMessage = decodePgOutput(d.payload);
     switch (msg.tag) {
       case 'begin':
@@ -175,64 +199,14 @@ export class PgChangeStream implements ChangeStream {
         return;
       case 'relation':
         return this.onRelation(msg);
-      case 'insert': {
-        const t = this.table(msg.relationId);
-        if (!t) return;
-        const unavailable = this.unavailable;
-        unavailable.length = 0;
-        const after = t.tupleJson(msg.newTuple, unavailable);
-        const key = t.keyJson(after);
-        this.emit(
-          t,
-          'c',
-          key,
-          null,
-          'null',
-          msg.newTuple,
-          t.rowJson(after),
-          d.walStart,
-          unavailable,
-        );
-        return;
-      }
-      case 'update': {
-        const t = this.table(msg.relationId);
-        if (!t) return;
-        const unavailable = this.unavailable;
-        unavailable.length = 0;
-        const after = t.tupleJson(msg.newTuple, unavailable);
-        const old = msg.oldTuple;
-        const before = old ? t.tupleJson(old) : null;
-        const key = t.keyJson(after);
-        const afterJson = t.rowJson(after);
-        if (!before) {
-          this.emit(t, 'u', key, null, 'null', msg.newTuple, afterJson, d.walStart, unavailable);
-          return;
-        }
-        const beforeJson = t.rowJson(before);
-        const oldKey = t.keyJson(before);
-        if (oldKey !== key) {
-          // Primary-key change: Debezium emits a delete of the old key and a create of the new one.
-          this.emit(t, 'd', oldKey, old, beforeJson, null, 'null', d.walStart, NO_COLUMNS);
-          this.emit(t, 'c', key, null, 'null', msg.newTuple, afterJson, d.walStart, unavailable);
-          return;
-        }
-        this.emit(t, 'u', key, old, beforeJson, msg.newTuple, afterJson, d.walStart, unavailable);
-        return;
-      }
-      case 'delete': {
-        const t = this.table(msg.relationId);
-        if (!t) return;
-        const before = t.tupleJson(msg.oldTuple);
-        const key = t.keyJson(before);
-        const json = t.rowJson(before);
-        this.emit(t, 'd', key, msg.oldTuple, json, null, 'null', d.walStart, NO_COLUMNS);
-        return;
-      }
+      case 'insert':
+      case 'update':
+      case 'delete':
+        return; // read by RowChange above
       case 'truncate':
         for (const relationId of msg.relationIds) {
           const t = this.table(relationId);
-          if (t) this.emit(t, 't', '{}', null, 'null', null, 'null', d.walStart, NO_COLUMNS);
+          if (t) this.emit(t, 't', '{}', d.payload, null, null, d.walStart, NO_COLUMNS);
         }
         return;
       case 'message':
@@ -241,6 +215,38 @@ export class PgChangeStream implements ChangeStream {
       case 'origin':
         return;
     }
+  }
+
+  /**
+   * A row change, read from its message's bytes: the key as text, the value written as bytes
+   * (emit). An update that changes the primary key becomes, as in Debezium, a delete of the old
+   * key and a create of the new one.
+   */
+  private onChange(c: RowChange, src: Buffer, lsn: number): void {
+    const t = this.table(c.relationId);
+    if (!t) return;
+    const unavailable = this.unavailable;
+    unavailable.length = 0;
+    if (c.tag === INSERT) {
+      this.emit(t, 'c', t.keyText(src, c.new), src, null, c.new, lsn, unavailable);
+      return;
+    }
+    if (c.tag === UPDATE) {
+      const key = t.keyText(src, c.new);
+      if (c.oldAt < 0) {
+        this.emit(t, 'u', key, src, null, c.new, lsn, unavailable);
+        return;
+      }
+      const oldKey = t.keyText(src, c.old);
+      if (oldKey !== key) {
+        this.emit(t, 'd', oldKey, src, c.old, null, lsn, NO_COLUMNS);
+        this.emit(t, 'c', key, src, null, c.new, lsn, unavailable);
+        return;
+      }
+      this.emit(t, 'u', key, src, c.old, c.new, lsn, unavailable);
+      return;
+    }
+    this.emit(t, 'd', t.keyText(src, c.old), src, c.old, null, lsn, NO_COLUMNS);
   }
 
   private onMessage(prefix: string, content: Buffer, lsn: number, transactional: boolean): void {
@@ -303,10 +309,11 @@ export class PgChangeStream implements ChangeStream {
     const { name, database } = this.ctx;
     // The source block in Debezium's field order; `sequence` is a JSON string holding
     // ["<last commit LSN>","<LSN>"], so its quotes are escaped.
-    const sourceHead =
-      `{"version":${JSON.stringify(TRIBUTARY_VERSION)},"connector":"postgresql",` +
-      `"name":${JSON.stringify(name)},"ts_ms":${commitTimeMs},"snapshot":"false",` +
-      `"db":${JSON.stringify(database)},"sequence":"[${last === null ? 'null' : `\\"${last}\\"`},\\"`;
+    const sourceHead = Buffer.from(
+      `,"source":{"version":${JSON.stringify(TRIBUTARY_VERSION)},"connector":"postgresql",` +
+        `"name":${JSON.stringify(name)},"ts_ms":${commitTimeMs},"snapshot":"false",` +
+        `"db":${JSON.stringify(database)},"sequence":"[${last === null ? 'null' : `\\"${last}\\"`},\\"`,
+    );
     return {
       name,
       database,
@@ -323,22 +330,23 @@ export class PgChangeStream implements ChangeStream {
       sourceHead,
       sourceMid: `\\"]","ts_us":${commitTimeUsNumber},"ts_ns":${commitTimeNs},`,
       sourceTail: `,"txId":${xid},"lsn":`,
+      middleOf: null,
+      middle: Buffer.alloc(0),
     };
   }
 
   /**
-   * Publishes one change. The key and value JSON are written here from the rows' JSON (see
-   * TableSchema.tupleJson); the event's key and value objects are only built if someone reads
-   * them (PgChangeEvent).
+   * Publishes one change. Its value JSON is written here as bytes, the rows straight from the
+   * tuples' column texts in `src` (TableSchema.writeRow); the event's key and value objects are
+   * only built if someone reads them (PgChangeEvent).
    */
   private emit(
     t: TableSchema,
-    op: 'c' | 'u' | 'd' | 't',
+    op: Op,
     keyJson: string,
-    before: TupleValue[] | null,
-    beforeJson: string,
-    after: TupleValue[] | null,
-    afterJson: string,
+    src: Buffer,
+    before: TupleSpans | null,
+    after: TupleSpans | null,
     lsn: number,
     unavailable: string[],
   ): void {
@@ -348,6 +356,7 @@ export class PgChangeStream implements ChangeStream {
     if (nowMs !== this.nowMs) {
       this.nowMs = nowMs;
       this.timeJson = `,"ts_ms":${nowMs},"ts_us":${nowMs * 1000},"ts_ns":${BigInt(nowMs) * 1_000_000n}}`;
+      this.ends = {};
     }
     let transaction: TransactionBlock | null = null;
     if (this.ctx.transactionMetadata) {
@@ -360,34 +369,40 @@ export class PgChangeStream implements ChangeStream {
         data_collection_order: inTable,
       };
     } else tx.events++;
-    const valueJson =
-      '{"before":' +
-      beforeJson +
-      ',"after":' +
-      afterJson +
-      ',"source":' +
-      tx.sourceHead +
-      lsn +
-      tx.sourceMid +
-      t.sourceTableJson +
-      tx.sourceTail +
-      lsn +
-      SOURCE_END +
-      ',"transaction":' +
-      (transaction === null
-        ? 'null'
-        : `{"id":${JSON.stringify(transaction.id)},"total_order":${transaction.total_order},"data_collection_order":${transaction.data_collection_order}}`) +
-      ',"op":"' +
-      op +
-      '"' +
-      this.timeJson;
+    const out = this.out;
+    out.begin();
+    if (before) {
+      out.bytes(BEFORE);
+      t.writeRow(src, before, out);
+      out.bytes(after ? AFTER : AFTER_NULL);
+    } else out.bytes(after ? BEFORE_NULL : NO_ROWS);
+    if (after) t.writeRow(src, after, out, unavailable);
+    out.bytes(tx.sourceHead);
+    const lsnAt = out.mark();
+    out.uint(lsn);
+    const lsnDigits = out.mark() - lsnAt;
+    if (tx.middleOf !== t) {
+      tx.middle = Buffer.from(tx.sourceMid + t.sourceTableJson + tx.sourceTail);
+      tx.middleOf = t;
+    }
+    out.bytes(tx.middle);
+    out.repeat(lsnAt, lsnDigits);
+    if (transaction === null)
+      out.bytes((this.ends[op] ??= jsonPiece(`${SOURCE_END}null,"op":"${op}"${this.timeJson}`)));
+    else
+      out.text(
+        `${SOURCE_END}{"id":${JSON.stringify(transaction.id)},"total_order":${transaction.total_order},"data_collection_order":${transaction.data_collection_order}},"op":"${op}"${this.timeJson}`,
+      );
     const event = new PgChangeEvent(
       t,
       op,
       keyJson,
-      valueJson,
-      before,
-      after,
+      out.buf,
+      out.start,
+      out.pos,
+      src,
+      before ? this.change.oldAt : -1,
+      after ? this.change.newAt : -1,
       lsn,
       tx,
       nowMs,
@@ -443,9 +458,10 @@ export function transactionTopic(prefix: string): string {
 }
 
 /**
- * A change event whose key and value JSON were written straight from the tuple (PRE_ENCODED);
- * `key` and `value` are built from the tuple on first use. Treat it as immutable: a copy made
- * with spread keeps topic/schemas/headers only, so copy key and value explicitly.
+ * A change event whose key and value JSON were written straight from the tuple (PRE_ENCODED;
+ * the value as UTF-8 bytes, valueBuffer[valueStart..valueEnd)); `key` and `value` are built
+ * from the tuples in the pgoutput message on first use. Treat it as immutable: a copy made with
+ * spread keeps topic/schemas/headers only, so copy key and value explicitly.
  */
 class PgChangeEvent implements ChangeEvent, PreEncodedJson {
   readonly topic: string;
@@ -458,9 +474,13 @@ class PgChangeEvent implements ChangeEvent, PreEncodedJson {
     private readonly table: TableSchema,
     readonly op: 'c' | 'u' | 'd' | 't',
     readonly keyJson: string,
-    readonly valueJson: string,
-    private readonly before: TupleValue[] | null,
-    private readonly after: TupleValue[] | null,
+    readonly valueBuffer: Buffer,
+    readonly valueStart: number,
+    readonly valueEnd: number,
+    /** The pgoutput message, and where its old and new tuples start (-1: not in the event). */
+    private readonly src: Buffer,
+    private readonly beforeAt: number,
+    private readonly afterAt: number,
     private readonly lsn: number,
     private readonly tx: OpenTransaction,
     private readonly nowMs: number,
@@ -474,6 +494,10 @@ class PgChangeEvent implements ChangeEvent, PreEncodedJson {
     return this;
   }
 
+  get valueJson(): string {
+    return this.valueBuffer.toString('utf8', this.valueStart, this.valueEnd);
+  }
+
   get versionText(): string {
     return String(this.lsn);
   }
@@ -485,8 +509,8 @@ class PgChangeEvent implements ChangeEvent, PreEncodedJson {
   get key(): RowKey {
     if (this.#key === undefined) {
       const t = this.table;
-      const tuple = this.op === 'd' ? this.before : this.after;
-      this.#key = tuple ? t.keyOf(t.toRow(tuple)) : {};
+      const at = this.op === 'd' ? this.beforeAt : this.afterAt;
+      this.#key = at >= 0 ? t.keyOf(t.toRow(tupleAt(this.src, at))) : {};
     }
     return this.#key;
   }
@@ -495,8 +519,8 @@ class PgChangeEvent implements ChangeEvent, PreEncodedJson {
     if (this.#value === undefined) {
       const { table: t, tx, lsn, nowMs } = this;
       this.#value = {
-        before: this.before ? t.toRow(this.before) : null,
-        after: this.after ? t.toRow(this.after) : null,
+        before: this.beforeAt >= 0 ? t.toRow(tupleAt(this.src, this.beforeAt)) : null,
+        after: this.afterAt >= 0 ? t.toRow(tupleAt(this.src, this.afterAt)) : null,
         source: {
           version: TRIBUTARY_VERSION,
           connector: 'postgresql',

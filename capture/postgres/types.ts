@@ -33,6 +33,7 @@ import type { Client, PoolClient } from 'pg';
 import { ConfigError, TributaryError } from '../../core/errors/index.ts';
 import { stringifyValue } from '../../core/events/index.ts';
 import type { ConnectSchema } from '../../core/events/index.ts';
+import type { JsonBytes } from '../../core/events/json-bytes.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -116,11 +117,21 @@ export interface ColumnConverter {
    * omits the value); faster than converting and then stringifying for the common types.
    */
   toJson(text: string): string | undefined;
+  /**
+   * Writes toJson's result for the value whose text is src[start..end) (UTF-8, as pgoutput
+   * sends it) straight as bytes, when it can do so exactly without making the text: the common
+   * forms of the common types. Returns false, having written nothing, otherwise; the caller
+   * then uses toJson.
+   */
+  writeJson?: JsonByteWriter;
   /** The value standing for an unchanged TOAST column (see docs/postgres-types.md, TOAST). */
   unavailable: unknown;
   /** Set when the type has no Debezium mapping here and falls back to its text form. */
   note?: string;
 }
+
+/** See ColumnConverter.writeJson. */
+export type JsonByteWriter = (src: Buffer, start: number, end: number, out: JsonBytes) => boolean;
 
 /** A value that cannot be converted: wrong text format, or not representable in this mode. */
 export class PgValueConversionError extends TributaryError {
@@ -159,6 +170,8 @@ export function converterFor(
     toJson: m.toJson ?? (fromText === identity ? quoteText : (t) => stringifyValue(fromText(t))),
     unavailable: ctx.unavailableFor(m),
   };
+  const writeJson = m.writeJson ?? (fromText === identity && !m.toJson ? writeQuoted : undefined);
+  if (writeJson) converter.writeJson = writeJson;
   if (m.note !== undefined) converter.note = m.note;
   return converter;
 }
@@ -512,6 +525,8 @@ interface Mapping {
   fromText: (text: string) => unknown;
   /** JSON of fromText(text) when a faster way than stringifying its result exists. */
   toJson?: (text: string) => string;
+  /** toJson's result written from the text's bytes (ColumnConverter.writeJson). */
+  writeJson?: JsonByteWriter;
   toast: ToastForm;
   /** Array element schemas: Debezium makes them optional, except enum elements. */
   elementOptional?: boolean;
@@ -591,6 +606,7 @@ class MappingContext {
           SCHEMA.boolean(),
           (t) => t === 't' || t === 'true', // 'true': bool::text
           (t) => (t === 't' || t === 'true' ? 'true' : 'false'),
+          writeBool,
         );
       case PG_OID.INT2:
       case PG_OID.INT4:
@@ -599,11 +615,15 @@ class MappingContext {
           (t) => Number(t),
           // Up to 15 digits Number() is exact, so the canonical text is its JSON.
           (t) => (t.length <= 15 && isCanonicalInteger(t) ? t : stringifyValue(Number(t))!),
+          writeInteger15,
         );
       case PG_OID.INT8:
       case PG_OID.OID:
-        return plain(SCHEMA.int64(), parseInt64, (t) =>
-          isCanonicalInteger(t) ? t : stringifyValue(parseInt64(t))!,
+        return plain(
+          SCHEMA.int64(),
+          parseInt64,
+          (t) => (isCanonicalInteger(t) ? t : stringifyValue(parseInt64(t))!),
+          writeInteger20,
         );
       case PG_OID.FLOAT4:
         return plain(SCHEMA.float32(), parseFloat4);
@@ -658,17 +678,19 @@ class MappingContext {
         // last conversion is remembered.
         let lastText = '';
         let lastJson = '';
+        const toJson = (t: string): string => {
+          if (t === lastText) return lastJson;
+          // ISO digits, '-', ':', '.', 'T', 'Z' or "infinity": nothing to escape.
+          const json = `"${parseTimestampTzToIso(t, width)}"`;
+          lastText = t;
+          lastJson = json;
+          return json;
+        };
         return {
           schema: SCHEMA.zonedTimestamp(),
           fromText: (t) => parseTimestampTzToIso(t, width),
-          toJson: (t) => {
-            if (t === lastText) return lastJson;
-            // ISO digits, '-', ':', '.', 'T', 'Z' or "infinity": nothing to escape.
-            const json = `"${parseTimestampTzToIso(t, width)}"`;
-            lastText = t;
-            lastJson = json;
-            return json;
-          },
+          toJson,
+          writeJson: lastValueWriter(toJson),
           toast: 'string',
         };
       }
@@ -714,6 +736,63 @@ const identity = (text: string): string => text;
 const quoteText = (text: string): string => JSON.stringify(text);
 
 /**
+ * quoteText from bytes: printable ASCII without '"' or '\\' is its own JSON between quotes.
+ * Anything else (escapes, non-ASCII) goes through quoteText.
+ */
+function writeQuoted(src: Buffer, start: number, end: number, out: JsonBytes): boolean {
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7f) return false;
+  }
+  out.byte(0x22);
+  out.range(src, start, end);
+  out.byte(0x22);
+  return true;
+}
+
+/** An integer column's toJson from bytes: canonical integer text of at most `max` characters. */
+function integerWriter(max: number): JsonByteWriter {
+  return (src, start, end, out) => {
+    if (end - start > max || !isCanonicalIntegerAt(src, start, end)) return false;
+    out.range(src, start, end);
+    return true;
+  };
+}
+const writeInteger15 = integerWriter(15);
+const writeInteger20 = integerWriter(20);
+
+const TRUE_JSON = Buffer.from('true');
+const FALSE_JSON = Buffer.from('false');
+/** bool's toJson from bytes: boolout writes 't' or 'f'. */
+function writeBool(src: Buffer, start: number, end: number, out: JsonBytes): boolean {
+  if (end - start !== 1) return false;
+  out.bytes(src[start] === 0x74 ? TRUE_JSON : FALSE_JSON);
+  return true;
+}
+
+/**
+ * A writer for a column whose values often repeat from one row to the next (timestamps of one
+ * transaction): the JSON of the last ASCII text seen is kept as bytes; another text goes
+ * through `toJson` once and is remembered.
+ */
+function lastValueWriter(toJson: (text: string) => string): JsonByteWriter {
+  let lastText = Buffer.alloc(0);
+  let lastJson = Buffer.alloc(0);
+  return (src, start, end, out) => {
+    const n = end - start;
+    let i = 0;
+    if (n === lastText.length) while (i < n && src[start + i] === lastText[i]) i++;
+    if (i !== n || n === 0) {
+      for (let j = start; j < end; j++) if (src[j]! > 0x7f) return false;
+      lastJson = Buffer.from(toJson(src.toString('latin1', start, end)));
+      lastText = Buffer.from(src.subarray(start, end));
+    }
+    out.bytes(lastJson);
+    return true;
+  };
+}
+
+/**
  * A mapping whose schema cannot hold the placeholder string; Debezium still sends the string
  * (these are fixed-size types that are never TOASTed, or numeric/money/bits, rarely large).
  */
@@ -721,9 +800,11 @@ function plain(
   schema: ColumnSchema,
   fromText: (text: string) => unknown,
   toJson?: (text: string) => string,
+  writeJson?: JsonByteWriter,
 ): Mapping {
   const m: Mapping = { schema, fromText, toast: 'debezium-string' };
   if (toJson) m.toJson = toJson;
+  if (writeJson) m.writeJson = writeJson;
   return m;
 }
 
@@ -770,6 +851,21 @@ function exactInteger(v: bigint): number | bigint {
  * Is `text` an integer exactly as JSON writes it ("0", or an optional "-" and digits without a
  * leading zero)? Then an integer converter's JSON is the text itself.
  */
+/** isCanonicalInteger of the ASCII text src[start..end). */
+function isCanonicalIntegerAt(src: Buffer, start: number, end: number): boolean {
+  const n = end - start;
+  let i = src[start] === 0x2d ? start + 1 : start; // '-'
+  if (i >= end || n > 20) return false;
+  const first = src[i]!;
+  if (first === 0x30) return n === 1; // "0" (not "-0", "01")
+  if (first < 0x31 || first > 0x39) return false;
+  for (i++; i < end; i++) {
+    const c = src[i]!;
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 function isCanonicalInteger(text: string): boolean {
   const n = text.length;
   let i = text.charCodeAt(0) === 0x2d ? 1 : 0; // '-'
@@ -936,6 +1032,34 @@ function unscaledOfExactScale(text: string, scale: number): number | undefined {
   return text.charCodeAt(0) === 0x2d ? -v : v;
 }
 
+/** unscaledOfExactScale of the ASCII text src[start..end). */
+function unscaledOfExactScaleAt(
+  src: Buffer,
+  start: number,
+  end: number,
+  scale: number,
+): number | undefined {
+  const n = end - start;
+  if (n > 16 || scale < 0) return undefined;
+  const negative = src[start] === 0x2d;
+  let digits = 0;
+  const point = scale > 0 ? end - scale - 1 : end;
+  if (point <= start + (negative ? 1 : 0)) return undefined;
+  let v = 0;
+  for (let j = negative ? start + 1 : start; j < end; j++) {
+    const c = src[j]!;
+    if (j === point) {
+      if (c !== 0x2e) return undefined;
+      continue;
+    }
+    if (c < 0x30 || c > 0x39) return undefined;
+    v = v * 10 + (c - 0x30);
+    digits++;
+  }
+  if (digits + (negative ? 1 : 0) > 15) return undefined;
+  return negative ? -v : v;
+}
+
 const SCRATCH = new Uint8Array(8);
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
@@ -1042,7 +1166,23 @@ function numericMapping(typmod: number, mode: TypeMappingOptions['decimalHandlin
     return unscaledBase64(rescale(parseDecimalText(t, 'numeric'), scale, false, 'numeric'));
   };
   // base64 needs no escaping.
-  return plain(SCHEMA.decimal(scale, precision), decimal, (t) => `"${decimal(t)}"`);
+  return plain(
+    SCHEMA.decimal(scale, precision),
+    decimal,
+    (t) => `"${decimal(t)}"`,
+    (src, start, end, out) => {
+      const v = unscaledOfExactScaleAt(src, start, end, scale);
+      if (v === undefined) return false;
+      const b64 = smallUnscaledBase64(v === 0 ? 0 : v);
+      const buf = out.room(b64.length + 2);
+      let o = out.pos;
+      buf[o++] = 0x22;
+      for (let i = 0; i < b64.length; i++) buf[o++] = b64.charCodeAt(i);
+      buf[o++] = 0x22;
+      out.pos = o;
+      return true;
+    },
+  );
 }
 
 /**

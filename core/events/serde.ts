@@ -98,6 +98,13 @@ export interface PreEncodedJson {
   readonly keyJson: string;
   /** The value payload (the 'json' form of the envelope). */
   readonly valueJson: string;
+  /**
+   * Set when the connector wrote the value payload as UTF-8 bytes: they lie at
+   * valueBuffer[valueStart..valueEnd), and valueJson is decoded from them when asked for.
+   */
+  readonly valueBuffer?: Buffer;
+  readonly valueStart?: number;
+  readonly valueEnd?: number;
   /** event.version.toString() */
   readonly versionText: string;
   /** event.value.op */
@@ -191,7 +198,10 @@ export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): Encod
   if (pre) {
     version = pre.versionText;
     key = keyBuffer(event, pre.keyJson, options.format);
-    value = valueBuffer(event, pre.valueJson, options.format);
+    value =
+      pre.valueBuffer !== undefined && options.format === 'json'
+        ? pre.valueBuffer.subarray(pre.valueStart, pre.valueEnd) // never overwritten (JsonBytes)
+        : valueBuffer(event, pre.valueJson, options.format);
   } else {
     checkVersion(event.version, 'version');
     version = event.version.toString();
@@ -221,6 +231,17 @@ export interface RecordPacker {
     version: string,
     extra: Record<string, string> | undefined,
   ): void;
+  /** addVersioned with the value given as UTF-8 bytes, value[start..end) (copied). */
+  addVersionedBytes(
+    topic: string,
+    key: string,
+    value: Buffer,
+    start: number,
+    end: number,
+    name: string,
+    version: string,
+    extra: Record<string, string> | undefined,
+  ): void;
 }
 
 /**
@@ -235,9 +256,23 @@ export function packEvent(pack: RecordPacker, event: ChangeEvent, options: Serde
     return;
   }
   const key = keyText(event, pre.keyJson, options.format);
-  const value = valueText(event, pre.valueJson, options.format);
   const version = pre.versionText;
-  pack.addVersioned(event.topic, key, value, VERSION_HEADER, version, event.headers);
+  const bytes = pre.valueBuffer;
+  if (bytes !== undefined && options.format === 'json') {
+    pack.addVersionedBytes(
+      event.topic,
+      key,
+      bytes,
+      pre.valueStart!,
+      pre.valueEnd!,
+      VERSION_HEADER,
+      version,
+      event.headers,
+    );
+  } else {
+    const value = valueText(event, pre.valueJson, options.format);
+    pack.addVersioned(event.topic, key, value, VERSION_HEADER, version, event.headers);
+  }
   if (tombstoneFollows(pre.op, options))
     pack.addVersioned(event.topic, key, null, VERSION_HEADER, version, event.headers);
 }

@@ -99,23 +99,52 @@ export class RecordPack {
       this.addText(topic, key, value, { ...extra, [name]: version });
       return;
     }
-    const nameField = headerName(name);
-    let worst = textsWorst(key, value) + HEADER_FIXED + nameField.length + version.length * 3;
-    let extras = 0;
-    if (extra !== undefined)
-      for (const k in extra) {
-        worst += HEADER_FIXED + (k.length + extra[k]!.length) * 3;
-        extras++;
-      }
+    const buf = this.room(textsWorst(key, value) + versionedWorst(name, version, extra));
+    const at = this.head(buf, topic, -1, undefined);
+    this.endVersioned(buf, at, writeTexts(buf, at + 4, key, value), name, version, extra);
+  }
+
+  /** addVersioned with the value given as UTF-8 bytes, value[start..end) (copied). */
+  addVersionedBytes(
+    topic: string,
+    key: string,
+    value: Buffer,
+    start: number,
+    end: number,
+    name: string,
+    version: string,
+    extra: Record<string, string> | undefined,
+  ): void {
+    if (extra !== undefined && name in extra) {
+      const text = value.toString('utf8', start, end);
+      this.addText(topic, key, text, { ...extra, [name]: version });
+      return;
+    }
+    const worst = textsWorst(key, null) + end - start + versionedWorst(name, version, extra);
     const buf = this.room(worst);
     const at = this.head(buf, topic, -1, undefined);
-    let o = writeUvarint(buf, writeTexts(buf, at + 4, key, value), (extras + 1) * 2);
+    let o = writeText(buf, at + 4, key);
+    o = writeUvarint(buf, o, (end - start) * 2);
+    o += value.copy(buf, o, start, end);
+    this.endVersioned(buf, at, o, name, version, extra);
+  }
+
+  /** The headers of addVersioned after the tail's key and value (ending at `o`); ends the record. */
+  private endVersioned(
+    buf: Buffer,
+    at: number,
+    o: number,
+    name: string,
+    version: string,
+    extra: Record<string, string> | undefined,
+  ): void {
+    o = writeUvarint(buf, o, ((extra === undefined ? 0 : countOf(extra)) + 1) * 2);
     if (extra !== undefined)
       for (const k in extra) {
         o = writeText(buf, o, k);
         o = writeText(buf, o, extra[k]!);
       }
-    o += nameField.copy(buf, o);
+    o += headerName(name).copy(buf, o);
     o = writeText(buf, o, version);
     this.end(buf, at, o);
   }
@@ -225,6 +254,25 @@ function writeText(buf: Buffer, o: number, text: string): number {
   const fits = lengthSize(n);
   if (fits !== width) buf.copyWithin(o + fits, o + width, o + width + n);
   return writeUvarint(buf, o, n * 2) + n;
+}
+
+/** The number of headers in `headers` (what `for…in` visits). */
+function countOf(headers: Record<string, string>): number {
+  let n = 0;
+  for (const k in headers) if (k !== undefined) n++;
+  return n;
+}
+
+/** The room addVersioned's headers may take. */
+function versionedWorst(
+  name: string,
+  version: string,
+  extra: Record<string, string> | undefined,
+): number {
+  let worst = HEADER_FIXED + headerName(name).length + version.length * 3;
+  if (extra !== undefined)
+    for (const k in extra) worst += HEADER_FIXED + (k.length + extra[k]!.length) * 3;
+  return worst;
 }
 
 /** The room a text key and value may take (before headers), with the fixed bytes. */

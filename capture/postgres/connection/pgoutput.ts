@@ -244,9 +244,16 @@ interface Utf8Slice {
   utf8Slice(start: number, end: number): string;
 }
 
+/** buf.toString('utf8', start, end) without its checks (the range is known to be inside). */
+export function textAt(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as Utf8Slice).utf8Slice(start, end);
+}
+
 class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Buffer) {}
+  constructor(
+    private readonly buf: Buffer,
+    private pos = 0,
+  ) {}
 
   byte(): number {
     return this.buf[this.pos++]!;
@@ -316,4 +323,100 @@ class Reader {
     }
     return values;
   }
+}
+
+/** The tuple at buf[at..] (see RowChange: its values are only made when an event is read). */
+export function tupleAt(buf: Buffer, at: number): TupleValue[] {
+  return new Reader(buf, at).tuple();
+}
+
+/**
+ * Where a tuple's columns lie in its message, without making their texts: kind (t, n or u)
+ * and, for t, the bytes start..end. Reused from message to message (grows as needed).
+ */
+export class TupleSpans {
+  count = 0;
+  kind = new Uint8Array(64);
+  start = new Int32Array(64);
+  end = new Int32Array(64);
+}
+
+export const COLUMN_TEXT = 0x74; // t
+export const COLUMN_NULL = 0x6e; // n
+export const COLUMN_UNCHANGED_TOAST = 0x75; // u
+
+/** Reads the tuple at buf[o..] into `spans`; returns the position after it. */
+function scanTuple(buf: Buffer, o: number, spans: TupleSpans): number {
+  const n = buf.readUInt16BE(o);
+  o += 2;
+  if (spans.kind.length < n) {
+    spans.kind = new Uint8Array(n);
+    spans.start = new Int32Array(n);
+    spans.end = new Int32Array(n);
+  }
+  spans.count = n;
+  const { kind, start, end } = spans;
+  for (let i = 0; i < n; i++) {
+    const k = buf[o++];
+    if (k === COLUMN_TEXT) {
+      const len = buf.readUInt32BE(o);
+      o += 4;
+      start[i] = o;
+      o += len;
+      if (o > buf.length) throw new PgOutputError('tuple column runs past the end of its message');
+      end[i] = o;
+    } else if (k !== COLUMN_NULL && k !== COLUMN_UNCHANGED_TOAST) {
+      throw new PgOutputError(
+        `unsupported tuple column kind 0x${(k ?? 0).toString(16)} (binary mode is not enabled)`,
+      );
+    }
+    kind[i] = k;
+  }
+  return o;
+}
+
+/**
+ * An Insert, Update or Delete read without making any text (the capture's fast path): the
+ * relation, and where the old and new tuples start (-1 when absent), with their spans.
+ * decodePgOutput reads the same messages into values.
+ */
+export class RowChange {
+  tag = 0;
+  relationId = 0;
+  oldAt = -1;
+  newAt = -1;
+  readonly old = new TupleSpans();
+  readonly new = new TupleSpans();
+
+  /** Reads buf (an I, U or D message); false for any other message. */
+  read(buf: Buffer): boolean {
+    const tag = buf[0];
+    if (tag !== 0x49 && tag !== 0x55 && tag !== 0x44) return false;
+    this.tag = tag;
+    this.relationId = buf.readUInt32BE(1);
+    this.oldAt = -1;
+    this.newAt = -1;
+    let kind = buf[5];
+    let o = 6;
+    if (tag === 0x49 /* I */) {
+      if (kind !== 0x4e) throw new PgOutputError(`insert: expected 0x4e, got 0x${hex(kind)}`);
+    } else if (kind === 0x4b /* K */ || kind === 0x4f /* O */) {
+      this.oldAt = o;
+      o = scanTuple(buf, o, this.old);
+      if (tag === 0x44 /* D */) return true;
+      kind = buf[o++];
+      if (kind !== 0x4e) throw new PgOutputError(`update: expected N, got 0x${hex(kind)}`);
+    } else if (tag === 0x44) {
+      throw new PgOutputError(`delete: expected K or O, got 0x${hex(kind)}`);
+    } else if (kind !== 0x4e) {
+      throw new PgOutputError(`update: expected N, got 0x${hex(kind)}`);
+    }
+    this.newAt = o;
+    scanTuple(buf, o, this.new);
+    return true;
+  }
+}
+
+function hex(b: number | undefined): string {
+  return (b ?? 0).toString(16);
 }

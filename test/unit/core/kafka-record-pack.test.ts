@@ -724,6 +724,10 @@ function counting(pack: RecordPack): {
       calls.text++;
       pack.addVersioned(topic, key, value, name, version, extra);
     },
+    addVersionedBytes(topic, key, value, start, end, name, version, extra) {
+      calls.text++;
+      pack.addVersionedBytes(topic, key, value, start, end, name, version, extra);
+    },
   };
   return { packer, calls };
 }

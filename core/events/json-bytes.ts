@@ -1,0 +1,108 @@
+/**
+ * JSON written straight as UTF-8 bytes, for connectors that read their source as bytes
+ * (PostgreSQL capture: column texts are copied from the pgoutput message into the value).
+ *
+ * A value is begun, written piece by piece and ended; it then lies at buf[start..end) and stays
+ * there. Values go into 1 MiB slabs that are never reused: when one is full a new one is taken,
+ * and the old one lives as long as some value in it is referenced (an event not yet packed, a
+ * snapshot window's list). Compared with building the value as a JS string and encoding it,
+ * no string per column, no concatenation and no flattening is made.
+ */
+const SLAB = 1024 * 1024;
+
+export class JsonBytes {
+  buf: Buffer = Buffer.allocUnsafeSlow(SLAB);
+  pos = 0;
+  /** Where the value being written starts (valid from begin() until the next begin()). */
+  start = 0;
+
+  /** Starts a value. */
+  begin(): void {
+    if (this.buf.length - this.pos < 4096) {
+      this.buf = Buffer.allocUnsafeSlow(SLAB);
+      this.pos = 0;
+    }
+    this.start = this.pos;
+  }
+
+  /** Makes room for `n` more bytes (a value outgrowing its slab moves to a bigger one). */
+  room(n: number): Buffer {
+    if (this.buf.length - this.pos < n) {
+      const used = this.pos - this.start;
+      const next = Buffer.allocUnsafeSlow(Math.max(SLAB, 2 * (used + n)));
+      this.buf.copy(next, 0, this.start, this.pos);
+      this.buf = next;
+      this.start = 0;
+      this.pos = used;
+    }
+    return this.buf;
+  }
+
+  /** One ASCII byte. */
+  byte(c: number): void {
+    this.room(1)[this.pos++] = c;
+  }
+
+  /**
+   * Bytes made once (names, fixed JSON pieces). Copied natively: a JS loop costs about 1 ns a
+   * byte here, a native copy about 15 ns a call whatever the size.
+   */
+  bytes(b: Uint8Array): void {
+    this.room(b.length).set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** src[start..end) as is (a loop for a few bytes, where a native call costs more). */
+  range(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    const buf = this.room(n);
+    if (n < 12) {
+      let o = this.pos;
+      for (let i = start; i < end; i++) buf[o++] = src[i]!;
+      this.pos = o;
+    } else this.pos += src.copy(buf, this.pos, start, end);
+  }
+
+  /** Where the value being written is now (relative to its start: stays valid if it moves). */
+  mark(): number {
+    return this.pos - this.start;
+  }
+
+  /** The `n` bytes written at mark `at` of this value, again (a number written twice). */
+  repeat(at: number, n: number): void {
+    const buf = this.room(n);
+    const from = this.start + at;
+    buf.copyWithin(this.pos, from, from + n);
+    this.pos += n;
+  }
+
+  /** A text, UTF-8 encoded (already JSON: quoted and escaped where needed). */
+  text(s: string): void {
+    const buf = this.room(s.length * 3);
+    this.pos += (buf as unknown as Utf8Write).utf8Write(s, this.pos);
+  }
+
+  /** A non-negative safe integer in decimal. */
+  uint(v: number): void {
+    const buf = this.room(16);
+    let digits = 1;
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+    let o = this.pos + digits;
+    this.pos = o;
+    do {
+      const q = Math.floor(v / 10);
+      buf[--o] = 0x30 + (v - q * 10);
+      v = q;
+    } while (v > 0);
+  }
+}
+
+/** Buffer's own utf8Write (what write(text, offset) ends in), returning the bytes written. */
+interface Utf8Write {
+  utf8Write(text: string, offset: number): number;
+}
+
+/** The UTF-8 bytes of a fixed JSON piece. */
+export function jsonPiece(text: string): Buffer<ArrayBuffer> {
+  return Buffer.from(text, 'utf8');
+}
