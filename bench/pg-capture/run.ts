@@ -333,7 +333,10 @@ function threadCpu(pid: number): string {
     try {
       const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
       const f = s.slice(s.lastIndexOf(') ') + 2).split(' ');
-      const name = t === String(pid) ? 'main' : s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const name =
+        t === String(pid)
+          ? 'main'
+          : `${s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'))}${process.env.BENCH_THREAD_IDS ? `#${t}` : ''}`;
       byName.set(name, (byName.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
     } catch {
       // thread gone
