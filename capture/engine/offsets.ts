@@ -8,7 +8,7 @@
 import { ConfigError, TributaryError } from '../../core/errors/index.ts';
 import { parseJson, stringifyJson } from '../../core/events/index.ts';
 import { KafkaAdmin, TopicReader } from '../../core/kafka/index.ts';
-import type { KafkaConfig, OutgoingRecord } from '../../core/kafka/index.ts';
+import type { IncomingRecord, KafkaConfig, OutgoingRecord } from '../../core/kafka/index.ts';
 import type { StoredOffset } from './types.ts';
 
 export const DEFAULT_OFFSETS_TOPIC = 'tributary.offsets';
@@ -63,6 +63,14 @@ export function parseStoredOffset(text: string, source: string): StoredOffset {
  * Reads the latest committed offset of `source` (read_committed, up to the last stable
  * offset). Call only after this instance's transactional producer is initialised, so that a
  * fenced predecessor can no longer add to it.
+ *
+ * The topic holds the offsets of every source, one record per Kafka transaction of each, and
+ * compaction only thins out segments that are no longer active: read from the start it can be
+ * millions of records. It is read from its end instead, a window at a time (READ_BACK_WINDOW
+ * records, then twice as many before them, ...): a running source writes an offset with every
+ * transaction, so its latest one is nearly always in the first window. With more than one
+ * partition (a topic made elsewhere) a source's records may lie in any of them, and the whole
+ * topic is read as before.
  */
 export async function loadOffset(
   config: KafkaConfig,
@@ -71,17 +79,27 @@ export async function loadOffset(
 ): Promise<StoredOffset | null> {
   if (!source) throw new ConfigError('name', 'source name is empty');
   const reader = new TopicReader(config, [topic], 'read_committed');
-  let latest: StoredOffset | null = null;
+  // undefined: not seen yet; null: a tombstone (the offset was deleted).
+  let latest: StoredOffset | null | undefined;
+  const take = (records: IncomingRecord[]): void => {
+    for (const r of records) {
+      if (r.key?.toString() !== source) continue;
+      latest = r.value === null ? null : parseStoredOffset(r.value.toString(), source);
+    }
+  };
   try {
-    await reader.open();
-    await reader.readToEnd((records) => {
-      for (const r of records) {
-        if (r.key?.toString() !== source) continue;
-        latest = r.value === null ? null : parseStoredOffset(r.value.toString(), source);
-      }
-    });
-    return latest;
+    const partitions = await reader.open();
+    if (partitions === 1)
+      await reader.readBackwards(READ_BACK_WINDOW, (records) => {
+        take(records);
+        return latest !== undefined;
+      });
+    else await reader.readToEnd(take);
+    return latest ?? null;
   } finally {
     await reader.close();
   }
 }
+
+/** Records of the offsets topic read at a time from its end (loadOffset). */
+export const READ_BACK_WINDOW = 256;

@@ -20,8 +20,8 @@ export class TopicReader {
     this.consumer = new KafkaPartitionConsumer(config, { isolation });
   }
 
-  /** Positions every partition of the topics at its earliest offset. */
-  async open(): Promise<void> {
+  /** Positions every partition of the topics at its earliest offset; returns how many. */
+  async open(): Promise<number> {
     const counts = await this.consumer.partitionCounts(this.topics);
     const partitions = this.topics.flatMap((topic) =>
       Array.from({ length: counts.get(topic) ?? 0 }, (_, partition) => ({ topic, partition })),
@@ -31,6 +31,7 @@ export class TopicReader {
       ...p,
       offset: earliest.get(`${p.topic}\u0000${p.partition}`) ?? 0n,
     }));
+    return partitions.length;
   }
 
   /** Next records (possibly none), waiting at most `maxWaitMs` for data. */
@@ -51,6 +52,40 @@ export class TopicReader {
     const done = () =>
       this.positions.every((p) => p.offset >= (ends.get(`${p.topic}\u0000${p.partition}`) ?? 0n));
     while (!done()) onRecords(await this.poll(200));
+  }
+
+  /**
+   * Reads the topics' last records first: the last `window` offsets of each partition (as the
+   * partition ends when this call starts), then the `2 × window` before those, and so on back to
+   * the earliest offset. Each window's records (in offset order, across partitions) go to
+   * `onWindow`; reading stops when it returns true. For finding the latest record of a key in a
+   * topic that holds many other keys (offsets topics) without reading all of it.
+   */
+  async readBackwards(
+    window: number,
+    onWindow: (records: IncomingRecord[]) => boolean,
+  ): Promise<void> {
+    const earliest = await this.consumer.offsets(this.positions, 'earliest');
+    let ends = await this.consumer.offsets(this.positions, 'latest');
+    const key = (p: { topic: string; partition: number }) => `${p.topic}\u0000${p.partition}`;
+    for (let size = BigInt(window); ; size *= 2n) {
+      const starts = new Map<string, bigint>();
+      for (const p of this.positions) {
+        const first = earliest.get(key(p)) ?? 0n;
+        const end = ends.get(key(p)) ?? 0n;
+        starts.set(key(p), end - size > first ? end - size : first);
+      }
+      if (this.positions.every((p) => starts.get(key(p))! >= (ends.get(key(p)) ?? 0n))) return;
+      for (const p of this.positions) p.offset = starts.get(key(p))!;
+      const records: IncomingRecord[] = [];
+      const before = (r: { topic: string; partition: number; offset: bigint }) =>
+        r.offset < (ends.get(key(r)) ?? 0n);
+      while (!this.positions.every((p) => !before(p)))
+        for (const r of await this.poll(200)) if (before(r)) records.push(r);
+      records.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+      if (onWindow(records)) return;
+      ends = starts;
+    }
   }
 
   async close(): Promise<void> {
