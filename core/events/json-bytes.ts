@@ -52,11 +52,14 @@ export class JsonBytes {
     this.pos += b.length;
   }
 
-  /** src[start..end) as is (a loop for a few bytes, where a native call costs more). */
+  /**
+   * src[start..end) as is: a loop for a few bytes (about 2.5 ns a byte), Buffer.copy for more
+   * (about 60 ns a call).
+   */
   range(src: Buffer, start: number, end: number): void {
     const n = end - start;
     const buf = this.room(n);
-    if (n < 12) {
+    if (n < 24) {
       let o = this.pos;
       for (let i = start; i < end; i++) buf[o++] = src[i]!;
       this.pos = o;

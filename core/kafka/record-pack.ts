@@ -144,7 +144,9 @@ export class RecordPack {
         o = writeText(buf, o, k);
         o = writeText(buf, o, extra[k]!);
       }
-    o += headerName(name).copy(buf, o);
+    const nameField = headerName(name);
+    buf.set(nameField, o);
+    o += nameField.length;
     o = writeText(buf, o, version);
     this.end(buf, at, o);
   }
@@ -249,11 +251,24 @@ function lengthSize(n: number): number {
  * widest prefix and moved back if its length turned out to need fewer bytes.
  */
 function writeText(buf: Buffer, o: number, text: string): number {
-  const width = lengthSize(text.length * 3);
-  const n = (buf as unknown as Utf8Write).utf8Write(text, o + width);
-  const fits = lengthSize(n);
-  if (fits !== width) buf.copyWithin(o + fits, o + width, o + width + n);
-  return writeUvarint(buf, o, n * 2) + n;
+  const n = text.length;
+  if (n < 32) {
+    // Short texts (keys, versions, header names) are mostly ASCII: written by a loop, which
+    // costs less than a native utf8Write call.
+    const at = writeUvarint(buf, o, n * 2);
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) break;
+      buf[at + i] = c;
+    }
+    if (i === n) return at + n;
+  }
+  const width = lengthSize(n * 3);
+  const bytes = (buf as unknown as Utf8Write).utf8Write(text, o + width);
+  const fits = lengthSize(bytes);
+  if (fits !== width) buf.copyWithin(o + fits, o + width, o + width + bytes);
+  return writeUvarint(buf, o, bytes * 2) + bytes;
 }
 
 /** The number of headers in `headers` (what `for…in` visits). */

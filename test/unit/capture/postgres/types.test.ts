@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../../core/errors/index.ts';
 import { stringifyJson } from '../../../../core/events/index.ts';
+import { JsonBytes } from '../../../../core/events/json-bytes.ts';
 import {
   converterFor,
   DEFAULT_TYPE_MAPPING_OPTIONS,
@@ -865,5 +866,84 @@ describe('toJson', () => {
     same(conv(25), ['plain', 'quote " and \\ and \n', 'ünï', '']);
     same(conv(3802), ['{"a": 1}']);
     same(conv(1009), ['{a,"b c",NULL}', '{}']);
+  });
+});
+
+describe('writeJson (the capture writes values from their bytes)', () => {
+  /** What writeJson wrote for `text` (undefined when it declined, having written nothing). */
+  function written(c: ColumnConverter, text: string): string | undefined {
+    const out = new JsonBytes();
+    out.begin();
+    out.byte(0x5b); // a byte before, so an offset into the slab is exercised
+    const src = Buffer.concat([Buffer.from('\u0000xx'), Buffer.from(text), Buffer.from('yy')]);
+    const start = 3;
+    const ok = c.writeJson!(src, start, start + Buffer.byteLength(text), out);
+    const bytes = out.buf.toString('utf8', out.start + 1, out.pos);
+    if (!ok) {
+      assert.equal(out.pos, out.start + 1, `declined "${text}" but wrote ${bytes}`);
+      return undefined;
+    }
+    return bytes;
+  }
+
+  const cases: Array<[string, ColumnConverter, string[], string[]]> = [
+    // [name, converter, texts it writes itself, texts it leaves to toJson]
+    ['int2', conv(21), ['0', '-32768', '32767', '7'], ['007', '-0', '+1', '', '1.0']],
+    ['int4', conv(23), ['-2147483648', '2147483647', '10'], ['0x10', ' 1', '1e3']],
+    [
+      'int8',
+      conv(20),
+      ['9223372036854775807', '-9223372036854775808', '9007199254740993', '42'],
+      ['00', '-', '12a'],
+    ],
+    ['oid', conv(26), ['4294967295', '0'], ['-0']],
+    ['bool', conv(16), ['t', 'f'], ['true', 'false', '']],
+    [
+      'text',
+      conv(25),
+      ['', 'plain ascii', 'x'.repeat(300), 'tilde ~ and del \u007f', "it's"],
+      ['quote " inside', 'back\\slash', 'tab\there', 'new\nline', 'ünïcode', '日本', '\u0001'],
+    ],
+    ['varchar', conv(1043, 14), ['NEW', 'PAID'], ['é']],
+    ['uuid', conv(2950), ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'], []],
+    ['jsonb', conv(3802), ['123', 'null'], ['{"a": 1}']],
+    ['enum', conv(MOOD), ['happy'], []],
+    [
+      'numeric(12,2)',
+      conv(1700, numericTypmod(12, 2)),
+      ['0.00', '12.34', '-12.34', '9999999999.99', '0.01', '-0.01', '1.50'],
+      ['12.3', '12', '1e5', 'NaN', '12.345', '99999999999999.99'],
+    ],
+    [
+      'timestamptz',
+      conv(1184),
+      [
+        '2026-11-26 10:15:01.123456+00',
+        '2026-11-26 10:15:01.123456+00',
+        '2026-11-26 10:15:02+00',
+        '1999-01-08 04:05:06-08',
+        'infinity',
+      ],
+      ['2026-11-26 10:15:01 Europe/Zürich'],
+    ],
+  ];
+
+  for (const [name, c, own, left] of cases) {
+    test(`${name}: exactly toJson's bytes, or nothing`, () => {
+      assert.ok(c.writeJson, `${name} has a byte writer`);
+      for (const text of own) assert.equal(written(c, text), c.toJson(text), `${name} "${text}"`);
+      for (const text of left) assert.equal(written(c, text), undefined, `${name} "${text}"`);
+    });
+  }
+
+  test('types without a byte writer convert through toJson', () => {
+    for (const oid of [700, 701, 17, 1082, 1083, 1114, 1186, 1007])
+      assert.equal(conv(oid).writeJson, undefined, `type ${oid}`);
+    // numeric without a declared scale (VariableScaleDecimal) and the string/double modes
+    assert.equal(conv(1700).writeJson, undefined);
+    assert.equal(
+      conv(1700, numericTypmod(12, 2), { decimalHandling: 'string' }).writeJson,
+      undefined,
+    );
   });
 });
