@@ -21,7 +21,7 @@ import type {
 } from '../../core/events/index.ts';
 import { JsonBytes, jsonPiece } from '../../core/events/json-bytes.ts';
 import type { ChangeStream, StreamSink, WatermarkKind } from '../engine/types.ts';
-import { decodePgOutput, RowChange, tupleAt } from './connection/pgoutput.ts';
+import { decodePgOutput, RowChange, spansAt, tupleAt } from './connection/pgoutput.ts';
 import type { PgOutputMessage, RelationMessage, TupleSpans } from './connection/pgoutput.ts';
 import { ReplicationConnection } from './connection/replication.ts';
 import type { XLogData } from './connection/replication.ts';
@@ -98,7 +98,6 @@ export class PgChangeStream implements ChangeStream {
   private queue: XLogData[] | null = null;
   /** Processing time cache: the envelope's ts_ms/ts_us/ts_ns JSON is rebuilt once per millisecond. */
   private nowMs = 0;
-  private timeJson = '';
   /**
    * The value's last bytes after the source block's LSN, per op, for this millisecond (no
    * transaction block): `,"xmin":null},"transaction":null,"op":"c","ts_ms":…}`.
@@ -355,7 +354,6 @@ export class PgChangeStream implements ChangeStream {
     const nowMs = Date.now();
     if (nowMs !== this.nowMs) {
       this.nowMs = nowMs;
-      this.timeJson = `,"ts_ms":${nowMs},"ts_us":${nowMs * 1000},"ts_ns":${BigInt(nowMs) * 1_000_000n}}`;
       this.ends = {};
     }
     let transaction: TransactionBlock | null = null;
@@ -371,35 +369,14 @@ export class PgChangeStream implements ChangeStream {
     } else tx.events++;
     const out = this.out;
     out.begin();
-    if (before) {
-      out.bytes(BEFORE);
-      t.writeRow(src, before, out);
-      out.bytes(after ? AFTER : AFTER_NULL);
-    } else out.bytes(after ? BEFORE_NULL : NO_ROWS);
-    if (after) t.writeRow(src, after, out, unavailable);
-    out.bytes(tx.sourceHead);
-    const lsnAt = out.mark();
-    out.uint(lsn);
-    const lsnDigits = out.mark() - lsnAt;
-    if (tx.middleOf !== t) {
-      tx.middle = Buffer.from(tx.sourceMid + t.sourceTableJson + tx.sourceTail);
-      tx.middleOf = t;
-    }
-    out.bytes(tx.middle);
-    out.repeat(lsnAt, lsnDigits);
-    if (transaction === null)
-      out.bytes((this.ends[op] ??= jsonPiece(`${SOURCE_END}null,"op":"${op}"${this.timeJson}`)));
-    else
-      out.text(
-        `${SOURCE_END}{"id":${JSON.stringify(transaction.id)},"total_order":${transaction.total_order},"data_collection_order":${transaction.data_collection_order}},"op":"${op}"${this.timeJson}`,
-      );
+    const end =
+      transaction === null ? (this.ends[op] ??= jsonPiece(valueEnd(op, null, nowMs))) : null;
+    writeValue(out, t, op, src, before, after, lsn, tx, transaction, nowMs, end, unavailable);
     const event = new PgChangeEvent(
       t,
       op,
       keyJson,
-      out.buf,
-      out.start,
-      out.pos,
+      out,
       src,
       before ? this.change.oldAt : -1,
       after ? this.change.newAt : -1,
@@ -448,6 +425,56 @@ export class PgChangeStream implements ChangeStream {
   }
 }
 
+/**
+ * A change event's value JSON, written into `out` (begun by the caller): the rows from the
+ * tuples' column texts in `src` (TableSchema.writeRow), the source block from the transaction's
+ * prepared pieces and the change's LSN, then `end` (what follows the source block's LSN, when
+ * prepared by the caller) or valueEnd's text. Unchanged TOAST columns of `after` go into
+ * `unavailable`.
+ */
+function writeValue(
+  out: JsonBytes,
+  t: TableSchema,
+  op: Op,
+  src: Buffer,
+  before: TupleSpans | null,
+  after: TupleSpans | null,
+  lsn: number,
+  tx: OpenTransaction,
+  transaction: TransactionBlock | null,
+  nowMs: number,
+  end: Buffer | null,
+  unavailable?: string[],
+): void {
+  if (before) {
+    out.bytes(BEFORE);
+    t.writeRow(src, before, out);
+    out.bytes(after ? AFTER : AFTER_NULL);
+  } else out.bytes(after ? BEFORE_NULL : NO_ROWS);
+  if (after) t.writeRow(src, after, out, unavailable);
+  out.bytes(tx.sourceHead);
+  const lsnAt = out.mark();
+  out.uint(lsn);
+  const lsnDigits = out.mark() - lsnAt;
+  if (tx.middleOf !== t) {
+    tx.middle = Buffer.from(tx.sourceMid + t.sourceTableJson + tx.sourceTail);
+    tx.middleOf = t;
+  }
+  out.bytes(tx.middle);
+  out.repeat(lsnAt, lsnDigits);
+  if (end !== null) out.bytes(end);
+  else out.text(valueEnd(op, transaction, nowMs));
+}
+
+/** The value JSON after the source block's LSN: xmin, the transaction block, op and the times. */
+function valueEnd(op: Op, transaction: TransactionBlock | null, nowMs: number): string {
+  const block =
+    transaction === null
+      ? 'null'
+      : `{"id":${JSON.stringify(transaction.id)},"total_order":${transaction.total_order},"data_collection_order":${transaction.data_collection_order}}`;
+  return `${SOURCE_END}${block},"op":"${op}","ts_ms":${nowMs},"ts_us":${nowMs * 1000},"ts_ns":${BigInt(nowMs) * 1_000_000n}}`;
+}
+
 /** Debezium's PostgreSQL transaction id: "<txId>:<commit LSN>". */
 function transactionId(tx: OpenTransaction): string {
   return `${tx.xid}:${tx.commitLsn}`;
@@ -462,6 +489,10 @@ export function transactionTopic(prefix: string): string {
  * the value as UTF-8 bytes, valueBuffer[valueStart..valueEnd)); `key` and `value` are built
  * from the tuples in the pgoutput message on first use. Treat it as immutable: a copy made with
  * spread keeps topic/schemas/headers only, so copy key and value explicitly.
+ *
+ * The value's bytes lie in the stream's JsonBytes, which is written over once it is full (the
+ * publisher copies them into its pack right away). An event read after that writes its value
+ * again, from the message, into a buffer of its own.
  */
 class PgChangeEvent implements ChangeEvent, PreEncodedJson {
   readonly topic: string;
@@ -469,14 +500,18 @@ class PgChangeEvent implements ChangeEvent, PreEncodedJson {
   headers?: Record<string, string>;
   #key: RowKey | undefined;
   #value: Envelope | undefined;
+  /** Where the value's bytes lie; #shared is the stream's JsonBytes, null once they are own. */
+  #buf: Buffer;
+  #start: number;
+  #end: number;
+  #shared: JsonBytes | null;
+  #generation: number;
 
   constructor(
     private readonly table: TableSchema,
     readonly op: 'c' | 'u' | 'd' | 't',
     readonly keyJson: string,
-    readonly valueBuffer: Buffer,
-    readonly valueStart: number,
-    readonly valueEnd: number,
+    out: JsonBytes,
     /** The pgoutput message, and where its old and new tuples start (-1: not in the event). */
     private readonly src: Buffer,
     private readonly beforeAt: number,
@@ -488,14 +523,62 @@ class PgChangeEvent implements ChangeEvent, PreEncodedJson {
   ) {
     this.topic = table.topic;
     this.schemas = table.schemas;
+    this.#buf = out.buf;
+    this.#start = out.start;
+    this.#end = out.pos;
+    this.#shared = out;
+    this.#generation = out.generation;
   }
 
   [PRE_ENCODED](): PreEncodedJson {
     return this;
   }
 
+  get valueBuffer(): Buffer {
+    this.#own();
+    return this.#buf;
+  }
+
+  get valueStart(): number {
+    this.#own();
+    return this.#start;
+  }
+
+  get valueEnd(): number {
+    this.#own();
+    return this.#end;
+  }
+
   get valueJson(): string {
-    return this.valueBuffer.toString('utf8', this.valueStart, this.valueEnd);
+    this.#own();
+    return this.#buf.toString('utf8', this.#start, this.#end);
+  }
+
+  /** Writes the value again, into a buffer of its own, when the shared one moved on. */
+  #own(): void {
+    const shared = this.#shared;
+    if (shared === null || (shared.generation === this.#generation && shared.buf === this.#buf))
+      return;
+    const { src, beforeAt, afterAt } = this;
+    const out = new JsonBytes(this.#end - this.#start + 64);
+    out.begin();
+    writeValue(
+      out,
+      this.table,
+      this.op,
+      src,
+      beforeAt >= 0 ? spansAt(src, beforeAt) : null,
+      afterAt >= 0 ? spansAt(src, afterAt) : null,
+      this.lsn,
+      this.tx,
+      this.transaction,
+      this.nowMs,
+      null,
+    );
+    this.#buf = out.buf;
+    this.#start = out.start;
+    this.#end = out.pos;
+    this.#shared = null;
   }
 
   get versionText(): string {

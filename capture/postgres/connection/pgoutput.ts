@@ -345,6 +345,13 @@ export const COLUMN_TEXT = 0x74; // t
 export const COLUMN_NULL = 0x6e; // n
 export const COLUMN_UNCHANGED_TOAST = 0x75; // u
 
+/** The spans of the tuple at buf[at..] (made anew: for an event's value made again later). */
+export function spansAt(buf: Buffer, at: number): TupleSpans {
+  const spans = new TupleSpans();
+  scanTuple(buf, at, spans);
+  return spans;
+}
+
 /** Reads the tuple at buf[o..] into `spans`; returns the position after it. */
 function scanTuple(buf: Buffer, o: number, spans: TupleSpans): number {
   const n = buf.readUInt16BE(o);

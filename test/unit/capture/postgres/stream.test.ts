@@ -238,3 +238,26 @@ describe('PostgreSQL change stream JSON', () => {
     assert.match(second.value!, /"sequence":"\[\\"36864\\",\\"/);
   });
 });
+
+test('values written over in the stream buffer are made again from the message, byte-equal', () => {
+  // ~2 KB values: 1,500 of them fill the 1 MiB buffer about three times over.
+  const { feed, events, failures } = setup({ transactionMetadata: true });
+  feed(relation());
+  feed(begin(0x9000, 700));
+  for (let i = 1; i <= 1500; i++) {
+    const row = [...ROW_A];
+    row[0] = String(i);
+    row[1] = `region-${i}-${'x'.repeat(1000)}`;
+    feed(msg('I', [RELATION_ID, 4], 'N', tuple(row)));
+  }
+  feed(commit(0x9000));
+  assert.deepEqual(failures, []);
+  assert.equal(events.length, 1500);
+  const pre = (e: ChangeEvent) => e as unknown as { valueBuffer: Buffer };
+  const last = pre(events.at(-1)!.event).valueBuffer;
+  // The first events' bytes were written over: they have buffers of their own now.
+  assert.notEqual(pre(events[0]!.event).valueBuffer, last);
+  assert.equal(pre(events.at(-2)!.event).valueBuffer, last, 'a recent event still shares it');
+  for (const { event } of events)
+    assert.deepEqual(records(event, 'json'), records(plain(event), 'json'));
+});
