@@ -1,10 +1,26 @@
-// Entry of the producer worker thread (threaded-producer.ts). The sources are TypeScript, so
-// tsx is registered in this thread first: Node 20 does not run the process's --import hooks in
-// worker threads, and a process started through bin/tributary.js registers tsx only in its
-// main thread. The Kafka client is loaded before that, without tsx's loader hooks, which would
-// make its load about twice as slow.
+// Entry of the producer worker thread (threaded-producer.ts). The Kafka client is loaded first,
+// without tsx's loader hooks, which would make its load about twice as slow. The thread's own
+// modules then load from a bundle (bin/bundle.mjs, as `tributary capture` does: ~10 modules,
+// rebuilt whenever one of them changed), or, when no bundle can be had, through tsx, registered
+// in this thread: Node 20 does not run the process's --import hooks in worker threads, and a
+// process started through bin/tributary.js registers tsx only in its main thread.
 const { loadKafkaClient } = await import('./load-client.mjs');
 await loadKafkaClient();
-const { register } = await import('tsx/esm/api');
-register();
-await import('./producer-thread.ts');
+const { freshBundle } = await import('../../bin/bundle.mjs');
+const bundle = await freshBundle('core/kafka/producer-thread.ts', 'producer-thread');
+let loaded = false;
+if (bundle !== null) {
+  try {
+    await import(bundle);
+    loaded = true;
+  } catch (err) {
+    // Removed meanwhile by a newer build: the sources instead. Anything else is the module's own
+    // failure, which loading the sources would repeat.
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+  }
+}
+if (!loaded) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./producer-thread.ts');
+}
