@@ -996,9 +996,9 @@ function unscaledBase64(d: DecimalParts): string {
 /** unscaledBase64 of an unscaled value below 10^15 in magnitude (an exact double). */
 function smallUnscaledBase64(v: number): string {
   let bytes = 1;
-  while (v >= 2 ** (8 * bytes - 1) || v < -(2 ** (8 * bytes - 1))) bytes++;
+  while (v >= HALF_RANGE[bytes]! || v < -HALF_RANGE[bytes]!) bytes++;
   const out = SCRATCH; // at most 7 bytes: 15 digits < 2^55
-  let rest = v < 0 ? v + 2 ** (8 * bytes) : v;
+  let rest = v < 0 ? v + 2 * HALF_RANGE[bytes]! : v;
   for (let i = bytes - 1; i >= 0; i--) {
     out[i] = rest % 256;
     rest = Math.floor(rest / 256);
@@ -1061,6 +1061,8 @@ function unscaledOfExactScaleAt(
 }
 
 const SCRATCH = new Uint8Array(8);
+/** HALF_RANGE[n] = 2^(8n-1): n two's-complement bytes hold -HALF_RANGE[n] .. HALF_RANGE[n]-1. */
+const HALF_RANGE = Array.from({ length: 9 }, (_, n) => 2 ** (8 * n - 1));
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 /** Standard base64 (with padding) of bytes[0..n), as Buffer.toString('base64') writes it. */

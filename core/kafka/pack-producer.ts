@@ -98,6 +98,8 @@ export class PackProducer {
   private metadata: Metadata | null = null;
   private readonly topicsSeen = new Set<string>();
   private readonly encoder = new PackedBatchEncoder();
+  /** The pack being produced (one at a time: the thread runs its requests in turn). */
+  private readonly index = new PackIndex();
   private requestBuffer = Buffer.allocUnsafeSlow(2 * 1024 * 1024);
   private readonly transactionalIdBytes: Buffer;
   private roundRobin = 0;
@@ -212,7 +214,7 @@ export class PackProducer {
   }
 
   private async produce(packed: PackedRecords): Promise<void> {
-    const index = new PackIndex(packed);
+    const index = this.index.read(packed);
     const metadata = await this.metadataFor(packed.topics);
     // Partition of every record: given, else from the key (Java-compatible), else round robin.
     const groups = new Map<string, Group>();

@@ -326,12 +326,12 @@ function writeHeaders(buf: Buffer, o: number, headers: Record<string, string | B
 /** Reads the zigzag varint at buf[o..] (a length, -1 = null); `next` gets the position after. */
 function readLength(buf: Buffer, o: number, next: { at: number }): number {
   let v = 0;
-  let shift = 0;
+  let scale = 1; // 2 ** (7 × bytes read): a multiplication, not Math.pow, per byte
   let b: number;
   do {
     b = buf[o++]!;
-    v += (b & 0x7f) * 2 ** shift;
-    shift += 7;
+    v += (b & 0x7f) * scale;
+    scale *= 128;
   } while (b & 0x80);
   next.at = o;
   return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
@@ -340,35 +340,45 @@ function readLength(buf: Buffer, o: number, next: { at: number }): number {
 /**
  * Where every record lies in a pack's buffers, parsed once into typed arrays (no object per
  * record). Positions are byte offsets into `buffers[buffer[i]]`; a key length of -1 is null.
+ * read() parses another pack into the same arrays (grown when a pack has more records), so the
+ * producer thread allocates them once, not per pack; entries from `count` on are stale.
  */
 export class PackIndex {
-  readonly count: number;
-  readonly buffers: Buffer[];
-  readonly buffer: Uint16Array;
-  readonly topic: Uint16Array;
+  count = 0;
+  buffers: Buffer[] = [];
+  buffer = new Uint16Array(0);
+  topic = new Uint16Array(0);
   /** -1: by key. */
-  readonly partition: Int32Array;
+  partition = new Int32Array(0);
   /** Milliseconds; NaN when the record has none (the producer's clock is used). */
-  readonly timestamp: Float64Array;
+  timestamp = new Float64Array(0);
   /** The key (for the partitioner). */
-  readonly keyAt: Int32Array;
-  readonly keyLength: Int32Array;
+  keyAt = new Int32Array(0);
+  keyLength = new Int32Array(0);
   /** The record's tail: its bytes in a record batch from the key length on. */
-  readonly tailAt: Int32Array;
-  readonly tailLength: Int32Array;
+  tailAt = new Int32Array(0);
+  tailLength = new Int32Array(0);
 
-  constructor(packed: PackedRecords) {
+  constructor(packed?: PackedRecords) {
+    if (packed) this.read(packed);
+  }
+
+  /** Parses `packed` (the index then describes it, and no longer the pack before). */
+  read(packed: PackedRecords): this {
     const n = packed.count;
     this.count = n;
     this.buffers = packed.buffers.map((b, i) => Buffer.from(b, 0, packed.lengths[i]!));
-    this.buffer = new Uint16Array(n);
-    this.topic = new Uint16Array(n);
-    this.partition = new Int32Array(n);
-    this.timestamp = new Float64Array(n);
-    this.keyAt = new Int32Array(n);
-    this.keyLength = new Int32Array(n);
-    this.tailAt = new Int32Array(n);
-    this.tailLength = new Int32Array(n);
+    if (this.buffer.length < n) {
+      const size = Math.max(n, 2 * this.buffer.length);
+      this.buffer = new Uint16Array(size);
+      this.topic = new Uint16Array(size);
+      this.partition = new Int32Array(size);
+      this.timestamp = new Float64Array(size);
+      this.keyAt = new Int32Array(size);
+      this.keyLength = new Int32Array(size);
+      this.tailAt = new Int32Array(size);
+      this.tailLength = new Int32Array(size);
+    }
     const next = { at: 0 };
     let i = 0;
     for (let b = 0; b < this.buffers.length; b++) {
@@ -396,6 +406,7 @@ export class PackIndex {
       }
     }
     if (i !== n) throw new Error(`record pack holds ${i} records, ${n} expected`);
+    return this;
   }
 }
 
