@@ -19,7 +19,7 @@ import type {
   RowKey,
   TransactionBlock,
 } from '../../core/events/index.ts';
-import { JsonBytes, jsonPiece } from '../../core/events/json-bytes.ts';
+import { joinBytes, JsonBytes, jsonPiece } from '../../core/events/json-bytes.ts';
 import type { ChangeStream, StreamSink, WatermarkKind } from '../engine/types.ts';
 import { decodePgOutput, RowChange, spansAt, tupleAt } from './connection/pgoutput.ts';
 import type { PgOutputMessage, RelationMessage, TupleSpans } from './connection/pgoutput.ts';
@@ -47,6 +47,16 @@ export interface StreamContext {
   log(message: string): void;
 }
 
+interface SourcePieces {
+  /** `,"source":{"version":…,"name":…,"ts_ms":` */
+  head: Buffer;
+  /** After ts_ms, with no commit before: `,"snapshot":"false","db":…,"sequence":"[null,\"` */
+  firstSequence: Buffer;
+  /** After ts_ms otherwise, up to the last commit LSN, then what follows it. */
+  sequence: Buffer;
+  afterLast: Buffer;
+}
+
 interface OpenTransaction {
   /** Source name and database (source.name, source.db). */
   name: string;
@@ -57,7 +67,6 @@ interface OpenTransaction {
   /** Derived once per transaction (source.ts_ms, ts_us, ts_ns). */
   commitTimeMs: number;
   commitTimeUsNumber: number;
-  commitTimeNs: bigint;
   index: number;
   /** Events emitted so far (total_order of the last one). */
   events: number;
@@ -66,19 +75,23 @@ interface OpenTransaction {
   /** Commit LSN of the previous transaction (source.sequence), null before the first. */
   lastCommitLsn: number | null;
   /**
-   * The value's source block (UTF-8) is sourceHead + lsn + sourceMid + table + sourceTail +
-   * lsn + the end: everything but the change's LSN and table is fixed per transaction.
-   * sourceHead starts with the `,"source":` field name.
+   * The value's source block (UTF-8) is sourceHead + lsn + middle + lsn + the end: everything
+   * but the change's LSN and table is fixed per transaction. sourceHead starts with the
+   * `,"source":` field name; middle (ts_us … "lsn":) is made for the table of the transaction's
+   * last change (middleOf).
    */
   sourceHead: Buffer;
-  sourceMid: string;
-  sourceTail: string;
-  /** sourceMid + table + sourceTail for the table of the transaction's last change. */
   middleOf: TableSchema | null;
   middle: Buffer;
 }
 
-// The fixed pieces of a change event's value JSON, as UTF-8.
+// The fixed pieces of a change event's value JSON, as UTF-8 (see also SourcePieces).
+const MIDDLE_US = jsonPiece('\\"]","ts_us":');
+const MIDDLE_NS = jsonPiece(',"ts_ns":');
+const MIDDLE_TABLE = jsonPiece('000,');
+const MIDDLE_TX = jsonPiece(',"txId":');
+const MIDDLE_LSN = jsonPiece(',"lsn":');
+const NO_BYTES = Buffer.alloc(0);
 const BEFORE = jsonPiece('{"before":');
 const BEFORE_NULL = jsonPiece('{"before":null,"after":');
 const AFTER = jsonPiece(',"after":');
@@ -103,6 +116,8 @@ export class PgChangeStream implements ChangeStream {
    * transaction block): `,"xmin":null},"transaction":null,"op":"c","ts_ms":…}`.
    */
   private ends: Partial<Record<Op, Buffer>> = {};
+  /** The source block's pieces that are the same for every transaction of this stream. */
+  private readonly sourcePieces: SourcePieces;
   /** Row changes are read here (reused), and their values written into `out`. */
   private readonly change = new RowChange();
   private readonly out = new JsonBytes();
@@ -115,7 +130,19 @@ export class PgChangeStream implements ChangeStream {
     private readonly connection: ReplicationConnection,
     private readonly sink: StreamSink,
     private readonly ctx: StreamContext,
-  ) {}
+  ) {
+    // The source block in Debezium's field order, around ts_ms and the last commit LSN.
+    const head =
+      `,"source":{"version":${JSON.stringify(TRIBUTARY_VERSION)},"connector":"postgresql",` +
+      `"name":${JSON.stringify(ctx.name)},"ts_ms":`;
+    const sequence = `,"snapshot":"false","db":${JSON.stringify(ctx.database)},"sequence":"[`;
+    this.sourcePieces = {
+      head: jsonPiece(head),
+      firstSequence: jsonPiece(`${sequence}null,\\"`),
+      sequence: jsonPiece(`${sequence}\\"`),
+      afterLast: jsonPiece('\\",\\"'),
+    };
+  }
 
   start(): void {
     this.connection.start(0, {
@@ -301,18 +328,12 @@ export class PgChangeStream implements ChangeStream {
   }
 
   private openTransaction(xid: number, commitLsn: number, commitTimeUs: bigint): OpenTransaction {
-    const commitTimeMs = Number(commitTimeUs / 1000n);
+    // Microseconds since 1970 are below 2^53 until the year 2255: exact as a number.
     const commitTimeUsNumber = Number(commitTimeUs);
-    const commitTimeNs = commitTimeUs * 1000n;
+    const commitTimeMs = Math.floor(commitTimeUsNumber / 1000);
     const last = this.lastCommitLsn;
     const { name, database } = this.ctx;
-    // The source block in Debezium's field order; `sequence` is a JSON string holding
-    // ["<last commit LSN>","<LSN>"], so its quotes are escaped.
-    const sourceHead = Buffer.from(
-      `,"source":{"version":${JSON.stringify(TRIBUTARY_VERSION)},"connector":"postgresql",` +
-        `"name":${JSON.stringify(name)},"ts_ms":${commitTimeMs},"snapshot":"false",` +
-        `"db":${JSON.stringify(database)},"sequence":"[${last === null ? 'null' : `\\"${last}\\"`},\\"`,
-    );
+    const pieces = this.sourcePieces;
     return {
       name,
       database,
@@ -321,16 +342,17 @@ export class PgChangeStream implements ChangeStream {
       commitTimeUs,
       commitTimeMs,
       commitTimeUsNumber,
-      commitTimeNs,
       index: 0,
       events: 0,
       perTable: new Map(),
       lastCommitLsn: last,
-      sourceHead,
-      sourceMid: `\\"]","ts_us":${commitTimeUsNumber},"ts_ns":${commitTimeNs},`,
-      sourceTail: `,"txId":${xid},"lsn":`,
+      // `sequence` is a JSON string holding ["<last commit LSN>","<LSN>"]: its quotes are escaped.
+      sourceHead:
+        last === null
+          ? joinBytes(pieces.head, commitTimeMs, pieces.firstSequence)
+          : joinBytes(pieces.head, commitTimeMs, pieces.sequence, last, pieces.afterLast),
       middleOf: null,
-      middle: Buffer.alloc(0),
+      middle: NO_BYTES,
     };
   }
 
@@ -457,7 +479,20 @@ function writeValue(
   out.uint(lsn);
   const lsnDigits = out.mark() - lsnAt;
   if (tx.middleOf !== t) {
-    tx.middle = Buffer.from(tx.sourceMid + t.sourceTableJson + tx.sourceTail);
+    const us = tx.commitTimeUsNumber;
+    // ts_ns: the microseconds' digits and 000 (nanoseconds exceed 2^53)
+    const table = t.sourceTableBytes;
+    tx.middle = joinBytes(
+      MIDDLE_US,
+      us,
+      MIDDLE_NS,
+      us,
+      MIDDLE_TABLE,
+      table,
+      MIDDLE_TX,
+      tx.xid,
+      MIDDLE_LSN,
+    );
     tx.middleOf = t;
   }
   out.bytes(tx.middle);
@@ -585,6 +620,10 @@ class PgChangeEvent implements ChangeEvent, PreEncodedJson {
     return String(this.lsn);
   }
 
+  get versionNumber(): number {
+    return this.lsn;
+  }
+
   get version(): bigint {
     return BigInt(this.lsn);
   }
@@ -613,7 +652,7 @@ class PgChangeEvent implements ChangeEvent, PreEncodedJson {
           db: tx.database,
           sequence: `[${tx.lastCommitLsn === null ? 'null' : `"${tx.lastCommitLsn}"`},"${lsn}"]`,
           ts_us: tx.commitTimeUsNumber,
-          ts_ns: tx.commitTimeNs,
+          ts_ns: tx.commitTimeUs * 1000n,
           schema: t.meta.schema,
           table: t.meta.table,
           txId: tx.xid,

@@ -99,17 +99,46 @@ export class JsonBytes {
 
   /** A non-negative safe integer in decimal. */
   uint(v: number): void {
-    const buf = this.room(16);
-    let digits = 1;
-    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-    let o = this.pos + digits;
-    this.pos = o;
-    do {
-      const q = Math.floor(v / 10);
-      buf[--o] = 0x30 + (v - q * 10);
-      v = q;
-    } while (v > 0);
+    this.pos = writeDigits(this.room(16), this.pos, v);
   }
+}
+
+/** Decimal digits of a non-negative safe integer. */
+function digitsOf(v: number): number {
+  let digits = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+  return digits;
+}
+
+/** A non-negative safe integer's decimal digits at buf[o..]; returns the position after them. */
+function writeDigits(buf: Uint8Array, o: number, v: number): number {
+  const end = o + digitsOf(v);
+  let p = end;
+  do {
+    const q = Math.floor(v / 10);
+    buf[--p] = 0x30 + (v - q * 10);
+    v = q;
+  } while (v > 0);
+  return end;
+}
+
+/**
+ * Pieces of bytes and non-negative safe integers (as decimal digits) joined into one Buffer,
+ * without making a string of any of them (fixed parts of values made once per transaction).
+ */
+export function joinBytes(...parts: Array<Uint8Array | number>): Buffer {
+  let n = 0;
+  for (const p of parts) n += typeof p === 'number' ? digitsOf(p) : p.length;
+  const out = Buffer.allocUnsafe(n);
+  let o = 0;
+  for (const p of parts) {
+    if (typeof p === 'number') o = writeDigits(out, o, p);
+    else {
+      out.set(p, o);
+      o += p.length;
+    }
+  }
+  return out;
 }
 
 /** Buffer's own utf8Write (what write(text, offset) ends in), returning the bytes written. */

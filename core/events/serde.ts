@@ -107,6 +107,8 @@ export interface PreEncodedJson {
   readonly valueEnd?: number;
   /** event.version.toString() */
   readonly versionText: string;
+  /** event.version as a number, when it is a non-negative safe integer (packed without text). */
+  readonly versionNumber?: number;
   /** event.value.op */
   readonly op: Op;
 }
@@ -228,7 +230,7 @@ export interface RecordPacker {
     key: string,
     value: string | null,
     name: string,
-    version: string,
+    version: string | number,
     extra: Record<string, string> | undefined,
   ): void;
   /** addVersioned with the value given as UTF-8 bytes, value[start..end) (copied). */
@@ -239,7 +241,7 @@ export interface RecordPacker {
     start: number,
     end: number,
     name: string,
-    version: string,
+    version: string | number,
     extra: Record<string, string> | undefined,
   ): void;
 }
@@ -256,7 +258,7 @@ export function packEvent(pack: RecordPacker, event: ChangeEvent, options: Serde
     return;
   }
   const key = keyText(event, pre.keyJson, options.format);
-  const version = pre.versionText;
+  const version = pre.versionNumber ?? pre.versionText;
   const bytes = pre.valueBuffer;
   if (bytes !== undefined && options.format === 'json') {
     pack.addVersionedBytes(

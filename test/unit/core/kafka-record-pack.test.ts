@@ -820,6 +820,35 @@ test('addVersioned packs exactly what addText packs with the version header last
   }
 });
 
+test('a version given as a number packs the bytes of its decimal text; a value given as bytes, the bytes of the text', () => {
+  const bytes = (p: PackedRecords) => Buffer.from(p.buffers[0]!, 0, p.lengths[0]!);
+  const value = '{"after":{"id":1,"note":"€ ✓"}}';
+  const utf8 = Buffer.concat([Buffer.from('xx'), Buffer.from(value), Buffer.from('yy')]);
+  for (const version of [0, 7, 10, 99, 123456, 2 ** 31, 2 ** 32 + 5, 9_007_199_254_740_991]) {
+    for (const extra of [undefined, { 'tributary.unavailable': 'note' }]) {
+      const byNumber = new RecordPack();
+      const byText = new RecordPack();
+      byNumber.addVersioned('t.x', '{"id":1}', value, 'tributary.version', version, extra);
+      byText.addVersioned('t.x', '{"id":1}', value, 'tributary.version', String(version), extra);
+      assert.deepEqual(bytes(byNumber.finish()), bytes(byText.finish()), String(version));
+      const fromBytes = new RecordPack();
+      fromBytes.addVersionedBytes(
+        't.x',
+        '{"id":1}',
+        utf8,
+        2,
+        utf8.length - 2,
+        'tributary.version',
+        version,
+        extra,
+      );
+      const fromText = new RecordPack();
+      fromText.addVersioned('t.x', '{"id":1}', value, 'tributary.version', String(version), extra);
+      assert.deepEqual(bytes(fromBytes.finish()), bytes(fromText.finish()), String(version));
+    }
+  }
+});
+
 test('text lengths at every varint width edge: written in place or moved back, bytes exact', () => {
   // UTF-8 length n lies in [units, 3 × units]; the length's varint is 1 byte up to 63, 2 up to
   // 8,191, 3 up to 1,048,575. Texts whose bounds straddle an edge are written after the

@@ -3,7 +3,8 @@
 // for the same event's key and value objects, in both JSON forms, for every kind of change.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toKafkaRecords } from '../../../../core/events/index.ts';
+import { packEvent, toKafkaRecords } from '../../../../core/events/index.ts';
+import { RecordPack, unpackRecords } from '../../../../core/kafka/index.ts';
 import type { ChangeEvent, JsonFormat } from '../../../../core/events/index.ts';
 import { PgChangeStream } from '../../../../capture/postgres/stream.ts';
 import type { StreamContext } from '../../../../capture/postgres/stream.ts';
@@ -260,4 +261,24 @@ test('values written over in the stream buffer are made again from the message, 
   assert.equal(pre(events.at(-2)!.event).valueBuffer, last, 'a recent event still shares it');
   for (const { event } of events)
     assert.deepEqual(records(event, 'json'), records(plain(event), 'json'));
+});
+
+test('packed as the publisher packs them (packEvent), the records are the serde records of plain copies', () => {
+  for (const transactionMetadata of [false, true]) {
+    const { feed, events } = setup({ transactionMetadata });
+    feedWorkload(feed);
+    for (const { event } of events) {
+      const pack = new RecordPack();
+      packEvent(pack, event, { format: 'json', tombstonesOnDelete: true });
+      const packed = unpackRecords(pack.finish()).map((r) => ({
+        topic: r.topic,
+        key: r.key!.toString('utf8'),
+        value: r.value?.toString('utf8') ?? null,
+        headers: Object.fromEntries(
+          Object.entries(r.headers ?? {}).map(([k, v]) => [k, v.toString()]),
+        ),
+      }));
+      assert.deepEqual(packed, records(plain(event), 'json'));
+    }
+  }
 });
