@@ -67,7 +67,7 @@ export function parseStoredOffset(text: string, source: string): StoredOffset {
  * The topic holds the offsets of every source, one record per Kafka transaction of each, and
  * compaction only thins out segments that are no longer active: read from the start it can be
  * millions of records. It is read from its end instead, a window at a time (READ_BACK_WINDOW
- * records, then twice as many before them, ...): a running source writes an offset with every
+ * records, then 16 times as many before them, ...): a running source writes an offset with every
  * transaction, so its latest one is nearly always in the first window. With more than one
  * partition (a topic made elsewhere) a source's records may lie in any of them, and the whole
  * topic is read as before.

@@ -56,19 +56,20 @@ export class TopicReader {
 
   /**
    * Reads the topics' last records first: the last `window` offsets of each partition (as the
-   * partition ends when this call starts), then the `2 × window` before those, and so on back to
-   * the earliest offset. Each window's records (in offset order, across partitions) go to
-   * `onWindow`; reading stops when it returns true. For finding the latest record of a key in a
-   * topic that holds many other keys (offsets topics) without reading all of it.
+   * partition ends when this call starts), then the `16 × window` before those, and so on back
+   * to the earliest offset (where open() positioned the reader). Each window's records (in
+   * offset order, across partitions) go to `onWindow`; reading stops when it returns true. For
+   * finding the latest record of a key in a topic that holds many other keys (offsets topics)
+   * without reading all of it.
    */
   async readBackwards(
     window: number,
     onWindow: (records: IncomingRecord[]) => boolean,
   ): Promise<void> {
-    const earliest = await this.consumer.offsets(this.positions, 'earliest');
-    let ends = await this.consumer.offsets(this.positions, 'latest');
     const key = (p: { topic: string; partition: number }) => `${p.topic}\u0000${p.partition}`;
-    for (let size = BigInt(window); ; size *= 2n) {
+    const earliest = new Map(this.positions.map((p) => [key(p), p.offset]));
+    let ends = await this.consumer.offsets(this.positions, 'latest');
+    for (let size = BigInt(window); ; size *= 16n) {
       const starts = new Map<string, bigint>();
       for (const p of this.positions) {
         const first = earliest.get(key(p)) ?? 0n;
