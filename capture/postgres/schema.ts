@@ -230,7 +230,6 @@ export class TableSchema {
    * are collected in `unavailable`, in column order, as tupleJson does.
    */
   writeRow(src: Buffer, spans: TupleSpans, out: JsonBytes, unavailable?: string[]): void {
-    let toast = false;
     let first = true;
     const order = this.rowOrder;
     for (let j = 0; j < order.length; j++) {
@@ -240,7 +239,6 @@ export class TableSchema {
       const kind = i < spans.count ? spans.kind[i] : COLUMN_NULL;
       if (kind === COLUMN_NULL) out.bytes(NULL_JSON);
       else if (kind === COLUMN_UNCHANGED_TOAST) {
-        toast = true;
         const placeholder = this.unavailableBytes[i];
         if (placeholder === undefined) {
           out.pos = out.start + mark; // omitted, as JSON omits undefined
@@ -264,7 +262,8 @@ export class TableSchema {
     }
     if (first) out.byte(0x7b); // { of a row without fields
     out.byte(0x7d); // }
-    if (toast && unavailable)
+    // Every captured column, in column order (a "__proto__" column is in no row's JSON).
+    if (spans.unchanged > 0 && unavailable)
       for (let i = 0; i < this.columns.length; i++)
         if (this.captured[i] && i < spans.count && spans.kind[i] === COLUMN_UNCHANGED_TOAST)
           unavailable.push(this.columns[i]!.name);

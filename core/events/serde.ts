@@ -202,7 +202,8 @@ export function toKafkaRecords(event: ChangeEvent, options: SerdeOptions): Encod
     key = keyBuffer(event, pre.keyJson, options.format);
     value =
       pre.valueBuffer !== undefined && options.format === 'json'
-        ? pre.valueBuffer.subarray(pre.valueStart, pre.valueEnd) // never overwritten (JsonBytes)
+        ? // a copy: the connector's buffer may be written over (JsonBytes)
+          Buffer.from(pre.valueBuffer.subarray(pre.valueStart, pre.valueEnd))
         : valueBuffer(event, pre.valueJson, options.format);
   } else {
     checkVersion(event.version, 'version');

@@ -80,12 +80,15 @@ export class PackProducer {
   private txn: RawTransaction | null = null;
   /** Partitions added to the open transaction ("topic:partition"). */
   private added = new Set<string>();
+  /** Partitions the open transaction wrote records to ("topic:partition"). */
+  private written = new Set<string>();
   /**
-   * The partitions of the last committed transaction: the next one adds them with its first
-   * partitions, in one request. A capture's transactions use the same partitions every time,
-   * and its offsets record comes last: added on its own, its AddPartitionsToTxn waited behind
-   * every Produce request before it on the connection (11 ms per transaction measured). A
-   * partition added and then not written gets a marker and nothing else.
+   * The partitions the last committed transaction wrote to: the next one adds them with its
+   * first partitions, in one request. A capture's transactions use the same partitions every
+   * time, and its offsets record comes last: added on its own, its AddPartitionsToTxn waited
+   * behind every Produce request before it on the connection (11 ms per transaction measured).
+   * A partition added and then not written gets a marker and nothing else; only partitions
+   * written are carried over, so the set follows what the source writes and does not grow.
    */
   private previous: Array<{ topic: string; partition: number }> = [];
   /** Responses of the open transaction's requests. */
@@ -150,7 +153,7 @@ export class PackProducer {
       if (this.added.size === 0) await this.txn!.cancel();
       else {
         await this.txn!.commit();
-        this.previous = [...this.added].map((name) => {
+        this.previous = [...this.written].map((name) => {
           const at = name.lastIndexOf(':');
           return { topic: name.slice(0, at), partition: Number(name.slice(at + 1)) };
         });
@@ -163,6 +166,7 @@ export class PackProducer {
       this.txn = null;
       this.inFlight = [];
       this.added = new Set();
+      this.written = new Set();
     }
   }
 
@@ -185,6 +189,7 @@ export class PackProducer {
     this.txn = null;
     this.inFlight = [];
     this.added = new Set();
+    this.written = new Set();
   }
 
   private async begin(): Promise<void> {
@@ -246,7 +251,10 @@ export class PackProducer {
       )
         adding.push({ topic, partition });
     };
-    for (const g of groups.values()) adds(packed.topics[g.topic]!, g.partition);
+    for (const g of groups.values()) {
+      adds(packed.topics[g.topic]!, g.partition);
+      this.written.add(`${packed.topics[g.topic]}:${g.partition}`);
+    }
     if (adding.length > 0 && this.added.size === 0)
       for (const p of this.previous)
         if (metadata.topics.get(p.topic)?.partitions[p.partition]) adds(p.topic, p.partition);

@@ -336,6 +336,8 @@ export function tupleAt(buf: Buffer, at: number): TupleValue[] {
  */
 export class TupleSpans {
   count = 0;
+  /** Columns whose TOASTed value did not change (sent as 'u'). */
+  unchanged = 0;
   kind = new Uint8Array(64);
   start = new Int32Array(64);
   end = new Int32Array(64);
@@ -362,6 +364,7 @@ function scanTuple(buf: Buffer, o: number, spans: TupleSpans): number {
     spans.end = new Int32Array(n);
   }
   spans.count = n;
+  spans.unchanged = 0;
   const { kind, start, end } = spans;
   for (let i = 0; i < n; i++) {
     const k = buf[o++];
@@ -372,7 +375,9 @@ function scanTuple(buf: Buffer, o: number, spans: TupleSpans): number {
       o += len;
       if (o > buf.length) throw new PgOutputError('tuple column runs past the end of its message');
       end[i] = o;
-    } else if (k !== COLUMN_NULL && k !== COLUMN_UNCHANGED_TOAST) {
+    } else if (k === COLUMN_UNCHANGED_TOAST) {
+      spans.unchanged++;
+    } else if (k !== COLUMN_NULL) {
       throw new PgOutputError(
         `unsupported tuple column kind 0x${(k ?? 0).toString(16)} (binary mode is not enabled)`,
       );

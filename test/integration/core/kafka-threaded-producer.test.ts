@@ -12,6 +12,7 @@ import { ProducerFencedError, TributaryError } from '../../../core/errors/index.
 import {
   defaultKafkaConfig,
   KafkaAdmin,
+  KafkaPartitionConsumer,
   partitionForKey,
   RecordPack,
   startProducerThreadEarly,
@@ -414,5 +415,34 @@ test('a producer thread started early is taken by the first producer, the next o
   assert.ok(
     keys.every((k) => /^early-[01]-/.test(k)),
     keys.join(','),
+  );
+});
+
+test('a transaction adds the partitions the previous one wrote, and only those: no marker piles up on a partition written once', async () => {
+  const once = await newTopic('tp-once', 1);
+  const often = await newTopic('tp-often', 1);
+  const producer = newProducer();
+  await producer.init();
+  const ends = async (): Promise<bigint> => {
+    const c = new KafkaPartitionConsumer(config, { isolation: 'read_uncommitted' });
+    try {
+      return (await c.offsets([{ topic: once, partition: 0 }], 'latest')).get(`${once}\u00000`)!;
+    } finally {
+      await c.close();
+    }
+  };
+  await producer.commit(textPack(once, 'first', 3)); // 3 records + its commit marker
+  assert.equal(await ends(), 4n);
+  // The next transaction writes elsewhere but adds `once` with its first partitions (it was
+  // written last time): one more marker there, no record.
+  await producer.commit(textPack(often, 'second', 3));
+  assert.equal(await ends(), 5n);
+  // After that `once` was not written for a transaction: it is no longer added.
+  for (let t = 0; t < 3; t++) await producer.commit(textPack(often, `more-${t}`, 3));
+  assert.equal(await ends(), 5n);
+  assert.deepEqual(
+    tags(await readAll([once])),
+    ['first', 'first', 'first'],
+    'the markers carry no records',
   );
 });

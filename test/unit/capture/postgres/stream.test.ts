@@ -36,7 +36,11 @@ const COLUMNS: Array<[string, number, number]> = [
 ];
 const RELATION_ID = 16400;
 
-function setup(options: { transactionMetadata: boolean; keyField?: boolean }) {
+function setup(options: {
+  transactionMetadata: boolean;
+  keyField?: boolean;
+  onEvent?: (event: ChangeEvent) => void;
+}) {
   const meta: TableMeta = {
     schema: 'public',
     table: 'orders',
@@ -56,6 +60,7 @@ function setup(options: { transactionMetadata: boolean; keyField?: boolean }) {
   const sink = {
     event: (event: ChangeEvent, position: StreamPosition) => {
       events.push({ event, position });
+      options.onEvent?.(event);
       return true;
     },
     record: () => true,
@@ -280,5 +285,34 @@ test('packed as the publisher packs them (packEvent), the records are the serde 
       }));
       assert.deepEqual(packed, records(plain(event), 'json'));
     }
+  }
+});
+
+test('records made when an event arrives (toKafkaRecords) keep their bytes after the stream buffer is written over', () => {
+  // Each event's record is made as it arrives: once read at once (as text), once held as a
+  // Buffer and read only after ~3 MB more values went through the stream's buffer.
+  const made: string[] = [];
+  const held: Buffer[] = [];
+  const { feed, events } = setup({
+    transactionMetadata: false,
+    onEvent: (event) => {
+      const value = toKafkaRecords(event, { format: 'json' })[0]!.value!;
+      made.push(value.toString('utf8'));
+      held.push(value);
+    },
+  });
+  feed(relation());
+  feed(begin(0x9000, 700));
+  for (let i = 1; i <= 1500; i++) {
+    const row = [...ROW_A];
+    row[0] = String(i);
+    row[1] = `region-${i}-${'x'.repeat(1000)}`;
+    feed(msg('I', [RELATION_ID, 4], 'N', tuple(row)));
+  }
+  feed(commit(0x9000));
+  assert.equal(held.length, 1500);
+  for (let i = 0; i < held.length; i++) {
+    assert.equal(held[i]!.toString('utf8'), made[i], `record ${i}`);
+    assert.equal(made[i], records(plain(events[i]!.event), 'json')[0]!.value);
   }
 });
