@@ -80,8 +80,8 @@ export class PackProducer {
   private txn: RawTransaction | null = null;
   /** Partitions added to the open transaction ("topic:partition"). */
   private added = new Set<string>();
-  /** Partitions the open transaction wrote records to ("topic:partition"). */
-  private written = new Set<string>();
+  /** Partitions the open transaction wrote records to, by "topic:partition". */
+  private written = new Map<string, { topic: string; partition: number }>();
   /**
    * The partitions the last committed transaction wrote to: the next one adds them with its
    * first partitions, in one request. A capture's transactions use the same partitions every
@@ -153,10 +153,7 @@ export class PackProducer {
       if (this.added.size === 0) await this.txn!.cancel();
       else {
         await this.txn!.commit();
-        this.previous = [...this.written].map((name) => {
-          const at = name.lastIndexOf(':');
-          return { topic: name.slice(0, at), partition: Number(name.slice(at + 1)) };
-        });
+        this.previous = [...this.written.values()];
       }
     } catch (err) {
       const e = this.fail(err, 'committing the transaction');
@@ -166,7 +163,7 @@ export class PackProducer {
       this.txn = null;
       this.inFlight = [];
       this.added = new Set();
-      this.written = new Set();
+      this.written = new Map();
     }
   }
 
@@ -189,7 +186,7 @@ export class PackProducer {
     this.txn = null;
     this.inFlight = [];
     this.added = new Set();
-    this.written = new Set();
+    this.written = new Map();
   }
 
   private async begin(): Promise<void> {
@@ -252,8 +249,9 @@ export class PackProducer {
         adding.push({ topic, partition });
     };
     for (const g of groups.values()) {
-      adds(packed.topics[g.topic]!, g.partition);
-      this.written.add(`${packed.topics[g.topic]}:${g.partition}`);
+      const topic = packed.topics[g.topic]!;
+      adds(topic, g.partition);
+      this.written.set(`${topic}:${g.partition}`, { topic, partition: g.partition });
     }
     if (adding.length > 0 && this.added.size === 0)
       for (const p of this.previous)

@@ -12,6 +12,7 @@
  * per header: name length | name | value length | value. The producer thread copies it into a
  * batch whole, after the record's batch-dependent prefix (record-batch.ts PackedBatchEncoder).
  */
+import { digitsOf, writeDigits } from '../decimal.ts';
 import { uvarintSize, writeUvarint } from './record-batch.ts';
 import type { OutgoingRecord } from './records.ts';
 
@@ -277,17 +278,8 @@ function writeText(buf: Buffer, o: number, text: string): number {
  * integer to V8, and String() of it costs ~250 ns.
  */
 function writeDecimal(buf: Buffer, o: number, v: number): number {
-  let digits = 1;
-  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-  buf[o] = digits * 2; // zigzag varint of the length: at most 16 digits, one byte
-  let p = o + 1 + digits;
-  const end = p;
-  do {
-    const q = Math.floor(v / 10);
-    buf[--p] = 0x30 + (v - q * 10);
-    v = q;
-  } while (v > 0);
-  return end;
+  buf[o] = digitsOf(v) * 2; // zigzag varint of the length: at most 16 digits, one byte
+  return writeDigits(buf, o + 1, v);
 }
 
 /** The number of headers in `headers` (what `for…in` visits). */

@@ -245,9 +245,8 @@ describe('PostgreSQL change stream JSON', () => {
   });
 });
 
-test('values written over in the stream buffer are made again from the message, byte-equal', () => {
-  // ~2 KB values: 1,500 of them fill the 1 MiB buffer about three times over.
-  const { feed, events, failures } = setup({ transactionMetadata: true });
+/** 1,500 inserts of ~2 KB values in one transaction: they fill the 1 MiB stream buffer ~3 times. */
+function feedLargeInserts(feed: (b: Buffer) => void): void {
   feed(relation());
   feed(begin(0x9000, 700));
   for (let i = 1; i <= 1500; i++) {
@@ -257,6 +256,12 @@ test('values written over in the stream buffer are made again from the message, 
     feed(msg('I', [RELATION_ID, 4], 'N', tuple(row)));
   }
   feed(commit(0x9000));
+}
+
+test('values written over in the stream buffer are made again from the message, byte-equal', () => {
+  // ~2 KB values: 1,500 of them fill the 1 MiB buffer about three times over.
+  const { feed, events, failures } = setup({ transactionMetadata: true });
+  feedLargeInserts(feed);
   assert.deepEqual(failures, []);
   assert.equal(events.length, 1500);
   const pre = (e: ChangeEvent) => e as unknown as { valueBuffer: Buffer };
@@ -301,15 +306,7 @@ test('records made when an event arrives (toKafkaRecords) keep their bytes after
       held.push(value);
     },
   });
-  feed(relation());
-  feed(begin(0x9000, 700));
-  for (let i = 1; i <= 1500; i++) {
-    const row = [...ROW_A];
-    row[0] = String(i);
-    row[1] = `region-${i}-${'x'.repeat(1000)}`;
-    feed(msg('I', [RELATION_ID, 4], 'N', tuple(row)));
-  }
-  feed(commit(0x9000));
+  feedLargeInserts(feed);
   assert.equal(held.length, 1500);
   for (let i = 0; i < held.length; i++) {
     assert.equal(held[i]!.toString('utf8'), made[i], `record ${i}`);
