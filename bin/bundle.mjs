@@ -1,15 +1,18 @@
-// Prebuilt bundles of CLI entry points, so a command can start without loading each of its
-// TypeScript modules through tsx's loader hooks (~4 ms per module: `tributary capture` loads
-// ~45 of them, ~180 ms, against ~25 ms for one bundle of them).
+// Prebuilt bundles of CLI entry points, so a command starts without loading each of its modules
+// one by one: `tributary capture` loads ~45 TypeScript modules (through tsx's loader hooks, ~4 ms
+// each) and ~400 files of its packages (the Kafka client, pg, zod: ~330 ms on a 2-core machine
+// through Node's module loader, ~140 ms as part of one bundle).
 //
 // A bundle is built with esbuild into node_modules/.cache/tributary/<checkout>/ the first time it is
 // needed and again whenever one of its source files changed: it records the SHA-1 of every
-// file it was built from, exactly as read, and is used only while every one of them still
-// hashes the same (~2 ms to check). Packages stay external (loaded from node_modules as
-// usual). Each module keeps its own `import.meta.url` (rewritten to the source file's URL),
-// so paths relative to a module resolve as they do from the sources. When a bundle cannot be
-// built or written (no esbuild, a read-only node_modules), the caller loads the sources
-// through tsx as before. Plain JavaScript: it runs before tsx is registered.
+// source file of the project it was built from, exactly as read, and the size and modification
+// time of every file of a package, and is used only while every one of them is still the same
+// (~5 ms to check). Packages with native code stay external (loaded from node_modules as
+// usual); CommonJS packages inside the bundle get a `require` made for the bundle's directory.
+// Each module keeps its own `import.meta.url` (rewritten to the source file's URL), so paths
+// relative to a module resolve as they do from the sources. When a bundle cannot be built or
+// written (no esbuild, a read-only node_modules, a module using import.meta beyond url), the
+// caller loads the sources as before. Plain JavaScript: it runs before tsx is registered.
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -18,14 +21,35 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
-import { extname, join, relative } from 'node:path';
+import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
 
 const sha1 = (bytes) => createHash('sha1').update(bytes).digest('hex');
+
+/** Packages with native code (or optional native parts): never bundled. */
+const EXTERNAL = ['@node-rs/*', '@duckdb/*', 'rocksdb', 'pg-native', '*.node'];
+
+/**
+ * Source code appended to a package's module when it is bundled, by the module's path: the
+ * Kafka client's copy of ajv compiles validators on first use (core/kafka/lazy-validators.cjs),
+ * as core/kafka/load-client.mjs arranges when the client is loaded from node_modules.
+ */
+async function amendments(root) {
+  const out = new Map();
+  try {
+    const { clientAjvPath } = await import(pathToFileURL(join(root, 'core/kafka/load-client.mjs')));
+    const lazy = JSON.stringify(join(root, 'core/kafka/lazy-validators.cjs'));
+    out.set(clientAjvPath(), `\n;require(${lazy}).compileOnFirstUse(module.exports.Ajv2020);\n`);
+  } catch {
+    // Another project (the tests' small ones), or a client without that layout.
+  }
+  return out;
+}
 
 /**
  * The file URL of an up-to-date bundle of `entry` (a path from `root`, the repository by
@@ -47,10 +71,15 @@ export async function freshBundle(entry, name, root = repository) {
       platform: 'node',
       format: 'esm',
       target: 'node20',
-      packages: 'external',
+      external: EXTERNAL,
+      // Bundled CommonJS modules require Node's built-in modules (and external packages)
+      // through this: an ES module has no `require` of its own.
+      banner: {
+        js: `import { createRequire as __bundleRequire } from 'node:module';\nconst require = __bundleRequire(${JSON.stringify(join(dir, 'bundle.mjs'))});`,
+      },
       write: false,
       logLevel: 'silent',
-      plugins: [ownImportMetaUrl(root, sources)],
+      plugins: [ownImportMetaUrl(root, sources, await amendments(root))],
     });
     const code = result.outputFiles[0].contents;
     // Only import.meta.url is carried over: any other import.meta would be the bundle's.
@@ -86,28 +115,50 @@ function freshFile(root, dir, manifestPath, entry) {
       manifest.root === root &&
       manifest.entry === entry &&
       manifest.sources.length > 0 &&
-      manifest.sources.every(([file, hash]) => sha1(readFileSync(join(root, file))) === hash);
+      manifest.sources.every((source) => same(root, source));
     return fresh && existsSync(join(dir, manifest.file)) ? join(dir, manifest.file) : null;
   } catch {
     return null;
   }
 }
 
+/** A source as recorded: [file, sha1] (the project's) or [file, size, mtimeMs] (a package's). */
+function recorded(root, path, bytes) {
+  const file = relative(root, path);
+  if (!file.split(sep).includes('node_modules')) return [file, sha1(bytes)];
+  const { size, mtimeMs } = statSync(path);
+  return [file, size, mtimeMs];
+}
+
+function same(root, [file, ...was]) {
+  const path = join(root, file);
+  if (was.length === 1) return sha1(readFileSync(path)) === was[0];
+  const { size, mtimeMs } = statSync(path);
+  return size === was[0] && mtimeMs === was[1];
+}
+
 const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js', '.json': 'json' };
 
 /**
- * Loads every source file itself: records its hash, and replaces `import.meta.url` with the
- * file's own URL (a bundle is one module, whose import.meta.url would be the bundle's).
+ * Loads every source file itself: records it (see recorded()), replaces `import.meta.url` with
+ * the file's own URL (a bundle is one module, whose import.meta.url would be the bundle's), and
+ * in a package's CommonJS module `__dirname` and `__filename` with its own (an ES module has
+ * neither), and appends what `amended` has for it.
  */
-function ownImportMetaUrl(root, sources) {
+function ownImportMetaUrl(root, sources, amended = new Map()) {
   return {
     name: 'own-import-meta-url',
     setup(b) {
       b.onLoad({ filter: /.*/ }, (args) => {
         const bytes = readFileSync(args.path);
-        sources.push([relative(root, args.path), sha1(bytes)]);
+        sources.push(recorded(root, args.path, bytes));
         const url = JSON.stringify(pathToFileURL(args.path).href);
-        const contents = bytes.toString('utf8').replace(/\bimport\.meta\.url\b/g, url);
+        let contents = bytes.toString('utf8').replace(/\bimport\.meta\.url\b/g, url);
+        if (args.path.includes(`${sep}node_modules${sep}`))
+          contents = contents
+            .replace(/\b__dirname\b/g, JSON.stringify(dirname(args.path)))
+            .replace(/\b__filename\b/g, JSON.stringify(args.path));
+        contents += amended.get(args.path) ?? '';
         return { contents, loader: LOADERS[extname(args.path)] ?? 'js' };
       });
     },

@@ -3,6 +3,7 @@
 // with the same error text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 test('validators compile on first use and still refuse bad options with the same message', async () => {
@@ -33,4 +34,23 @@ test('validators compile on first use and still refuse bad options with the same
     assert.throws(() => new kafka.Producer({ ...base, ...bad } as never), { message });
   const producer = new kafka.Producer({ ...base, retries: 0 });
   await producer.close();
+});
+
+test('the producer thread bundle holds the client with the same lazy validators', async () => {
+  // @ts-expect-error: plain JavaScript without type declarations
+  const { freshBundle } = (await import('../../../bin/bundle.mjs')) as {
+    freshBundle: (entry: string, name: string) => Promise<string | null>;
+  };
+  const { clientAjvPath } = await import('../../../core/kafka/load-client.mjs');
+  const url = await freshBundle('core/kafka/producer-thread.ts', 'producer-thread');
+  assert.ok(url, 'built');
+  const code = readFileSync(new URL(url), 'utf8');
+  // The client is bundled (not imported from node_modules), and its copy of ajv is amended.
+  assert.doesNotMatch(code, /from ["']@platformatic\/kafka["']/);
+  assert.match(code, /compileOnFirstUse\(module\.exports\.Ajv2020\)/);
+  assert.ok(
+    code.includes(
+      `node_modules/${clientAjvPath().split('node_modules/').slice(1).join('node_modules/')}`,
+    ),
+  );
 });

@@ -125,3 +125,44 @@ test('a module that uses import.meta beyond url gets no bundle', async () => {
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('packages are bundled too: CommonJS ones keep require, __dirname and __filename, and a changed package file rebuilds', async () => {
+  const root = project();
+  try {
+    const pkg = join(root, 'node_modules', 'counter');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), '{"name":"counter","main":"index.js"}');
+    // A CommonJS package that requires one of Node's modules and reads a file beside itself.
+    writeFileSync(join(pkg, 'data.txt'), '7');
+    writeFileSync(
+      join(pkg, 'index.js'),
+      "const { readFileSync } = require('node:fs');\n" +
+        "const { join } = require('node:path');\n" +
+        "exports.count = () => Number(readFileSync(join(__dirname, 'data.txt'), 'utf8'));\n" +
+        'exports.file = __filename;\n',
+    );
+    writeFileSync(
+      join(root, 'cli', 'entry.ts'),
+      "import { count, file } from 'counter';\nexport const main = (): string => `${count()} ${file}`;\n",
+    );
+    const url = (await bundle('cli/entry.ts', 'entry', root))!;
+    assert.ok(url, 'built');
+    assert.equal(await run(url, 20), `7 ${join(pkg, 'index.js')}`);
+    // The package is inside the bundle, not loaded from node_modules.
+    assert.match(readFileSync(fileURLToPath(url), 'utf8'), /exports\.count = /);
+    const manifest = JSON.parse(
+      readFileSync(join(cacheDir(root), 'entry.sources.json'), 'utf8'),
+    ) as { sources: unknown[][] };
+    const recorded = manifest.sources.find(
+      ([file]) => file === join('node_modules', 'counter', 'index.js'),
+    );
+    assert.equal(recorded?.length, 3, 'a package file is recorded by size and modification time');
+    assert.equal(await bundle('cli/entry.ts', 'entry', root), url, 'fresh while unchanged');
+    writeFileSync(join(pkg, 'index.js'), 'exports.count = () => 8;\nexports.file = __filename;\n');
+    const rebuilt = (await bundle('cli/entry.ts', 'entry', root))!;
+    assert.notEqual(rebuilt, url);
+    assert.equal(await run(rebuilt, 21), `8 ${join(pkg, 'index.js')}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
