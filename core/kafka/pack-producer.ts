@@ -32,6 +32,10 @@ type Metadata = Awaited<ReturnType<RawProducer['metadata']>>;
  * default), so a partition's records in one pack are cut into batches of at most this much.
  */
 const BATCH_LIMIT = 768 * 1024;
+/** Initial size of a request buffer (grown when a request needs more). */
+const REQUEST_BUFFER = 2 * 1024 * 1024;
+/** Spare request buffers kept (more than the requests a transaction has in flight at once). */
+const SPARE_BUFFERS = 16;
 
 /** Each group's records cut into batches of at most BATCH_LIMIT bytes, as rounds. */
 function rounds(index: PackIndex, groups: Iterable<Group>): Group[][] {
@@ -74,6 +78,55 @@ const producePacked = createAPI(
   callback: (error: Error | null) => void,
 ) => void;
 
+/**
+ * Bytes kept free in front of a request's payload: the client's request header (size, API key
+ * and version, correlation id, client id, tagged fields) is written there instead of the whole
+ * request being copied into a new buffer behind it (see sendInPlace).
+ */
+const HEADER_ROOM = 512;
+
+/**
+ * Payloads written with HEADER_ROOM bytes free before them, by the payload Buffer object, and
+ * how many. The client frames a request as [size][header pieces][payload] and concatenates the
+ * pieces into one new buffer (a copy of every payload, ~1 MiB, and an allocation the garbage
+ * collector must reclaim). For a payload found here the header pieces are copied into the
+ * room in front of it instead, and the request is a view of that one buffer. Installed once,
+ * on the client's buffer class (core/kafka/client.ts's Writer keeps its pieces in it); any
+ * other request is concatenated as before.
+ */
+const roomInFront = new WeakMap<Buffer, number>();
+let inPlaceInstalled = false;
+
+/** Marks `payload` as having `room` free bytes before it in its ArrayBuffer (see above). */
+export function reserveFront(payload: Buffer, room: number): void {
+  roomInFront.set(payload, room);
+}
+
+/** Installs the in-place framing (see roomInFront); idempotent. */
+export function installInPlaceFraming(): void {
+  if (inPlaceInstalled) return;
+  inPlaceInstalled = true;
+  const proto = Object.getPrototypeOf(Writer.create().dynamicBuffer) as object;
+  const own = Object.getOwnPropertyDescriptor(proto, 'buffer');
+  const concat = own?.get;
+  if (!concat) return; // another client layout: it concatenates as before
+  Object.defineProperty(proto, 'buffer', {
+    ...own,
+    get(this: { buffers: Buffer[]; length: number }): Buffer {
+      const pieces = this.buffers;
+      const payload = pieces[pieces.length - 1];
+      const room = payload === undefined ? undefined : roomInFront.get(payload);
+      const head = this.length - (payload?.length ?? 0);
+      if (room === undefined || head > room || pieces.length < 2) return concat.call(this);
+      roomInFront.delete(payload!);
+      const whole = Buffer.from(payload!.buffer, payload!.byteOffset - head, this.length);
+      let at = 0;
+      for (let i = 0; i < pieces.length - 1; i++) at += pieces[i]!.copy(whole, at);
+      return whole;
+    },
+  });
+}
+
 export class PackProducer {
   private readonly raw: RawProducer;
   private registered = false;
@@ -103,7 +156,14 @@ export class PackProducer {
   private readonly encoder = new PackedBatchEncoder();
   /** The pack being produced (one at a time: the thread runs its requests in turn). */
   private readonly index = new PackIndex();
-  private requestBuffer = Buffer.allocUnsafeSlow(2 * 1024 * 1024);
+  /**
+   * Request buffers whose requests were answered: written over by later requests. A request's
+   * buffer is the bytes the socket sends (see installInPlaceFraming), so it is reused only
+   * after the broker answered, which it does once it read the whole request; the buffer of a
+   * request that failed is left to the garbage collector.
+   */
+  private readonly spareBuffers: Buffer[] = [];
+  private requestBuffer = Buffer.allocUnsafeSlow(REQUEST_BUFFER);
   private readonly transactionalIdBytes: Buffer;
   private roundRobin = 0;
 
@@ -118,6 +178,7 @@ export class PackProducer {
   ) {
     this.raw = newRawProducer(config, `txn-${transactionalId}`, transactionalId);
     this.transactionalIdBytes = Buffer.from(transactionalId);
+    installInPlaceFraming();
   }
 
   /** Registers the transactional.id, fencing any older instance (see TransactionalProducer). */
@@ -292,10 +353,18 @@ export class PackProducer {
         });
       const connection = await this.connectionTo(metadata, leader);
       const payload = this.writeRequest(index, names, topics);
+      const buffer = this.requestBuffer;
+      this.requestBuffer = this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(REQUEST_BUFFER);
+      reserveFront(payload, HEADER_ROOM);
       const response = new Promise<void>((resolve, reject) => {
-        // The payload is copied into the request before this returns, so its buffer is reused.
-        producePacked(connection, payload, (error) => (error ? reject(error) : resolve()));
+        producePacked(connection, payload, (error) => {
+          if (error) return reject(error);
+          if (this.spareBuffers.length < SPARE_BUFFERS) this.spareBuffers.push(buffer);
+          resolve();
+        });
       });
+      // Not framed in place (a client that frames otherwise): the mark goes with the payload.
+      roomInFront.delete(payload);
       // A failure is kept for commit(), which aborts the transaction.
       this.inFlight.push(
         response.catch((err: unknown) => void this.fail(err, 'producing records in a transaction')),
@@ -317,7 +386,7 @@ export class PackProducer {
       firstSequence: 0,
       transactional: true,
     };
-    let pos = this.ensure(0, 64 + this.transactionalIdBytes.length);
+    let pos = this.ensure(HEADER_ROOM, 64 + this.transactionalIdBytes.length);
     let buf = this.requestBuffer;
     pos = writeUvarint(buf, pos, this.transactionalIdBytes.length + 1);
     pos += this.transactionalIdBytes.copy(buf, pos);
@@ -347,7 +416,7 @@ export class PackProducer {
       buf[pos++] = 0; // topic_data tagged fields
     }
     buf[pos++] = 0; // request tagged fields
-    return buf.subarray(0, pos);
+    return buf.subarray(HEADER_ROOM, pos);
   }
 
   /** Makes room for `n` more bytes after `pos` in the request buffer (keeping its content). */
