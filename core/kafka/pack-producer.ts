@@ -163,7 +163,7 @@ export class PackProducer {
    * request that failed is left to the garbage collector.
    */
   private readonly spareBuffers: Buffer[] = [];
-  private requestBuffer = Buffer.allocUnsafeSlow(REQUEST_BUFFER);
+  private requestBuffer: Buffer = Buffer.allocUnsafeSlow(REQUEST_BUFFER);
   private readonly transactionalIdBytes: Buffer;
   private roundRobin = 0;
 
