@@ -41,10 +41,18 @@ const SPARE_BUFFERS = 16;
 function rounds(index: PackIndex, groups: Iterable<Group>): Group[][] {
   const out: Group[][] = [];
   for (const g of groups) {
+    const records = g.records;
+    let total = 0;
+    for (let k = 0; k < records.length; k++) total += index.tailLength[records[k]!]! + 32;
+    // Most groups fit one batch: taken as they are.
+    if (total <= BATCH_LIMIT) {
+      (out[0] ??= []).push(g);
+      continue;
+    }
     let bytes = 0;
     let part: Group = { topic: g.topic, partition: g.partition, records: [] };
     let round = 0;
-    for (const i of g.records) {
+    for (const i of records) {
       const size = index.tailLength[i]! + 32;
       if (part.records.length > 0 && bytes + size > BATCH_LIMIT) {
         (out[round++] ??= []).push(part);
@@ -280,10 +288,13 @@ export class PackProducer {
     const index = this.index.read(packed);
     const metadata = await this.metadataFor(packed.topics);
     // Partition of every record: given, else from the key (Java-compatible), else round robin.
-    const groups = new Map<string, Group>();
+    // Groups by topic index and partition, in first-seen order.
+    const counts = packed.topics.map((t) => metadata.topics.get(t)!.partitionsCount);
+    const byTopic: Group[][] = packed.topics.map(() => []);
+    const groups: Group[] = [];
     for (let i = 0; i < index.count; i++) {
       const topic = index.topic[i]!;
-      const count = metadata.topics.get(packed.topics[topic]!)!.partitionsCount;
+      const count = counts[topic]!;
       let partition = index.partition[i]!;
       if (partition < 0) {
         const keyAt = index.keyAt[i]!;
@@ -294,9 +305,8 @@ export class PackProducer {
               count
             : this.roundRobin++ % count;
       } else partition %= count;
-      const key = `${topic}:${partition}`;
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { topic, partition, records: [] }));
+      let g = byTopic[topic]![partition];
+      if (!g) groups.push((g = byTopic[topic]![partition] = { topic, partition, records: [] }));
       g.records.push(i);
     }
     // Partitions new to the transaction are added before anything is produced to them.
@@ -309,7 +319,7 @@ export class PackProducer {
       )
         adding.push({ topic, partition });
     };
-    for (const g of groups.values()) {
+    for (const g of groups) {
       const topic = packed.topics[g.topic]!;
       adds(topic, g.partition);
       this.written.set(`${topic}:${g.partition}`, { topic, partition: g.partition });
@@ -325,7 +335,7 @@ export class PackProducer {
     // batch per partition (idempotent produce), so the k-th batches of all partitions make
     // the k-th round of requests. One request per leader and round, numbered and sent in
     // order without waiting for earlier ones.
-    for (const round of rounds(index, groups.values())) {
+    for (const round of rounds(index, groups)) {
       const byLeader = new Map<number, Map<number, Group[]>>();
       for (const g of round) {
         const topic = packed.topics[g.topic]!;
