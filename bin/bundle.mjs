@@ -1,18 +1,19 @@
 // Prebuilt bundles of CLI entry points, so a command starts without loading each of its modules
-// one by one: `tributary capture` loads ~45 TypeScript modules (through tsx's loader hooks, ~4 ms
-// each) and ~400 files of its packages (the Kafka client, pg, zod: ~330 ms on a 2-core machine
+// one by one: `tributary capture` loads ~50 TypeScript modules (through tsx's loader hooks, ~4 ms
+// each) and ~540 files of its packages (the Kafka client, pg, zod: ~330 ms on a 2-core machine
 // through Node's module loader, ~140 ms as part of one bundle).
 //
 // A bundle is built with esbuild into node_modules/.cache/tributary/<checkout>/ the first time it is
 // needed and again whenever one of its source files changed: it records the SHA-1 of every
 // source file of the project it was built from, exactly as read, and the size and modification
 // time of every file of a package, and is used only while every one of them is still the same
-// (~5 ms to check). Packages with native code stay external (loaded from node_modules as
-// usual); CommonJS packages inside the bundle get a `require` made for the bundle's directory.
-// Each module keeps its own `import.meta.url` (rewritten to the source file's URL), so paths
-// relative to a module resolve as they do from the sources. When a bundle cannot be built or
-// written (no esbuild, a read-only node_modules, a module using import.meta beyond url), the
-// caller loads the sources as before. Plain JavaScript: it runs before tsx is registered.
+// (~12 ms to check) and it was built by this very version of this file. Packages with native
+// code stay external (loaded from node_modules as usual); CommonJS packages inside the bundle
+// get a `require` made for the bundle's directory. Each module keeps its own `import.meta.url`
+// (rewritten to the source file's URL), so paths relative to a module resolve as they do from
+// the sources. When a bundle cannot be built or written (no esbuild, a read-only node_modules, a
+// module using import.meta beyond url), the caller loads the sources as before. Plain
+// JavaScript: it runs before tsx is registered.
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -30,6 +31,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const repository = fileURLToPath(new URL('..', import.meta.url));
 
 const sha1 = (bytes) => createHash('sha1').update(bytes).digest('hex');
+
+/** This file's own hash: a bundle built by another version of it is not used. */
+const BUILDER = sha1(readFileSync(fileURLToPath(import.meta.url)));
 
 /** Packages with native code (or optional native parts): never bundled. */
 const EXTERNAL = ['@node-rs/*', '@duckdb/*', 'rocksdb', 'pg-native', '*.node'];
@@ -92,7 +96,10 @@ export async function freshBundle(entry, name, root = repository) {
     const tmp = `.${process.pid}.tmp`;
     writeFileSync(join(dir, file) + tmp, code);
     renameSync(join(dir, file) + tmp, join(dir, file));
-    writeFileSync(manifestPath + tmp, JSON.stringify({ root, entry, file, sources }));
+    writeFileSync(
+      manifestPath + tmp,
+      JSON.stringify({ root, entry, builder: BUILDER, file, sources }),
+    );
     renameSync(manifestPath + tmp, manifestPath);
     // Older bundles of this name go (a start that still imports one falls back to tsx).
     for (const old of readdirSync(dir))
@@ -114,6 +121,7 @@ function freshFile(root, dir, manifestPath, entry) {
     const fresh =
       manifest.root === root &&
       manifest.entry === entry &&
+      manifest.builder === BUILDER &&
       manifest.sources.length > 0 &&
       manifest.sources.every((source) => same(root, source));
     return fresh && existsSync(join(dir, manifest.file)) ? join(dir, manifest.file) : null;

@@ -68,6 +68,11 @@ test('a bundle keeps every module its own import.meta.url and is reused while fr
     rmSync(out);
     assert.equal(await bundle('cli/entry.ts', 'entry', root), url, 'the same content again');
     assert.match(await run(url, 11), /^41 /);
+    // A bundle built by another version of the bundler is not used: rebuilt.
+    const current = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, current.replace(/"builder":"[0-9a-f]+"/, '"builder":"0000"'));
+    assert.equal(await bundle('cli/entry.ts', 'entry', root), url, 'rebuilt, same content');
+    assert.match(readFileSync(manifest, 'utf8'), /"builder":"[0-9a-f]{40}"/);
     // The bundle gone with its manifest left: built again.
     rmSync(out);
     assert.equal(await bundle('cli/entry.ts', 'entry', root), url);
