@@ -137,6 +137,8 @@ export function jsonPiece(text: string): Buffer<ArrayBuffer> {
 /** An Int32Array over the whole ArrayBuffer last scanned by plainText (one per buffer). */
 let wordsOf: ArrayBufferLike | null = null;
 let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+/** The source plainText scanned last (its ArrayBuffer is wordsOf). */
+let lastSource: Uint8Array | null = null;
 
 /** Nonzero when a byte of the 4 in `w` is below 0x20, 0x22 ('"'), 0x5c ('\\') or above 0x7f. */
 function plainWord(w: number): number {
@@ -165,10 +167,14 @@ export function plainText(src: Uint8Array, start: number, end: number): boolean 
   let i = start;
   while (i < end && ((base + i) & 3) !== 0) if (!plainByte(src[i++]!)) return false;
   if (i === end) return true;
-  const ab = src.buffer;
-  if (ab !== wordsOf) {
-    wordsOf = ab;
-    words = new Int32Array(ab, 0, ab.byteLength >> 2);
+  // The source's ArrayBuffer, read only when the source changed (reading .buffer is a call).
+  if (src !== lastSource) {
+    lastSource = src;
+    const ab = src.buffer;
+    if (ab !== wordsOf) {
+      wordsOf = ab;
+      words = new Int32Array(ab, 0, ab.byteLength >> 2);
+    }
   }
   const last = (base + end) >> 2;
   let acc = 0;
