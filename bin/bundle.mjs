@@ -145,13 +145,17 @@ function same(root, [file, ...was]) {
   return size === was[0] && mtimeMs === was[1];
 }
 
+/** An ES module's mark: import.meta, or a line that starts with import or export. */
+const ES_MODULE = /\bimport\.meta\b|^\s*(?:import|export)\b/m;
+
 const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js', '.json': 'json' };
 
 /**
  * Loads every source file itself: records it (see recorded()), replaces `import.meta.url` with
- * the file's own URL (a bundle is one module, whose import.meta.url would be the bundle's), and
- * in a package's CommonJS module `__dirname` and `__filename` with its own (an ES module has
- * neither), and appends what `amended` has for it.
+ * the file's own URL (a bundle is one module, whose import.meta.url would be the bundle's),
+ * gives a package's CommonJS module that uses `__dirname` or `__filename` its own (declared in
+ * front of its code: an ES module has neither, and one that declares them itself is left as
+ * it is), and appends what `amended` has for it.
  */
 function ownImportMetaUrl(root, sources, amended = new Map()) {
   return {
@@ -161,11 +165,16 @@ function ownImportMetaUrl(root, sources, amended = new Map()) {
         const bytes = readFileSync(args.path);
         sources.push(recorded(root, args.path, bytes));
         const url = JSON.stringify(pathToFileURL(args.path).href);
-        let contents = bytes.toString('utf8').replace(/\bimport\.meta\.url\b/g, url);
-        if (args.path.includes(`${sep}node_modules${sep}`))
-          contents = contents
-            .replace(/\b__dirname\b/g, JSON.stringify(dirname(args.path)))
-            .replace(/\b__filename\b/g, JSON.stringify(args.path));
+        const text = bytes.toString('utf8');
+        let contents = text.replace(/\bimport\.meta\.url\b/g, url);
+        if (
+          args.path.includes(`${sep}node_modules${sep}`) &&
+          /\b__(?:dirname|filename)\b/.test(text) &&
+          !ES_MODULE.test(text)
+        )
+          contents =
+            `var __dirname = ${JSON.stringify(dirname(args.path))}, ` +
+            `__filename = ${JSON.stringify(args.path)};\n${contents}`;
         contents += amended.get(args.path) ?? '';
         return { contents, loader: LOADERS[extname(args.path)] ?? 'js' };
       });

@@ -146,13 +146,27 @@ test('packages are bundled too: CommonJS ones keep require, __dirname and __file
         "exports.count = () => Number(readFileSync(join(__dirname, 'data.txt'), 'utf8'));\n" +
         'exports.file = __filename;\n',
     );
+    // An ES module package that declares its own __dirname (the usual pattern): left as it is.
+    const esm = join(root, 'node_modules', 'esm-dir');
+    mkdirSync(esm, { recursive: true });
+    writeFileSync(
+      join(esm, 'package.json'),
+      '{"name":"esm-dir","type":"module","main":"index.js"}',
+    );
+    writeFileSync(
+      join(esm, 'index.js'),
+      "import { dirname } from 'node:path';\nimport { fileURLToPath } from 'node:url';\n" +
+        'const __dirname = dirname(fileURLToPath(import.meta.url));\n' +
+        'export const where = __dirname;\n',
+    );
     writeFileSync(
       join(root, 'cli', 'entry.ts'),
-      "import { count, file } from 'counter';\nexport const main = (): string => `${count()} ${file}`;\n",
+      "import { count, file } from 'counter';\nimport { where } from 'esm-dir';\n" +
+        'export const main = (): string => `${count()} ${file} ${where}`;\n',
     );
     const url = (await bundle('cli/entry.ts', 'entry', root))!;
     assert.ok(url, 'built');
-    assert.equal(await run(url, 20), `7 ${join(pkg, 'index.js')}`);
+    assert.equal(await run(url, 20), `7 ${join(pkg, 'index.js')} ${esm}`);
     // The package is inside the bundle, not loaded from node_modules.
     assert.match(readFileSync(fileURLToPath(url), 'utf8'), /exports\.count = /);
     const manifest = JSON.parse(
@@ -166,7 +180,7 @@ test('packages are bundled too: CommonJS ones keep require, __dirname and __file
     writeFileSync(join(pkg, 'index.js'), 'exports.count = () => 8;\nexports.file = __filename;\n');
     const rebuilt = (await bundle('cli/entry.ts', 'entry', root))!;
     assert.notEqual(rebuilt, url);
-    assert.equal(await run(rebuilt, 21), `8 ${join(pkg, 'index.js')}`);
+    assert.equal(await run(rebuilt, 21), `8 ${join(pkg, 'index.js')} ${esm}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
