@@ -5,9 +5,10 @@
 //
 // A bundle is built with esbuild into node_modules/.cache/tributary/<checkout>/ the first time it is
 // needed and again whenever one of its source files changed: it records the SHA-1 of every
-// source file of the project it was built from, exactly as read, and the size and modification
-// time of every file of a package, and is used only while every one of them is still the same
-// (~12 ms to check) and it was built by this very version of this file. Packages with native
+// source file of the project it was built from, exactly as read, the size and modification
+// time of every file of a package and the SHA-1 of the package's package.json, and is used only
+// while every one of them is still the same (~12 ms to check) and it was built by this very
+// version of this file. Packages with native
 // code stay external (loaded from node_modules as usual); CommonJS packages inside the bundle
 // get a `require` made for the bundle's directory. Each module keeps its own `import.meta.url`
 // (rewritten to the source file's URL), so paths relative to a module resolve as they do from
@@ -41,16 +42,38 @@ const EXTERNAL = ['@node-rs/*', '@duckdb/*', 'rocksdb', 'pg-native', '*.node'];
 /**
  * Source code appended to a package's module when it is bundled, by the module's path: the
  * Kafka client's copy of ajv compiles validators on first use (core/kafka/lazy-validators.cjs),
- * as core/kafka/load-client.mjs arranges when the client is loaded from node_modules.
+ * as core/kafka/load-client.mjs arranges when the client is loaded from node_modules. The file
+ * that says where that copy is, is recorded in `sources` (a change of it rebuilds).
  */
-async function amendments(root) {
+async function amendments(root, sources) {
   const out = new Map();
   try {
-    const { clientAjvPath } = await import(pathToFileURL(join(root, 'core/kafka/load-client.mjs')));
+    const finder = join(root, 'core/kafka/load-client.mjs');
+    const { clientAjvPath } = await import(pathToFileURL(finder));
     const lazy = JSON.stringify(join(root, 'core/kafka/lazy-validators.cjs'));
     out.set(clientAjvPath(), `\n;require(${lazy}).compileOnFirstUse(module.exports.Ajv2020);\n`);
+    sources.push([relative(root, finder), sha1(readFileSync(finder))]);
   } catch {
     // Another project (the tests' small ones), or a client without that layout.
+  }
+  return out;
+}
+
+/**
+ * The package.json of every package a bundle holds files of, by SHA-1: a package's version is
+ * in it, so an upgrade rebuilds even where its files kept their sizes and modification times
+ * (node_modules restored from a cache that keeps them).
+ */
+function packageManifests(root, sources) {
+  const dirs = new Set();
+  for (const [file] of sources) {
+    const m = /^(.*node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(file);
+    if (m) dirs.add(m[1]);
+  }
+  const out = [];
+  for (const dir of dirs) {
+    const file = join(dir, 'package.json');
+    if (existsSync(join(root, file))) out.push([file, sha1(readFileSync(join(root, file)))]);
   }
   return out;
 }
@@ -83,8 +106,9 @@ export async function freshBundle(entry, name, root = repository) {
       },
       write: false,
       logLevel: 'silent',
-      plugins: [ownImportMetaUrl(root, sources, await amendments(root))],
+      plugins: [ownImportMetaUrl(root, sources, await amendments(root, sources))],
     });
+    sources.push(...packageManifests(root, sources));
     const code = result.outputFiles[0].contents;
     // Only import.meta.url is carried over: any other import.meta would be the bundle's.
     if (Buffer.from(code).includes('import.meta')) return null;

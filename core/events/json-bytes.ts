@@ -168,15 +168,16 @@ export function plainText(src: Uint8Array, start: number, end: number): boolean 
   while (i < end && ((base + i) & 3) !== 0) if (!plainByte(src[i++]!)) return false;
   if (i === end) return true;
   // The source's ArrayBuffer, read only when the source changed (reading .buffer is a call).
-  if (src !== lastSource) {
+  const last = (base + end) >> 2;
+  if (src !== lastSource || last > words.length) {
+    // (A resizable ArrayBuffer may have grown since its view was made.)
     lastSource = src;
     const ab = src.buffer;
-    if (ab !== wordsOf) {
+    if (ab !== wordsOf || last > words.length) {
       wordsOf = ab;
       words = new Int32Array(ab, 0, ab.byteLength >> 2);
     }
   }
-  const last = (base + end) >> 2;
   let acc = 0;
   for (let k = (base + i) >> 2; k < last; k++) acc |= plainWord(words[k]!);
   if (acc !== 0) return false;

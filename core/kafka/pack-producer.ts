@@ -369,7 +369,9 @@ export class PackProducer {
       const response = new Promise<void>((resolve, reject) => {
         producePacked(connection, payload, (error) => {
           if (error) return reject(error);
-          if (this.spareBuffers.length < SPARE_BUFFERS) this.spareBuffers.push(buffer);
+          // Kept at the usual size only: one grown for a large request goes to the GC.
+          if (buffer.length === REQUEST_BUFFER && this.spareBuffers.length < SPARE_BUFFERS)
+            this.spareBuffers.push(buffer);
           resolve();
         });
       });

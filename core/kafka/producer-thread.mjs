@@ -12,10 +12,10 @@ if (bundle !== null) {
   try {
     await import(bundle);
     loaded = true;
-  } catch (err) {
-    // Removed meanwhile by a newer build: the sources instead. Anything else is the module's own
-    // failure, which loading the sources would repeat.
-    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+  } catch {
+    // Removed meanwhile by a newer build, or failing in the bundle only (it holds packages'
+    // code, amended: see bin/bundle.mjs): the sources instead. A failure of the module itself
+    // shows again there.
   }
 }
 if (!loaded) {

@@ -177,6 +177,19 @@ test('packages are bundled too: CommonJS ones keep require, __dirname and __file
     );
     assert.equal(recorded?.length, 3, 'a package file is recorded by size and modification time');
     assert.equal(await bundle('cli/entry.ts', 'entry', root), url, 'fresh while unchanged');
+    // A new version in the package's package.json rebuilds, whatever its files' times.
+    const pkgJson = join('node_modules', 'counter', 'package.json');
+    const hashOf = () =>
+      (
+        JSON.parse(readFileSync(join(cacheDir(root), 'entry.sources.json'), 'utf8')) as {
+          sources: unknown[][];
+        }
+      ).sources.find(([file]) => file === pkgJson)?.[1];
+    const before = hashOf();
+    assert.match(String(before), /^[0-9a-f]{40}$/, "the package's package.json is hashed");
+    writeFileSync(join(root, pkgJson), '{"name":"counter","main":"index.js","version":"2"}');
+    assert.equal(await bundle('cli/entry.ts', 'entry', root), url, 'rebuilt, same content');
+    assert.notEqual(hashOf(), before, 'rebuilt: the new package.json recorded');
     writeFileSync(join(pkg, 'index.js'), 'exports.count = () => 8;\nexports.file = __filename;\n');
     const rebuilt = (await bundle('cli/entry.ts', 'entry', root))!;
     assert.notEqual(rebuilt, url);

@@ -88,3 +88,19 @@ test('plainText (4 bytes at a time) agrees with a byte loop, at every alignment 
   }
   assert.ok(checked > 20_000);
 });
+
+test('plainText sees bytes a resizable ArrayBuffer gained after it was scanned', () => {
+  // Resizable ArrayBuffers are ES2024 (Node 20 has them; this project's TypeScript lib does not).
+  type Resizable = ArrayBuffer & { resize(n: number): void };
+  const Resizable = ArrayBuffer as unknown as new (n: number, o: object) => Resizable;
+  const ab = new Resizable(16, { maxByteLength: 256 });
+  const view = new Uint8Array(ab); // tracks the buffer's length
+  view.fill(0x61);
+  assert.equal(plainText(view, 0, 16), true);
+  ab.resize(64);
+  view.fill(0x61);
+  view[40] = 0x22;
+  assert.equal(plainText(view, 0, 64), false, 'the quote past the first scan is seen');
+  view[40] = 0x61;
+  assert.equal(plainText(view, 0, 64), true);
+});
