@@ -8,11 +8,10 @@
 // source file of the project it was built from, exactly as read, the size and modification
 // time of every file of a package and the SHA-1 of the package's package.json, and is used only
 // while every one of them is still the same (~12 ms to check) and it was built by this very
-// version of this file. Packages with native
-// code stay external (loaded from node_modules as usual); CommonJS packages inside the bundle
-// get a `require` made for the bundle's directory. Each module keeps its own `import.meta.url`
-// (rewritten to the source file's URL), so paths relative to a module resolve as they do from
-// the sources. When a bundle cannot be built or written (no esbuild, a read-only node_modules, a
+// version of this file. Packages with native code stay external (loaded from node_modules as
+// usual); CommonJS packages inside the bundle get a `require` made for the bundle's directory.
+// Each module keeps its own `import.meta.url` (rewritten to the source file's URL), so paths
+// relative to a module resolve as they do from the sources. When a bundle cannot be built or written (no esbuild, a read-only node_modules, a
 // module using import.meta beyond url), the caller loads the sources as before. Plain
 // JavaScript: it runs before tsx is registered.
 import { createHash } from 'node:crypto';

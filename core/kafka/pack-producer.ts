@@ -89,13 +89,13 @@ const producePacked = createAPI(
 /**
  * Bytes kept free in front of a request's payload: the client's request header (size, API key
  * and version, correlation id, client id, tagged fields) is written there instead of the whole
- * request being copied into a new buffer behind it (see sendInPlace).
+ * request being copied into a new buffer behind it (see installInPlaceFraming).
  */
 const HEADER_ROOM = 512;
 
 /**
- * Payloads written with HEADER_ROOM bytes free before them, by the payload Buffer object, and
- * how many. The client frames a request as [size][header pieces][payload] and concatenates the
+ * Payloads written with free bytes before them in their buffer: how many, by the payload Buffer
+ * object. The client frames a request as [size][header pieces][payload] and concatenates the
  * pieces into one new buffer (a copy of every payload, ~1 MiB, and an allocation the garbage
  * collector must reclaim). For a payload found here the header pieces are copied into the
  * room in front of it instead, and the request is a view of that one buffer. Installed once,
